@@ -1,0 +1,255 @@
+// Command dsim runs deterministic simulations of distributed systems.
+//
+// Usage:
+//
+//	dsim list [--json]
+//	dsim run SCENARIO [--seed N] [--variant k=v[,k=v]] [--trace FILE] [--json]
+//
+// Exit status: 0 all passed, 1 a property failed, 2 bad usage or bad input
+// (with a one-line reason on stderr).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/smilingraft/dsim/scenarios"
+	_ "github.com/smilingraft/dsim/scenarios/all"
+)
+
+// usageError is bad input: exit status 2 with a one-line reason.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// errFailed means a property failed: exit status 1 (already reported).
+var errFailed = errors.New("a property failed")
+
+type command struct {
+	name, summary string
+	run           func(args []string, stdout io.Writer) error
+}
+
+// commands is initialised before any init function runs, so files that
+// add subcommands from their init (campaign.go, replay.go...) may do so in
+// any order.
+var commands = []command{
+	{"list", "list scenarios", cmdList},
+	{"run", "run one scenario with one seed", cmdRun},
+}
+
+// register adds a subcommand from another file's init.
+func register(c command) { commands = append(commands, c) }
+
+func main() {
+	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainExit(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) == 2 {
+			args = []string{args[1], "--help"}
+		} else {
+			usage(stderr)
+			if len(args) == 0 {
+				return 2
+			}
+			return 0
+		}
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(args[1:], stdout)
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errFailed):
+				return 1
+			default:
+				msg := strings.ReplaceAll(err.Error(), "\n", " ")
+				fmt.Fprintf(stderr, "dsim %s: %s\n", c.name, msg)
+				return 2
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "dsim: unknown command %q (try 'dsim help')\n", args[0])
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "dsim: deterministic simulation testing of distributed systems")
+	fmt.Fprintln(w, "\nusage: dsim COMMAND [args]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nexit status: 0 passed, 1 a property failed, 2 bad usage or input")
+}
+
+// parse parses flags that may come before or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			f := fs.Lookup(name)
+			if f == nil {
+				if name == "h" || name == "help" {
+					fs.SetOutput(os.Stdout)
+					fs.Usage()
+					return nil, flag.ErrHelp
+				}
+				return nil, usagef("unknown flag %s", a)
+			}
+			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+				continue
+			}
+			if i+1 >= len(args) {
+				return nil, usagef("flag %s needs a value", a)
+			}
+			i++
+			flags = append(flags, args[i])
+			continue
+		}
+		pos = append(pos, a)
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, usagef("%v", err)
+	}
+	return pos, nil
+}
+
+// parseSeed accepts a non-negative decimal integer.
+func parseSeed(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, usagef("bad seed %q: want a non-negative integer", s)
+	}
+	return n, nil
+}
+
+func cmdList(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("list takes no arguments")
+	}
+	type entry struct {
+		Name        string            `json:"name"`
+		System      string            `json:"system"`
+		Description string            `json:"description"`
+		Unsafe      bool              `json:"unsafe,omitempty"`
+		Params      []scenarios.Param `json:"params,omitempty"`
+	}
+	var out []entry
+	for _, s := range scenarios.All() {
+		out = append(out, entry{s.Name, s.System(), s.Description, s.Unsafe, s.Params})
+	}
+	if *asJSON {
+		return writeJSON(stdout, out)
+	}
+	for _, e := range out {
+		fmt.Fprintf(stdout, "%-40s %s\n", e.Name, e.Description)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdRun(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	seedStr := fs.String("seed", "1", "seed (non-negative integer)")
+	variant := fs.String("variant", "", "protocol options k=v[,k=v]")
+	tracePath := fs.String("trace", "", "write the full JSON-lines trace to FILE")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	breakAt := fs.Uint64("break", 0, "stop after event K and print every node's state")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one SCENARIO (see 'dsim list')")
+	}
+	s, err := scenarios.Lookup(pos[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	seed, err := parseSeed(*seedStr)
+	if err != nil {
+		return err
+	}
+	v, err := scenarios.ParseVariant(*variant)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := s.Validate(v); err != nil {
+		return usagef("%v", err)
+	}
+	cfg := scenarios.Config{BreakAt: *breakAt}
+	if *tracePath != "" {
+		f, err := os.Create(*tracePath)
+		if err != nil {
+			return usagef("trace: %v", err)
+		}
+		defer f.Close()
+		cfg.Trace = f
+	}
+	res := scenarios.Run(s, v, seed, cfg)
+	if *asJSON {
+		if err := writeJSON(stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printResult(stdout, res)
+	}
+	if !res.Passed && res.Inspect == nil {
+		return errFailed
+	}
+	return nil
+}
+
+func printResult(w io.Writer, r *scenarios.Result) {
+	fmt.Fprintf(w, "seed %d  repro: %s\n", r.Seed, r.Repro)
+	status := "PASS"
+	if !r.Passed {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s %s  events=%d vtime=%v wall=%.1fms hash=%s\n", status, r.Scenario, r.Events, r.VTime, float64(r.WallNs)/1e6, r.TraceHash)
+	if r.Failure != nil {
+		fmt.Fprintf(w, "failure: %s\n", r.Failure.Error())
+		if r.Failure.Stack != "" {
+			fmt.Fprintf(w, "%s\n", r.Failure.Stack)
+		}
+	}
+	if r.Inspect != nil {
+		b, _ := json.MarshalIndent(r.Inspect, "", "  ")
+		fmt.Fprintf(w, "state at event %d:\n%s\n", r.Events, b)
+	}
+}

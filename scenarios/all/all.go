@@ -1,0 +1,8 @@
+// Package all imports every system's scenarios so that they register; the
+// CLI and cross-system tests import it.
+package all
+
+import (
+	// Each import registers a system's scenarios.
+	_ "github.com/smilingraft/dsim/scenarios/counter"
+)

@@ -1,0 +1,256 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/smilingraft/dsim/sim"
+)
+
+// Cluster is what a scenario's Setup builds on: the world, the variant, the
+// workload stream, and hooks to declare fault targets, checkers, liveness
+// conditions and metrics.
+type Cluster struct {
+	W        *sim.World
+	Scenario *Scenario
+	Variant  Variant
+	Seed     uint64
+	// Workload is the workload's PRNG stream, independent of the nemesis's.
+	Workload *sim.Rand
+
+	servers  []sim.NodeID
+	checks   []named
+	progress []named
+	onHeal   []func()
+	metrics  map[string]float64
+	healed   bool
+}
+
+type named struct {
+	name string
+	fn   func() error
+}
+
+// Servers declares the fault targets: plan node indices refer to them in
+// this order.
+func (c *Cluster) Servers(ids ...sim.NodeID) { c.servers = append(c.servers, ids...) }
+
+// Targets returns the declared fault targets.
+func (c *Cluster) Targets() []sim.NodeID { return c.servers }
+
+// Check registers an offline checker, run once at the end of the run; an
+// error is a failure named after the checker.
+func (c *Cluster) Check(name string, fn func() error) { c.checks = append(c.checks, named{name, fn}) }
+
+// Progress registers a liveness condition: after healing, fn must return nil
+// within the scenario's Liveness bound; its last error explains a failure.
+func (c *Cluster) Progress(name string, fn func() error) {
+	c.progress = append(c.progress, named{name, fn})
+}
+
+// OnHeal registers fn to run when the fault phase ends and everything is
+// healed (e.g. clients start their final operations).
+func (c *Cluster) OnHeal(fn func()) { c.onHeal = append(c.onHeal, fn) }
+
+// Healed reports whether the liveness phase has begun.
+func (c *Cluster) Healed() bool { return c.healed }
+
+// Metric records a named measurement of the run.
+func (c *Cluster) Metric(name string, v float64) { c.metrics[name] = v }
+
+// Config adjusts one run: an explicit fault plan or options (replay,
+// shrinking), a trace, an event to stop at.
+type Config struct {
+	// Plan, when set, is used instead of a generated plan.
+	Plan *sim.Plan
+	// Faults, when set, are used instead of the seed's swarm draw.
+	Faults *sim.Faults
+	// Trace receives the full JSON-lines trace.
+	Trace io.Writer
+	// BreakAt stops the run after that event (0: never).
+	BreakAt uint64
+}
+
+// Result is the outcome of one run; its JSON form is the CLI contract's.
+type Result struct {
+	Scenario  string             `json:"scenario"`
+	Variant   string             `json:"variant"`
+	Seed      uint64             `json:"seed"`
+	Passed    bool               `json:"passed"`
+	Failure   *sim.Failure       `json:"failure"`
+	Events    uint64             `json:"events"`
+	VTime     sim.Time           `json:"vtime_ns"`
+	WallNs    int64              `json:"wall_ns"`
+	TraceHash string             `json:"trace_hash"`
+	Faults    *sim.Faults        `json:"faults,omitempty"`
+	Plan      sim.Plan           `json:"plan"`
+	Net       sim.NetStats       `json:"net"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	Coverage  map[string]uint64  `json:"coverage,omitempty"`
+	Repro     string             `json:"repro"`
+	// Inspect holds every node's state when the run stopped at BreakAt.
+	Inspect map[string]any `json:"inspect,omitempty"`
+}
+
+// Repro returns the one-line command that reruns (scenario, variant, seed).
+func Repro(name string, v Variant, seed uint64) string {
+	cmd := fmt.Sprintf("dsim run %s --seed %d", name, seed)
+	if len(v) > 0 {
+		cmd += " --variant " + v.String()
+	}
+	return cmd
+}
+
+// FaultsFor returns the fault options of (scenario, variant, seed): the
+// scenario's fixed faults, or the seed's swarm draw over its kinds.
+func (s *Scenario) FaultsFor(v Variant, seed uint64) *sim.Faults {
+	switch {
+	case s.Faults != nil:
+		f := s.Faults(v)
+		return &f
+	case s.Kinds != nil:
+		f := sim.Swarm(sim.NewRand(sim.StreamSeed(seed, "swarm")), *s.Kinds)
+		return &f
+	}
+	return nil
+}
+
+// Run executes one (scenario, variant, seed). A panic in node or scenario
+// code is a failure of the run, never a crash of the caller.
+func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
+	start := time.Now()
+	res = &Result{Scenario: s.Name, Variant: v.String(), Seed: seed, Repro: Repro(s.Name, v, seed)}
+	if err := s.Validate(v); err != nil {
+		res.Failure = &sim.Failure{Checker: "usage", Message: err.Error()}
+		return res
+	}
+	faults := cfg.Faults
+	if faults == nil {
+		faults = s.FaultsFor(v, seed)
+	}
+	opts := sim.Options{MaxEvents: s.MaxEvents, Trace: cfg.Trace}
+	if opts.MaxEvents == 0 {
+		opts.MaxEvents = 50_000_000
+	}
+	if faults != nil {
+		opts.Disk.Torn = faults.Disk.Torn
+	}
+	w := sim.NewWorld(seed, opts)
+	w.BreakAt(cfg.BreakAt)
+	c := &Cluster{W: w, Scenario: s, Variant: v, Seed: seed,
+		Workload: w.Rand("workload"), metrics: map[string]float64{}}
+	defer func() {
+		if r := recover(); r != nil {
+			w.Fail("panic", "in scenario %s: %v", s.Name, r)
+			w.Failure().Stack = string(debug.Stack())
+		}
+		_ = w.FlushTrace()
+		res.Failure = w.Failure()
+		res.Passed = res.Failure == nil
+		res.Events = w.Events()
+		res.VTime = w.Now()
+		res.WallNs = time.Since(start).Nanoseconds()
+		res.TraceHash = fmt.Sprintf("%016x", w.Hash())
+		res.Net = w.Stats()
+		if len(c.metrics) > 0 {
+			res.Metrics = c.metrics
+		}
+		if cov := w.Coverage(); len(cov) > 0 {
+			res.Coverage = cov
+		}
+		if cfg.BreakAt > 0 && w.Events() >= cfg.BreakAt {
+			res.Inspect = w.Inspect()
+		}
+	}()
+	if err := s.Setup(c); err != nil {
+		w.Fail("setup", "%v", err)
+		return res
+	}
+	plan := sim.Plan{}
+	switch {
+	case cfg.Plan != nil:
+		plan = *cfg.Plan
+	case faults != nil:
+		plan = sim.GeneratePlan(sim.StreamSeed(seed, "nemesis"), *faults, len(c.servers), s.Duration)
+	}
+	if err := plan.Validate(len(c.servers)); err != nil {
+		w.Fail("plan", "%v", err)
+		return res
+	}
+	res.Faults, res.Plan = faults, plan
+	w.Schedule(plan, c.servers)
+	w.Note("phase faults until %v", s.Duration)
+	if !w.RunUntil(sim.Time(s.Duration)) {
+		return res
+	}
+	if s.Liveness <= 0 {
+		c.runChecks()
+		return res
+	}
+	calm := s.Calm
+	if calm == (sim.NetOptions{}) {
+		calm = sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}
+	}
+	w.Note("phase liveness: heal everything, progress within %v", s.Liveness)
+	c.healed = true
+	w.HealAll(c.servers, calm)
+	for _, fn := range c.onHeal {
+		fn()
+	}
+	deadline := w.Now().Add(s.Liveness)
+	var lastErr error
+	lastName := ""
+	for {
+		lastErr = nil
+		for _, p := range c.progress {
+			if err := p.fn(); err != nil {
+				lastErr, lastName = err, p.name
+				break
+			}
+		}
+		if lastErr == nil || w.Now() >= deadline {
+			break
+		}
+		if !w.RunUntil(minTime(w.Now().Add(10*sim.Millisecond), deadline)) {
+			return res
+		}
+	}
+	if lastErr != nil {
+		w.Fail("liveness", "%s: no progress within %v after healing: %v", lastName, s.Liveness, lastErr)
+		return res
+	}
+	c.Metric("liveness_ns", float64(w.Now()-sim.Time(s.Duration)))
+	c.runChecks()
+	return res
+}
+
+func (c *Cluster) runChecks() {
+	for _, ch := range c.checks {
+		if c.W.Failure() != nil {
+			return
+		}
+		if err := ch.fn(); err != nil {
+			c.W.Fail(ch.name, "%v", err)
+		}
+	}
+}
+
+func minTime(a, b sim.Time) sim.Time {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// Names returns the names of scenarios, sorted.
+func Names(ss []*Scenario) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,240 @@
+// Package scenarios holds dsim's scenario model, registry and runner: a
+// scenario names a system, a topology, a workload, the fault kinds its
+// nemesis may use, and its checkers; Run executes one (scenario, variant,
+// seed) in two phases, faults then liveness, and returns a Result.
+//
+// System-specific scenarios live in sub-packages (scenarios/raft, ...) that
+// register themselves; scenarios/all imports every one of them.
+//
+// It may import sim, nodes/... and checkers.
+package scenarios
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/smilingraft/dsim/sim"
+)
+
+// Param declares a variant key a scenario accepts, its default and meaning.
+type Param struct {
+	Key     string
+	Default string
+	Doc     string
+}
+
+// Scenario is one named test of a system.
+type Scenario struct {
+	// Name is "system/name".
+	Name        string
+	Description string
+	// Params are the variant keys this scenario accepts.
+	Params []Param
+	// Duration is the fault phase's length in virtual time.
+	Duration sim.Duration
+	// Liveness bounds the liveness phase: after healing everything, every
+	// Progress condition must hold within it. Zero skips the phase.
+	Liveness sim.Duration
+	// Kinds, when set, are the fault kinds the nemesis may draw from (swarm
+	// testing picks a subset per seed). Nil means no generated faults: the
+	// scenario scripts its own.
+	Kinds *sim.Kinds
+	// Faults, when set, replaces swarm drawing with fixed fault options.
+	Faults func(v Variant) sim.Faults
+	// Calm is the network of the liveness phase (zero: 1ms..5ms delays).
+	Calm sim.NetOptions
+	// Unsafe marks scenarios (or defaults) that exist to show a bug dsim
+	// catches; default campaigns skip them.
+	Unsafe bool
+	// MaxEvents bounds a run's events (0: 50 million).
+	MaxEvents uint64
+	// Setup builds the nodes, clients and checkers of one run.
+	Setup func(c *Cluster) error
+}
+
+// System returns the part of the name before the slash.
+func (s *Scenario) System() string {
+	sys, _, _ := strings.Cut(s.Name, "/")
+	return sys
+}
+
+var registry = map[string]*Scenario{}
+
+// Register adds a scenario to the registry; it panics on a duplicate or
+// malformed name (a programming error found at start-up).
+func Register(s *Scenario) {
+	if !strings.Contains(s.Name, "/") || s.Setup == nil {
+		panic("scenarios: bad scenario " + s.Name)
+	}
+	if _, dup := registry[s.Name]; dup {
+		panic("scenarios: duplicate scenario " + s.Name)
+	}
+	registry[s.Name] = s
+}
+
+// All returns every registered scenario, sorted by name.
+func All() []*Scenario {
+	out := make([]*Scenario, 0, len(registry))
+	for _, s := range registry {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup finds a scenario by exact name.
+func Lookup(name string) (*Scenario, error) {
+	s, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q (see 'dsim list')", name)
+	}
+	return s, nil
+}
+
+// Match returns the scenarios whose names match any glob pattern ('raft/*');
+// no patterns match every safe scenario. A pattern that matches nothing is an
+// error. Unsafe scenarios match only patterns that name them exactly or
+// contain "unsafe".
+func Match(patterns []string) ([]*Scenario, error) {
+	if len(patterns) == 0 {
+		var out []*Scenario
+		for _, s := range All() {
+			if !s.Unsafe {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+	seen := map[string]bool{}
+	var out []*Scenario
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %v", p, err)
+		}
+		n := 0
+		for _, s := range All() {
+			ok, _ := path.Match(p, s.Name)
+			if !ok || (s.Unsafe && p != s.Name && !strings.Contains(p, "unsafe")) {
+				continue
+			}
+			n++
+			if !seen[s.Name] {
+				seen[s.Name] = true
+				out = append(out, s)
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("pattern %q matches no scenario (see 'dsim list')", p)
+		}
+	}
+	return out, nil
+}
+
+// Variant is a set of protocol options, key=value.
+type Variant map[string]string
+
+// ParseVariant parses "k=v,k=v" (empty: no options).
+func ParseVariant(s string) (Variant, error) {
+	v := Variant{}
+	if strings.TrimSpace(s) == "" {
+		return v, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("bad variant %q: want key=value", kv)
+		}
+		v[k] = val
+	}
+	return v, nil
+}
+
+// String prints the variant canonically: sorted "k=v" joined by commas.
+func (v Variant) String() string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + v[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// Validate rejects keys the scenario does not declare and values that do not
+// parse as their default's type.
+func (s *Scenario) Validate(v Variant) error {
+	for k, val := range v {
+		var p *Param
+		for i := range s.Params {
+			if s.Params[i].Key == k {
+				p = &s.Params[i]
+			}
+		}
+		if p == nil {
+			var keys []string
+			for _, q := range s.Params {
+				keys = append(keys, q.Key)
+			}
+			return fmt.Errorf("unknown variant key %q for %s (known: %s)", k, s.Name, strings.Join(keys, ", "))
+		}
+		if err := checkType(p.Default, val); err != nil {
+			return fmt.Errorf("variant %s=%s: %v", k, val, err)
+		}
+	}
+	return nil
+}
+
+func checkType(def, val string) error {
+	if _, err := strconv.ParseBool(def); err == nil {
+		if _, err := strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		return nil
+	}
+	if _, err := strconv.ParseInt(def, 10, 64); err == nil {
+		if _, err := strconv.ParseInt(val, 10, 64); err != nil {
+			return fmt.Errorf("want an integer")
+		}
+	}
+	return nil
+}
+
+// param returns the value of key: the variant's, else the scenario's default.
+func (c *Cluster) param(key string) string {
+	if val, ok := c.Variant[key]; ok {
+		return val
+	}
+	for _, p := range c.Scenario.Params {
+		if p.Key == key {
+			return p.Default
+		}
+	}
+	panic(fmt.Sprintf("scenarios: %s reads undeclared variant key %q", c.Scenario.Name, key))
+}
+
+// Int returns an integer variant option (declared in Params).
+func (c *Cluster) Int(key string) int {
+	n, err := strconv.Atoi(c.param(key))
+	if err != nil {
+		panic(fmt.Sprintf("scenarios: %s=%q is not an integer", key, c.param(key)))
+	}
+	return n
+}
+
+// Bool returns a boolean variant option (declared in Params).
+func (c *Cluster) Bool(key string) bool {
+	b, err := strconv.ParseBool(c.param(key))
+	if err != nil {
+		panic(fmt.Sprintf("scenarios: %s=%q is not a bool", key, c.param(key)))
+	}
+	return b
+}
+
+// String returns a string variant option (declared in Params).
+func (c *Cluster) String(key string) string { return c.param(key) }

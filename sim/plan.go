@@ -1,0 +1,228 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Action kinds of a fault plan.
+const (
+	ActLinks   = "links"   // restore all links among targets, then cut Cuts (one-way pairs)
+	ActIsolate = "isolate" // cut Node (or the leader) off from every other target
+	ActFlaky   = "flaky"   // link Node<->Peer loses messages with probability Ratio
+	ActClog    = "clog"    // messages to/from Node are delayed by Delay for For
+	ActHeal    = "heal"    // restore every link
+	ActCrash   = "crash"   // crash Node (or the leader)
+	ActRestart = "restart" // restart Node (or the node action Ref resolved to)
+	ActPause   = "pause"   // pause Node (or the leader)
+	ActResume  = "resume"  // resume Node (or Ref's node)
+	ActWipe    = "wipe"    // crash Node and erase its disk
+	ActCorrupt = "corrupt" // flip a bit on Node's (or Ref's) disk
+	ActDrift   = "drift"   // Node's clock runs at (1e6+PPM)/1e6
+	ActJump    = "jump"    // Node's clock jumps by Delay (signed)
+	ActNet     = "net"     // the network's message-level behaviour becomes Net
+)
+
+// Action is one timed fault. Node and Peer index the scenario's fault
+// targets (its servers), not NodeIDs, so a plan is independent of how many
+// clients a scenario adds. Leader makes the action resolve its node at run
+// time to the current leader (through Roler); Ref makes it act on whatever
+// node the action with ID Ref resolved to.
+type Action struct {
+	ID     int         `json:"id,omitempty"`
+	At     Duration    `json:"at_ns"`
+	Kind   string      `json:"kind"`
+	Node   int         `json:"node"`
+	Peer   int         `json:"peer,omitempty"`
+	Leader bool        `json:"leader,omitempty"`
+	Ref    int         `json:"ref,omitempty"`
+	Cuts   [][2]int    `json:"cuts,omitempty"`
+	Ratio  Ratio       `json:"ratio,omitempty"`
+	Delay  Duration    `json:"delay_ns,omitempty"`
+	For    Duration    `json:"for_ns,omitempty"`
+	PPM    int64       `json:"ppm,omitempty"`
+	Net    *NetOptions `json:"net,omitempty"`
+}
+
+// String prints the action as one short line for timelines.
+func (a Action) String() string {
+	who := fmt.Sprintf("n%d", a.Node)
+	if a.Leader {
+		who = "leader"
+	}
+	if a.Ref != 0 {
+		who = fmt.Sprintf("node-of#%d", a.Ref)
+	}
+	switch a.Kind {
+	case ActLinks:
+		return fmt.Sprintf("@%v links cut=%v", a.At, a.Cuts)
+	case ActHeal:
+		return fmt.Sprintf("@%v heal", a.At)
+	case ActFlaky:
+		return fmt.Sprintf("@%v flaky n%d<->n%d loss=%v", a.At, a.Node, a.Peer, a.Ratio)
+	case ActClog:
+		return fmt.Sprintf("@%v clog %s +%v for %v", a.At, who, a.Delay, a.For)
+	case ActDrift:
+		return fmt.Sprintf("@%v drift %s %dppm", a.At, who, a.PPM)
+	case ActJump:
+		return fmt.Sprintf("@%v jump %s %v", a.At, who, a.Delay)
+	case ActNet:
+		return fmt.Sprintf("@%v net %+v", a.At, *a.Net)
+	}
+	return fmt.Sprintf("@%v %s %s", a.At, a.Kind, who)
+}
+
+// Plan is a fault plan: actions sorted by time. It is plain data, stored in
+// failure files, replayed as is, and shrunk by removing actions.
+type Plan []Action
+
+// Validate checks that every action names a known kind and valid targets.
+func (p Plan) Validate(targets int) error {
+	for i, a := range p {
+		switch a.Kind {
+		case ActLinks, ActIsolate, ActFlaky, ActClog, ActHeal, ActCrash, ActRestart,
+			ActPause, ActResume, ActWipe, ActCorrupt, ActDrift, ActJump, ActNet:
+		default:
+			return fmt.Errorf("plan action %d: unknown kind %q", i, a.Kind)
+		}
+		if a.At < 0 {
+			return fmt.Errorf("plan action %d: negative time", i)
+		}
+		if a.Node < 0 || a.Node >= targets || a.Peer < 0 || a.Peer >= targets {
+			return fmt.Errorf("plan action %d: node out of range 0..%d", i, targets-1)
+		}
+		for _, c := range a.Cuts {
+			if c[0] < 0 || c[0] >= targets || c[1] < 0 || c[1] >= targets {
+				return fmt.Errorf("plan action %d: cut out of range", i)
+			}
+		}
+		if a.Kind == ActNet && a.Net == nil {
+			return fmt.Errorf("plan action %d: net action without options", i)
+		}
+		if a.Kind == ActDrift && (a.PPM <= -1_000_000 || a.PPM >= 1_000_000) {
+			return fmt.Errorf("plan action %d: drift out of range", i)
+		}
+	}
+	return nil
+}
+
+// Sort orders the plan by time, stably.
+func (p Plan) Sort() { sort.SliceStable(p, func(i, j int) bool { return p[i].At < p[j].At }) }
+
+// MarshalPlan encodes a plan as indented JSON.
+func MarshalPlan(p Plan) ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
+
+// Schedule arranges for every action of plan to run at its time (relative to
+// now) against targets. Actions that target the leader resolve it when they
+// run; Ref actions act on the node their referee resolved to.
+func (w *World) Schedule(plan Plan, targets []NodeID) {
+	resolved := map[int]NodeID{}
+	base := w.now
+	for _, a := range plan {
+		a := a
+		w.At(base.Add(a.At), func() { w.apply(a, targets, resolved) })
+	}
+}
+
+// Leader returns the target claiming leadership with the highest term (ties:
+// the lowest index), or NoNode.
+func (w *World) Leader(targets []NodeID) NodeID {
+	best, bestTerm := NoNode, uint64(0)
+	for _, id := range targets {
+		p := w.procs[id]
+		if !p.up || p.node == nil {
+			continue
+		}
+		if r, ok := p.node.(Roler); ok {
+			if term, lead := r.Role(); lead && (best == NoNode || term > bestTerm) {
+				best, bestTerm = id, term
+			}
+		}
+	}
+	return best
+}
+
+func (w *World) apply(a Action, targets []NodeID, resolved map[int]NodeID) {
+	node := NoNode
+	if a.Node < len(targets) {
+		node = targets[a.Node]
+	}
+	switch {
+	case a.Leader:
+		node = w.Leader(targets)
+	case a.Ref != 0:
+		n, ok := resolved[a.Ref]
+		if !ok {
+			node = NoNode
+		} else {
+			node = n
+		}
+	}
+	if a.ID != 0 {
+		resolved[a.ID] = node
+	}
+	w.mix(evAction, node, NoNode, int64(len(a.Kind)))
+	if w.tr != nil {
+		w.record(trAction, node, NoNode, 0, a.String())
+	}
+	needNode := a.Kind != ActLinks && a.Kind != ActHeal && a.Kind != ActNet && a.Kind != ActFlaky
+	if needNode && node == NoNode {
+		return // no leader now, or a dangling ref after shrinking: nothing to do
+	}
+	switch a.Kind {
+	case ActLinks:
+		for _, x := range targets {
+			for _, y := range targets {
+				w.net.link(x, y).cut = false
+			}
+		}
+		for _, c := range a.Cuts {
+			w.net.link(targets[c[0]], targets[c[1]]).cut = true
+		}
+	case ActIsolate:
+		w.Isolate(node, targets)
+	case ActFlaky:
+		w.Flaky(targets[a.Node], targets[a.Peer], a.Ratio)
+		w.Flaky(targets[a.Peer], targets[a.Node], a.Ratio)
+	case ActClog:
+		w.Clog(node, a.Delay, a.For)
+	case ActHeal:
+		w.Heal()
+	case ActCrash:
+		w.Crash(node)
+	case ActRestart:
+		w.Restart(node)
+	case ActPause:
+		w.Pause(node)
+	case ActResume:
+		w.Resume(node)
+	case ActWipe:
+		w.Wipe(node)
+	case ActCorrupt:
+		w.Corrupt(node)
+	case ActDrift:
+		w.SetDrift(node, a.PPM)
+	case ActJump:
+		w.Jump(node, a.Delay)
+	case ActNet:
+		w.SetNet(*a.Net)
+	}
+}
+
+// HealAll ends the fault phase: every link restored, the network made
+// reliable with the given behaviour, every paused node resumed, every crashed
+// node restarted, clocks back to true speed.
+func (w *World) HealAll(targets []NodeID, net NetOptions) {
+	w.Heal()
+	w.SetNet(net)
+	for _, id := range targets {
+		w.Resume(id)
+		if !w.procs[id].up {
+			w.Restart(id)
+		}
+		if w.procs[id].driftPPM != 0 {
+			w.SetDrift(id, 0)
+		}
+	}
+}
