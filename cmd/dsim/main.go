@@ -238,8 +238,11 @@ func cmdRun(args []string, stdout io.Writer) error {
 func printResult(w io.Writer, r *scenarios.Result) {
 	fmt.Fprintf(w, "seed %d  repro: %s\n", r.Seed, r.Repro)
 	status := "PASS"
-	if !r.Passed {
+	switch {
+	case !r.Passed:
 		status = "FAIL"
+	case r.Inspect != nil:
+		status = "STOPPED"
 	}
 	fmt.Fprintf(w, "%s %s  events=%d vtime=%v wall=%.1fms hash=%s\n", status, r.Scenario, r.Events, r.VTime, float64(r.WallNs)/1e6, r.TraceHash)
 	if r.Failure != nil {
