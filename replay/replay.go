@@ -1,0 +1,284 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/sim"
+)
+
+// HangChecker is the checker name of a run that exceeded its wall-clock
+// limit: an endless loop inside one handler, which the kernel's event budget
+// cannot interrupt.
+const HangChecker = "hang"
+
+// RunLimited runs one (scenario, variant, seed) in its own goroutine and
+// waits at most limit of wall time (0: no limit). A run that exceeds it is
+// returned as a "hang" failure and its goroutine is abandoned (Go cannot
+// stop it); the caller must not reuse cfg's writers afterwards.
+func RunLimited(s *scenarios.Scenario, v scenarios.Variant, seed uint64, cfg scenarios.Config, limit time.Duration) *scenarios.Result {
+	if limit <= 0 {
+		return scenarios.Run(s, v, seed, cfg)
+	}
+	done := make(chan *scenarios.Result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil { // scenarios.Run recovers; this is belt and braces
+				done <- &scenarios.Result{Scenario: s.Name, Variant: v.String(), Seed: seed,
+					Failure: &sim.Failure{Checker: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())}}
+			}
+		}()
+		done <- scenarios.Run(s, v, seed, cfg)
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res
+	case <-t.C:
+		return &scenarios.Result{Scenario: s.Name, Variant: v.String(), Seed: seed,
+			Repro: scenarios.Repro(s.Name, v, seed), WallNs: limit.Nanoseconds(),
+			Faults: s.FaultsFor(v, seed),
+			Failure: &sim.Failure{Checker: HangChecker,
+				Message: fmt.Sprintf("seed %d ran longer than %v of wall time (an endless loop in one handler?); its goroutine was abandoned", seed, limit)}}
+	}
+}
+
+// lineSink is an io.Writer that hands each complete line to fn. It is safe
+// for use by one writer and later readers (a hung run may still write).
+type lineSink struct {
+	mu      sync.Mutex
+	partial []byte
+	fn      func(line []byte)
+}
+
+func (l *lineSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.partial = append(l.partial, p...)
+			break
+		}
+		line := p[:i]
+		if len(l.partial) > 0 {
+			line = append(l.partial, line...)
+			l.partial = l.partial[:0]
+		}
+		l.fn(line)
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Tail records the last n trace events of a run, and optionally every event
+// with an index in [From, To] (to compare against a stored tail).
+type Tail struct {
+	n        int
+	ring     []sim.TraceEvent
+	next     int
+	full     bool
+	From, To uint64
+	Range    []sim.TraceEvent
+	// All, when set, receives every raw trace line.
+	All io.Writer
+	// Keep, when set, also appends every event (for HTML timelines).
+	Keep      bool
+	Kept      []sim.TraceEvent
+	KeepLimit int
+	sink      *lineSink
+}
+
+// NewTail returns a Tail keeping the last n events.
+func NewTail(n int) *Tail {
+	t := &Tail{n: n, ring: make([]sim.TraceEvent, n)}
+	t.sink = &lineSink{fn: t.line}
+	return t
+}
+
+// Writer is the io.Writer to pass as scenarios.Config.Trace.
+func (t *Tail) Writer() io.Writer { return t.sink }
+
+func (t *Tail) line(b []byte) {
+	if t.All != nil {
+		_, _ = t.All.Write(append(b, '\n'))
+	}
+	var ev sim.TraceEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return
+	}
+	if t.n > 0 {
+		t.ring[t.next] = ev
+		t.next = (t.next + 1) % t.n
+		if t.next == 0 {
+			t.full = true
+		}
+	}
+	if t.To > 0 && ev.Index >= t.From && ev.Index <= t.To {
+		t.Range = append(t.Range, ev)
+	}
+	if t.Keep {
+		t.Kept = append(t.Kept, ev)
+		if t.KeepLimit > 0 && len(t.Kept) > 2*t.KeepLimit {
+			t.Kept = append(t.Kept[:0], t.Kept[len(t.Kept)-t.KeepLimit:]...)
+		}
+	}
+}
+
+// Events returns the last events recorded, oldest first.
+func (t *Tail) Events() []sim.TraceEvent {
+	t.sink.mu.Lock()
+	defer t.sink.mu.Unlock()
+	if !t.full {
+		return append([]sim.TraceEvent(nil), t.ring[:t.next]...)
+	}
+	return append(append([]sim.TraceEvent(nil), t.ring[t.next:]...), t.ring[:t.next]...)
+}
+
+// Capture reruns the file's run with a trace and stores its last n events in
+// f.TraceTail, so that a later replay can name the first differing event.
+func (f *File) Capture(n int, limit time.Duration) {
+	s, v, cfg, err := f.Config()
+	if err != nil {
+		return
+	}
+	t := NewTail(n)
+	cfg.Trace = t.Writer()
+	res := RunLimited(s, v, f.Seed, cfg, limit)
+	if res.Failure != nil && res.Failure.Checker == HangChecker {
+		return
+	}
+	f.TraceTail = t.Events()
+}
+
+// Outcome is what a replay found.
+type Outcome struct {
+	Result *scenarios.Result
+	// Same is true when checker, event and trace hash all match the file.
+	Same bool
+	// Diffs lists each difference, one line each.
+	Diffs []string
+	// FirstDiff names the first trace event that differs from the file's
+	// stored tail ("" when none differs or the file stored none).
+	FirstDiff string
+	// Window is the trace leading up to the failure (or the run's end).
+	Window []sim.TraceEvent
+	// Kept is the trace kept for an HTML timeline (when asked for).
+	Kept []sim.TraceEvent
+}
+
+// Options tune a replay.
+type Options struct {
+	// Window is how many trace events before the failure to keep (default 40).
+	Window int
+	// Trace, when set, receives the full trace as JSON lines.
+	Trace io.Writer
+	// Keep keeps up to KeepLimit events for an HTML timeline.
+	Keep      bool
+	KeepLimit int
+	// Limit is the wall-clock limit of the run (0: none).
+	Limit time.Duration
+}
+
+// Replay reruns a failure file with its explicit plan and faults and
+// compares the outcome with what the file recorded.
+func Replay(f *File, o Options) (*Outcome, error) {
+	s, v, cfg, err := f.Config()
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	if o.Window <= 0 {
+		o.Window = 40
+	}
+	t := NewTail(o.Window)
+	t.All = o.Trace
+	t.Keep, t.KeepLimit = o.Keep, o.KeepLimit
+	if n := len(f.TraceTail); n > 0 {
+		t.From, t.To = f.TraceTail[0].Index, f.TraceTail[n-1].Index
+	}
+	cfg.Trace = t.Writer()
+	res := RunLimited(s, v, f.Seed, cfg, o.Limit)
+	out := &Outcome{Result: res, Window: t.Events(), Kept: t.Kept}
+	out.Diffs = Compare(f, res)
+	if len(f.TraceTail) > 0 && res.Failure != nil && res.Failure.Checker != HangChecker {
+		out.FirstDiff = firstDiff(f.TraceTail, t.Range)
+	}
+	out.Same = len(out.Diffs) == 0
+	return out, nil
+}
+
+// Compare lists how a run's result differs from the file: checker, event,
+// virtual time, trace hash (message differences are listed too but do not
+// make a replay different when everything else matches).
+func Compare(f *File, res *scenarios.Result) []string {
+	var d []string
+	if res.Failure == nil {
+		return []string{fmt.Sprintf("the run passed (events=%d hash=%s); the file recorded %s", res.Events, res.TraceHash, f.Failure.Error())}
+	}
+	a, b := f.Failure, res.Failure
+	if a.Checker != b.Checker {
+		d = append(d, fmt.Sprintf("checker: file %q, replay %q (%s)", a.Checker, b.Checker, b.Message))
+	}
+	if a.Checker == HangChecker && b.Checker == HangChecker {
+		return d // a hang has no event or hash to compare
+	}
+	if a.Event != b.Event {
+		d = append(d, fmt.Sprintf("failure event: file %d, replay %d", a.Event, b.Event))
+	}
+	if a.VTime != b.VTime {
+		d = append(d, fmt.Sprintf("failure vtime: file %v, replay %v", a.VTime, b.VTime))
+	}
+	if f.TraceHash != "" && f.TraceHash != res.TraceHash {
+		d = append(d, fmt.Sprintf("trace hash: file %s, replay %s", f.TraceHash, res.TraceHash))
+	}
+	return d
+}
+
+// firstDiff compares a stored trace tail with the replay's events over the
+// same index range and describes the first line that differs.
+func firstDiff(want, got []sim.TraceEvent) string {
+	for i := range want {
+		if i >= len(got) {
+			return fmt.Sprintf("replay trace ends before stored event %d: %s", want[i].Index, FormatEvent(want[i]))
+		}
+		if want[i] != got[i] {
+			return fmt.Sprintf("first differing event %d:\n  file:   %s\n  replay: %s", want[i].Index, FormatEvent(want[i]), FormatEvent(got[i]))
+		}
+	}
+	return ""
+}
+
+// FormatEvent prints one trace event as a timeline line.
+func FormatEvent(e sim.TraceEvent) string {
+	who := e.Node
+	if who == "" {
+		who = "world"
+	}
+	s := fmt.Sprintf("#%-7d %12v  %-8s %-7s", e.Index, e.Time, who, e.Kind)
+	if e.Peer != "" {
+		s += " ->" + e.Peer
+	}
+	if e.What != "" {
+		s += " " + e.What
+	}
+	return s
+}
+
+// PrintTimeline writes the events as lines, marking the failure event.
+func PrintTimeline(w io.Writer, evs []sim.TraceEvent, fail *sim.Failure) {
+	for _, e := range evs {
+		mark := "  "
+		if e.Kind == "fail" || (fail != nil && e.Index == fail.Event && fail.Event > 0) {
+			mark = "=>"
+		}
+		fmt.Fprintf(w, "%s %s\n", mark, FormatEvent(e))
+	}
+}
