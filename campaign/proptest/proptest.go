@@ -287,9 +287,11 @@ type stubTB struct {
 	logs   []string
 }
 
-func (s *stubTB) Helper()                           {}
-func (s *stubTB) Name() string                      { return s.name }
-func (s *stubTB) Logf(format string, args ...any)   { s.logs = append(s.logs, fmt.Sprintf(format, args...)) }
+func (s *stubTB) Helper()      {}
+func (s *stubTB) Name() string { return s.name }
+func (s *stubTB) Logf(format string, args ...any) {
+	s.logs = append(s.logs, fmt.Sprintf(format, args...))
+}
 func (s *stubTB) Log(args ...any)                   { s.logs = append(s.logs, fmt.Sprint(args...)) }
 func (s *stubTB) Skipf(format string, args ...any)  {}
 func (s *stubTB) Skip(args ...any)                  {}
