@@ -324,7 +324,6 @@ func Fuzz(f *testing.F, name string, kinds []string) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{7, 0, 0, 0, 0, 0, 0, 0})
-	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x90, 0x01, 0xf4, 0x01, 9})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		seed, plan := DecodePlan(data, sp)
 		if res := run(s, seed, plan); res.Failure != nil {

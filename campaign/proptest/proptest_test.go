@@ -23,7 +23,7 @@ func TestCounterSwarmSurvivesAnyPlan(t *testing.T) {
 }
 
 // rapid must find the example's deliberate bug on its own, and shrink it to
-// a crash and its restart.
+// a crash and its restart (rarely two: rapid's shrinker is not 1-minimal).
 func TestRapidFindsNoSyncBug(t *testing.T) {
 	res, err := proptest.Find("counter/unsafe-nosync", proptest.ProcessKinds, 100)
 	if err != nil {
@@ -41,8 +41,8 @@ func TestRapidFindsNoSyncBug(t *testing.T) {
 			crashes++
 		}
 	}
-	if crashes != 1 || len(res.Plan) > 2 {
-		t.Fatalf("rapid's minimal plan should be one crash and its restart, got %d actions: %v", len(res.Plan), res.Plan)
+	if crashes < 1 || len(res.Plan) > 4 {
+		t.Fatalf("rapid's minimal plan should be at most two crashes and restarts, got %d actions: %v", len(res.Plan), res.Plan)
 	}
 	t.Logf("rapid found: %s seed %d plan %v", res.Failure.Error(), res.Seed, res.Plan)
 }
