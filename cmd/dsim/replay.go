@@ -94,8 +94,9 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	} else if len(f.TraceTail) == 0 {
 		fmt.Fprintf(stdout, "(the file stored no trace tail; compare the timeline above with 'dsim run %s --seed %d --trace FILE')\n", f.Scenario, f.Seed)
 	}
-	if res.Failure != nil {
-		fmt.Fprintf(stdout, "replay failure: %s\n", res.Failure.Error())
+	if res.Failure == nil {
+		return nil // the run passes now: nothing failed
 	}
+	fmt.Fprintf(stdout, "replay failure: %s\n", res.Failure.Error())
 	return errFailed
 }
