@@ -42,7 +42,26 @@ func (leaky) Start(env *sim.Env) {
 }
 func (leaky) Receive(sim.NodeID, sim.Message) {}
 
+type facter struct{ fact bool }
+
+func (f facter) Start(env *sim.Env) {
+	if f.fact {
+		env.Sometimes("facts: reached only by scenario a")
+	}
+	env.Sometimes("facts: reached by both")
+}
+func (facter) Receive(sim.NodeID, sim.Message) {}
+
 func init() {
+	for _, name := range []string{"a", "b"} {
+		a := name == "a"
+		scenarios.Register(&scenarios.Scenario{Name: "facts/unsafe-" + name, Unsafe: true, Duration: sim.Millisecond,
+			Description: "test only: coverage facts",
+			Setup: func(c *scenarios.Cluster) error {
+				c.Servers(c.W.AddNode("n0", func() sim.Node { return facter{fact: a && c.Seed%2 == 0} }))
+				return nil
+			}})
+	}
 	scenarios.Register(&scenarios.Scenario{Name: "test/unsafe-loop", Unsafe: true, Duration: 10 * sim.Millisecond,
 		Description: "test only: seed 3 loops forever in a timer handler",
 		Setup: func(c *scenarios.Cluster) error {
@@ -208,6 +227,21 @@ func TestInterruptKeepsSummarySoFar(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestCoverageFactsReachedAndUnreached(t *testing.T) {
+	sum := Run(context.Background(), Options{Scenarios: match(t, "facts/unsafe-*"), Seeds: 10})
+	a, b := sum.Coverage["facts/unsafe-a"], sum.Coverage["facts/unsafe-b"]
+	if a.Reached["facts: reached only by scenario a"] != 5 || a.Reached["facts: reached by both"] != 10 || len(a.Unreached) != 0 {
+		t.Fatalf("scenario a facts: %+v", a)
+	}
+	if len(b.Unreached) != 1 || b.Unreached[0] != "facts: reached only by scenario a" {
+		t.Fatalf("scenario b should list a's fact as never reached: %+v", b)
+	}
+	m := Merge([]*Summary{sum, sum})
+	if m.Coverage["facts/unsafe-a"].Reached["facts: reached by both"] != 20 {
+		t.Fatalf("merged facts: %+v", m.Coverage["facts/unsafe-a"])
 	}
 }
 

@@ -103,10 +103,11 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		if o.Shard, err = campaign.ParseShard(*shardStr); err != nil {
 			return usagef("%v", err)
 		}
-	} else if sh, _, ok, err := campaign.ShardFromEnv(os.Getenv); err != nil {
+	} else if sh, src, ok, err := campaign.ShardFromEnv(os.Getenv); err != nil {
 		return usagef("%v", err)
 	} else if ok {
 		o.Shard = sh
+		fmt.Fprintf(stderr, "dsim campaign: shard %s from %s\n", sh, src)
 	}
 
 	tty := isTerminal(stderr)
@@ -132,7 +133,14 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 			fmt.Fprintln(stderr, line)
 		}
 	}
+	failures := 0
 	o.OnFailure = func(f campaign.Failure) {
+		if failures++; failures > 20 {
+			if failures == 21 {
+				fmt.Fprintln(stderr, "dsim campaign: more failures; their files are written, the summary lists them")
+			}
+			return
+		}
 		prefix := ""
 		if tty {
 			prefix = "\r\033[K"
@@ -185,7 +193,12 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 		}
 		fmt.Fprintf(w, " shard %s: %d runs\n", r.Shard, r.Runs)
 	}
-	for _, f := range s.Failures {
+	const maxListed = 20
+	for i, f := range s.Failures {
+		if i == maxListed {
+			fmt.Fprintf(w, "... and %d more failures (--json lists them all)\n", len(s.Failures)-maxListed)
+			break
+		}
 		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", f.Scenario, f.Seed, f.Checker, oneLine(f.Message, 200))
 		if f.File != "" {
 			fmt.Fprintf(w, "     file: %s  (dsim replay %s; dsim shrink %s)\n", f.File, f.File, f.File)
