@@ -26,9 +26,10 @@ type FSOp uint8
 
 // File-system operations.
 const (
-	// OpWriteAt writes Data at offset Off of Name, extending it (creating it
-	// at offset 0); bytes past the write are kept. A write past the end is
-	// refused. Replaying it is harmless, so retries and duplicates are safe.
+	// OpWriteAt writes Data at offset Off of Name, creating and extending
+	// it as needed; bytes past the write are kept, and a write past the end
+	// leaves a hole of zero bytes (POSIX pwrite). Replaying it is harmless, so
+	// retries and duplicates are safe.
 	OpWriteAt FSOp = iota + 1
 	// OpCreate replaces Name's contents with Data (truncating): what an
 	// in-place writer does when it opens its output file.
@@ -114,7 +115,7 @@ func Apply(d *sim.Disk, r *FSReq) *FSReply {
 	switch r.Op {
 	case OpWriteAt:
 		old, _ := d.Read(r.Name)
-		if r.Off < 0 || r.Off > len(old) {
+		if r.Off < 0 {
 			return &FSReply{}
 		}
 		end := r.Off + len(r.Data)
