@@ -268,7 +268,9 @@ func lossyNet() sim.NetOptions {
 		Loss: sim.R(1, 10), Dup: sim.R(1, 10), Reorder: sim.R(1, 2), Tail: sim.R(1, 10), TailMax: 2 * sim.Second}
 }
 
-func calm() sim.NetOptions { return sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond} }
+func calm() sim.NetOptions {
+	return sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}
+}
 
 // Specs lists every MapReduce scenario's set-up.
 func specs() []spec {
