@@ -1,0 +1,290 @@
+// Package raft registers dsim's Raft scenarios (raft/...): one per test of
+// the MIT 6.5840 Raft lab tester (LABS.md §2.3), scripted in virtual time
+// with the same bounds, and shapes no lab has (swarm faults, bridges, rings,
+// one-way cuts, pauses, clock drift, torn writes), plus unsafe variants that
+// dsim must catch.
+//
+// It may import sim, scenarios, checkers and nodes/raft.
+package raft
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/smilingraft/dsim/checkers/raftcheck"
+	"github.com/smilingraft/dsim/nodes/raft"
+	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/sim"
+)
+
+// Variant keys every raft scenario accepts.
+const (
+	kServers     = "raft.servers"
+	kElectionMin = "raft.election_min_ms"
+	kElectionMax = "raft.election_max_ms"
+	kHeartbeat   = "raft.heartbeat_ms"
+	kPreVote     = "raft.prevote"
+	kCheckQuorum = "raft.checkquorum"
+	kFastBackup  = "raft.fast_backup"
+	kMaxEntries  = "raft.max_entries"
+	kRead        = "raft.read"
+	kUnsafeFig8  = "raft.unsafe_commit_prior_term"
+	kUnsafeLease = "raft.unsafe_lease"
+)
+
+// params returns the variant keys of a raft scenario; servers > 0 adds
+// raft.servers with that default. over replaces defaults by key.
+func params(servers int, over map[string]string) []scenarios.Param {
+	ps := []scenarios.Param{
+		{Key: kElectionMin, Default: "300", Doc: "minimum election timeout, ms"},
+		{Key: kElectionMax, Default: "600", Doc: "maximum election timeout, ms"},
+		{Key: kHeartbeat, Default: "100", Doc: "heartbeat interval, ms"},
+		{Key: kPreVote, Default: "false", Doc: "PreVote phase before elections"},
+		{Key: kCheckQuorum, Default: "false", Doc: "leaders step down without a quorum of recent acks"},
+		{Key: kFastBackup, Default: "true", Doc: "per-term nextIndex backtracking"},
+		{Key: kMaxEntries, Default: "64", Doc: "entries per AppendEntries"},
+		{Key: kRead, Default: "log", Doc: "read path: log | readindex | lease"},
+		{Key: kUnsafeFig8, Default: "false", Doc: "UNSAFE: commit prior-term entries by counting replicas (Figure 8 bug)"},
+		{Key: kUnsafeLease, Default: "false", Doc: "UNSAFE: lease reads trust the local (drifting) clock"},
+	}
+	if servers > 0 {
+		ps = append([]scenarios.Param{{Key: kServers, Default: strconv.Itoa(servers), Doc: "number of Raft servers"}}, ps...)
+	}
+	for i := range ps {
+		if v, ok := over[ps[i].Key]; ok {
+			ps[i].Default = v
+		}
+	}
+	return ps
+}
+
+// harness is the lab tester's world: n Raft servers hosted by host,
+// a connectivity map the script changes, the checker, and what every
+// current incarnation applied.
+type harness struct {
+	c    *scenarios.Cluster
+	w    *sim.World
+	n    int
+	ids  []sim.NodeID
+	chk  *raftcheck.Checker
+	conn []bool
+	// applied[i] is what server i's current incarnation applied; base[i] is
+	// the snapshot index it resumed from (everything <= base is applied).
+	applied []map[uint64][]byte
+	base    []uint64
+	maxIdx  []uint64
+	// snapEvery makes the hosted service snapshot like the 3D tester.
+	snapEvery int
+	done      bool
+	maxState  int    // largest raft state seen (bytes)
+	at        string // the step the script is in, for a stuck script
+}
+
+// hooks forwards a server's observer calls to the checker and records the
+// applied commands for nCommitted.
+type hooks struct {
+	h *harness
+	i int
+}
+
+func (o hooks) BecameLeader(server int, term uint64) {
+	o.h.chk.BecameLeader(server, term)
+	o.h.w.Note("s%d became leader in term %d", server, term)
+}
+
+func (o hooks) Applied(server int, index, term uint64, cmd []byte) {
+	o.h.chk.Applied(server, index, term, cmd)
+	h := o.h
+	if len(h.applied[server]) == 0 && h.base[server] == 0 && index > 1 {
+		// Resumed from a snapshot loaded at restart.
+		h.base[server] = index - 1
+	}
+	h.applied[server][index] = cmd
+	if index > h.maxIdx[server] {
+		h.maxIdx[server] = index
+	}
+}
+
+func (o hooks) SnapshotInstalled(server int, index, term uint64) {
+	o.h.chk.SnapshotInstalled(server, index, term)
+	h := o.h
+	if index > h.base[server] {
+		h.base[server] = index
+	}
+	if index > h.maxIdx[server] {
+		h.maxIdx[server] = index
+	}
+}
+
+// Snapshotted: the service took a snapshot through index (Raft's optional
+// observer extension).
+func (o hooks) Snapshotted(server int, index uint64) { o.h.chk.Snapshotted(server, index) }
+
+func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
+	o.h.chk.Committed(server, index, term, cmd)
+}
+
+// config returns server i's Raft configuration from the variant.
+func (h *harness) config(i int) raft.Config {
+	c := h.c
+	peers := append([]sim.NodeID(nil), h.ids...)
+	return raft.Config{
+		Me:                     i,
+		Peers:                  peers,
+		ElectionMin:            sim.Duration(c.Int(kElectionMin)) * sim.Millisecond,
+		ElectionMax:            sim.Duration(c.Int(kElectionMax)) * sim.Millisecond,
+		Heartbeat:              sim.Duration(c.Int(kHeartbeat)) * sim.Millisecond,
+		PreVote:                c.Bool(kPreVote),
+		CheckQuorum:            c.Bool(kCheckQuorum),
+		FastBackup:             c.Bool(kFastBackup),
+		MaxEntries:             c.Int(kMaxEntries),
+		ReadMode:               c.String(kRead),
+		Observer:               hooks{h, i},
+		UnsafeCommitPriorTerm:  c.Bool(kUnsafeFig8),
+		UnsafeLeaseTrustsClock: c.Bool(kUnsafeLease),
+	}
+}
+
+// Network behaviours of the lab tester.
+var (
+	// reliable: no drops, short delays, FIFO links.
+	reliable = sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}
+	// unreliable: 10% of every message dropped, up to 27 ms delay, no FIFO.
+	unreliable = sim.NetOptions{DelayMax: 27 * sim.Millisecond, Loss: sim.R(1, 10), Reorder: sim.R(1, 2)}
+	// longReorder adds the tester's long reordering: two thirds of the
+	// messages arrive 200 ms to 2.2 s late.
+	longReorder = sim.NetOptions{DelayMax: 27 * sim.Millisecond, Loss: sim.R(1, 10), Reorder: sim.R(1, 1),
+		Tail: sim.R(2, 3), TailMax: 2200 * sim.Millisecond}
+)
+
+// newHarness builds n servers on the given network and declares them as
+// the fault targets. snapEvery > 0 makes the service snapshot after every
+// index i with (i+1) % snapEvery == 0, like the 3D tester.
+func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) (*harness, error) {
+	if n < 1 || n > 15 {
+		return nil, fmt.Errorf("raft: servers must be 1..15, got %d", n)
+	}
+	if c.Int(kElectionMin) <= 0 || c.Int(kElectionMax) < c.Int(kElectionMin) || c.Int(kHeartbeat) <= 0 {
+		return nil, fmt.Errorf("raft: want 0 < %s <= %s and %s > 0", kElectionMin, kElectionMax, kHeartbeat)
+	}
+	switch c.String(kRead) {
+	case "log", "readindex", "lease":
+	default:
+		return nil, fmt.Errorf("raft: %s must be log, readindex or lease", kRead)
+	}
+	h := &harness{c: c, w: c.W, n: n, snapEvery: snapEvery,
+		conn: make([]bool, n), applied: make([]map[uint64][]byte, n),
+		base: make([]uint64, n), maxIdx: make([]uint64, n)}
+	h.chk = raftcheck.New(c.W.Fail)
+	c.W.SetNet(net)
+	// Node ids are assigned in order, so the peers list is known up front.
+	first := sim.NodeID(c.W.NumNodes())
+	for i := 0; i < n; i++ {
+		h.ids = append(h.ids, first+sim.NodeID(i))
+	}
+	for i := 0; i < n; i++ {
+		i := i
+		id := c.W.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
+			h.chk.Restarted(i)
+			h.applied[i] = map[uint64][]byte{}
+			h.base[i] = 0
+			h.maxIdx[i] = 0
+			return &host{cfg: h.config(i), snapEvery: snapEvery}
+		})
+		if id != h.ids[i] {
+			return nil, fmt.Errorf("raft: node ids not contiguous")
+		}
+		h.conn[i] = true
+	}
+	c.Servers(h.ids...)
+	c.Check("raft.script", func() error {
+		if !h.done && h.at != "" {
+			return fmt.Errorf("script did not finish within %v; stuck at: %s", c.Scenario.Duration, h.at)
+		}
+		return nil
+	})
+	return h, nil
+}
+
+// rf returns server i's Raft, or nil while it is crashed.
+func (h *harness) rf(i int) *raft.Raft {
+	n, ok := h.w.Node(h.ids[i]).(*host)
+	if !ok || n == nil {
+		return nil
+	}
+	return n.r
+}
+
+// state returns server i's (term, isLeader); a crashed server is neither.
+func (h *harness) state(i int) (uint64, bool) {
+	r := h.rf(i)
+	if r == nil {
+		return 0, false
+	}
+	return r.State()
+}
+
+// up reports whether server i runs and is connected.
+func (h *harness) up(i int) bool { return h.conn[i] && h.w.Up(h.ids[i]) }
+
+// ---- connectivity, the lab tester's way ----
+
+// disconnect cuts server i off from every other server, both ways.
+func (h *harness) disconnect(i int) {
+	h.conn[i] = false
+	h.w.Isolate(h.ids[i], h.ids)
+}
+
+// connect restores server i's links to every connected server.
+func (h *harness) connect(i int) {
+	h.conn[i] = true
+	for j := 0; j < h.n; j++ {
+		if j != i && h.conn[j] {
+			h.w.Connect(h.ids[i], h.ids[j])
+			h.w.Connect(h.ids[j], h.ids[i])
+		}
+	}
+}
+
+// crash disconnects and kills server i (its disk survives).
+func (h *harness) crash(i int) {
+	h.disconnect(i)
+	h.w.Crash(h.ids[i])
+}
+
+// restart boots a fresh incarnation of server i from its disk; like the
+// lab's start1 it stays disconnected until connect.
+func (h *harness) restart(i int) {
+	h.crash(i)
+	h.w.Restart(h.ids[i])
+}
+
+// fail stops the run with a named lab check.
+func (h *harness) fail(checker, format string, args ...any) {
+	h.w.Fail(checker, format, args...)
+}
+
+// stopped reports whether the run already failed.
+func (h *harness) stopped() bool { return h.w.Failure() != nil }
+
+// nCommitted counts the servers whose current incarnation applied index,
+// and returns the command there.
+func (h *harness) nCommitted(index uint64) (int, []byte) {
+	count := 0
+	var cmd []byte
+	for i := 0; i < h.n; i++ {
+		if !h.w.Up(h.ids[i]) {
+			continue
+		}
+		if c, ok := h.applied[i][index]; ok {
+			count++
+			cmd = c
+		} else if index <= h.base[i] {
+			count++
+			if c, ok := h.chk.CommandAt(index); ok {
+				cmd = c
+			}
+		}
+	}
+	return count, cmd
+}

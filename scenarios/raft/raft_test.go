@@ -1,0 +1,137 @@
+package raft
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/smilingraft/dsim/scenarios"
+)
+
+func raftScenarios(t testing.TB, unsafe bool) []*scenarios.Scenario {
+	var out []*scenarios.Scenario
+	for _, s := range scenarios.All() {
+		if strings.HasPrefix(s.Name, "raft/") && s.Unsafe == unsafe {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no raft scenarios registered")
+	}
+	return out
+}
+
+// Every safe raft scenario passes a few seeds with default variants.
+func TestSafeScenariosPass(t *testing.T) {
+	seeds := uint64(2)
+	if testing.Short() {
+		seeds = 1
+	}
+	for _, s := range raftScenarios(t, false) {
+		s := s
+		t.Run(strings.TrimPrefix(s.Name, "raft/"), func(t *testing.T) {
+			for seed := uint64(1); seed <= seeds; seed++ {
+				res := scenarios.Run(s, scenarios.Variant{}, seed, scenarios.Config{})
+				if !res.Passed {
+					t.Fatalf("seed %d: %v\nrepro: %s", seed, res.Failure, res.Repro)
+				}
+			}
+		})
+	}
+}
+
+// The same seed twice gives the same trace hash.
+func TestDeterminism(t *testing.T) {
+	for _, name := range []string{"raft/swarm", "raft/figure8-unreliable", "raft/snapshot-install-uncrash"} {
+		s, err := scenarios.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := scenarios.Run(s, scenarios.Variant{}, 7, scenarios.Config{})
+		b := scenarios.Run(s, scenarios.Variant{}, 7, scenarios.Config{})
+		if a.TraceHash != b.TraceHash || a.Events != b.Events {
+			t.Fatalf("%s seed 7: hashes %s/%s, events %d/%d", name, a.TraceHash, b.TraceHash, a.Events, b.Events)
+		}
+	}
+}
+
+// unsafeBudget is the seed budget within which dsim must find each unsafe
+// variant's violation.
+const unsafeBudget = 200
+
+// dsim finds each unsafe variant's violation, with the expected checker,
+// within the seed budget; the safe variant of the same scenario passes every
+// seed up to the one that failed.
+func TestUnsafeVariantsCaught(t *testing.T) {
+	for _, uc := range unsafeCases {
+		uc := uc
+		t.Run(strings.TrimPrefix(uc.Name, "raft/"), func(t *testing.T) {
+			s, err := scenarios.Lookup(uc.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := uint64(0)
+			for seed := uint64(1); seed <= unsafeBudget && found == 0; seed++ {
+				res := scenarios.Run(s, scenarios.Variant{}, seed, scenarios.Config{})
+				if res.Passed {
+					continue
+				}
+				ok := false
+				for _, c := range uc.Checker {
+					ok = ok || res.Failure.Checker == c
+				}
+				if !ok {
+					t.Fatalf("seed %d failed by the wrong checker: %v (want one of %v)", seed, res.Failure, uc.Checker)
+				}
+				found = seed
+				t.Logf("caught at seed %d: %v", seed, res.Failure)
+			}
+			if found == 0 {
+				t.Fatalf("no violation within seeds 1..%d", unsafeBudget)
+			}
+			for seed := uint64(1); seed <= found; seed++ {
+				res := scenarios.Run(s, uc.Safe, seed, scenarios.Config{})
+				if !res.Passed {
+					t.Fatalf("safe variant %s fails seed %d: %v", uc.Safe, seed, res.Failure)
+				}
+			}
+		})
+	}
+}
+
+// Setup rejects bad variants with an error, not a panic.
+func TestBadVariant(t *testing.T) {
+	s, _ := scenarios.Lookup("raft/swarm")
+	for _, v := range []scenarios.Variant{{kServers: "0"}, {kRead: "bogus"}, {kElectionMin: "500", kElectionMax: "100"}} {
+		res := scenarios.Run(s, v, 1, scenarios.Config{})
+		if res.Passed || res.Failure.Checker != "setup" {
+			t.Fatalf("variant %v: %v", v, res.Failure)
+		}
+	}
+}
+
+func benchScenario(b *testing.B, name string) {
+	s, err := scenarios.Lookup(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var vtime, wall int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res := scenarios.Run(s, scenarios.Variant{}, uint64(i+1), scenarios.Config{})
+		if !res.Passed {
+			b.Fatalf("seed %d: %v", i+1, res.Failure)
+		}
+		vtime += int64(res.VTime)
+		wall += res.WallNs
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
+	b.ReportMetric(float64(vtime)/float64(wall), "virtual/wall")
+}
+
+// BenchmarkScenario measures seeds per second and how much faster than
+// real time representative raft scenarios run.
+func BenchmarkScenario(b *testing.B) {
+	for _, name := range []string{"raft/figure8-unreliable", "raft/swarm", "raft/basic-agree"} {
+		b.Run(strings.TrimPrefix(name, "raft/"), func(b *testing.B) { benchScenario(b, name) })
+	}
+}
