@@ -39,21 +39,22 @@ type (
 // Sequential is mrsequential: one map over every input, a sort, one reduce
 // per key; it returns the sorted "key value" lines.
 func Sequential(inputs []File, mapf MapFunc, reducef ReduceFunc) []string {
-	var kva []KeyValue
+	// Group values by key in input order, then reduce keys in sorted order:
+	// the same as a stable sort of every pair, in O(n log k).
+	groups := map[string][]string{}
+	var keys []string
 	for _, in := range inputs {
-		kva = append(kva, mapf(in.Name, string(in.Data))...)
-	}
-	sort.SliceStable(kva, func(i, j int) bool { return kva[i].Key < kva[j].Key })
-	var lines []string
-	for i := 0; i < len(kva); {
-		j := i
-		var values []string
-		for j < len(kva) && kva[j].Key == kva[i].Key {
-			values = append(values, kva[j].Value)
-			j++
+		for _, kv := range mapf(in.Name, string(in.Data)) {
+			if _, ok := groups[kv.Key]; !ok {
+				keys = append(keys, kv.Key)
+			}
+			groups[kv.Key] = append(groups[kv.Key], kv.Value)
 		}
-		lines = append(lines, kva[i].Key+" "+reducef(kva[i].Key, values))
-		i = j
+	}
+	sort.Strings(keys)
+	lines := make([]string, 0, len(keys))
+	for _, k := range keys {
+		lines = append(lines, k+" "+reducef(k, groups[k]))
 	}
 	sort.Strings(lines)
 	return lines

@@ -282,7 +282,8 @@ func (w *Worker) runReduce(t *Task) {
 }
 
 func (w *Worker) reduceAll(t *Task, kva []KeyValue) {
-	sort.SliceStable(kva, func(i, j int) bool { return kva[i].Key < kva[j].Key })
+	// Group values by key in file order and visit keys sorted: a stable
+	// sort of the pairs without moving them.
 	var keys []string
 	groups := map[string][]string{}
 	for _, kv := range kva {
@@ -291,6 +292,7 @@ func (w *Worker) reduceAll(t *Task, kva []KeyValue) {
 		}
 		groups[kv.Key] = append(groups[kv.Key], kv.Value)
 	}
+	sort.Strings(keys)
 	var out []byte
 	finish := func() {
 		file := []outFile{{name: "mr-out-" + strconv.Itoa(t.ID), data: out}}

@@ -207,8 +207,8 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 			if !ok {
 				return fmt.Errorf("coordinator is down")
 			}
-			if err := mrcheck.Finished(cn.Done(), cn.Pending()); err != nil {
-				return err
+			if !cn.Done() {
+				return pendingErr{cn}
 			}
 			if !launched {
 				return fmt.Errorf("later workers not started yet")
@@ -262,6 +262,12 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 		return nil
 	}
 }
+
+// pendingErr is the liveness error of an unfinished job, formatted only
+// when shown: the condition is polled every 10ms of virtual time.
+type pendingErr struct{ cn *mr.Coordinator }
+
+func (e pendingErr) Error() string { return mrcheck.Finished(false, e.cn.Pending()).Error() }
 
 func lossyNet() sim.NetOptions {
 	return sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 27 * sim.Millisecond,
