@@ -146,6 +146,7 @@ func New(env *sim.Env, cfg Config, apply func(ApplyMsg)) (*Raft, error) {
 	r := &Raft{env: env, cfg: cfg, apply: apply, obs: cfg.Observer, me: cfg.Me, n: len(cfg.Peers), leader: -1}
 	if err := r.load(); err != nil {
 		r.corrupt = true
+		r.term, r.votedFor, r.snapIndex, r.snapshot, r.log = 0, -1, 0, nil, []Entry{{}}
 		env.Sometimes("raft: corrupt disk detected")
 		env.Logf("raft: refusing to run: %v", err)
 		return r, nil
