@@ -15,6 +15,7 @@
 package mr
 
 import (
+	"hash/crc32"
 	"sort"
 	"strings"
 
@@ -38,8 +39,11 @@ const (
 	OpRead
 	// OpList returns the names that start with Name, sorted.
 	OpList
-	// OpRename atomically moves Name to To, replacing To. A missing source
-	// is reported (Missing) and changes nothing.
+	// OpRename atomically moves Name to To, replacing To, if Name holds Off
+	// bytes whose CRC-32 is Sum: a duplicated rename delivered late must not
+	// publish a stray copy of Name that a late duplicated write re-created
+	// after the first rename. A missing or different source is reported
+	// (Missing) and changes nothing.
 	OpRename
 	// OpDelete removes Name (missing is fine).
 	OpDelete
@@ -61,11 +65,12 @@ type FSReq struct {
 	Name string
 	To   string
 	Off  int
+	Sum  uint32
 	Data []byte
 }
 
 // Size is the request's encoded size.
-func (r *FSReq) Size() int { return 16 + len(r.Name) + len(r.To) + len(r.Data) }
+func (r *FSReq) Size() int { return 20 + len(r.Name) + len(r.To) + len(r.Data) }
 
 // FSReply answers an FSReq.
 type FSReply struct {
@@ -149,7 +154,7 @@ func Apply(d *sim.Disk, r *FSReq) *FSReply {
 		sort.Strings(names)
 		return &FSReply{OK: true, Names: names}
 	case OpRename:
-		if _, ok := d.Read(r.Name); !ok {
+		if b, ok := d.Read(r.Name); !ok || len(b) != r.Off || crc32.ChecksumIEEE(b) != r.Sum {
 			return &FSReply{OK: true, Missing: true}
 		}
 		d.Rename(r.Name, r.To)
