@@ -93,7 +93,7 @@ func (w *World) record(kind string, a, b NodeID, size int, what any) {
 	if b != NoNode {
 		ev.Peer = w.Name(b)
 	}
-	if kind == trInvoke || kind == trReturn {
+	if (kind == trInvoke || kind == trReturn) && (a < 0 || int(a) >= len(w.procs)) {
 		ev.Node = fmt.Sprintf("client%d", a)
 	}
 	if what != nil {
@@ -111,13 +111,15 @@ func describe(v any) string {
 	case string:
 		return m
 	case *Request:
-		return fmt.Sprintf("call#%d %T%+v", m.ID, m.Body, m.Body)
+		return fmt.Sprintf("call#%d %s", m.ID, describe(m.Body))
 	case *reply:
-		return fmt.Sprintf("reply#%d %T%+v", m.id, m.body, m.body)
+		return fmt.Sprintf("reply#%d %s", m.id, describe(m.body))
 	case fmt.Stringer:
 		return m.String()
+	case nil:
+		return "nil"
 	default:
-		return fmt.Sprintf("%T%+v", v, v)
+		return fmt.Sprintf("%T %+v", v, v)
 	}
 }
 

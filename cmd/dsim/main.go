@@ -3,7 +3,11 @@
 // Usage:
 //
 //	dsim list [--json]
-//	dsim run SCENARIO [--seed N] [--variant k=v[,k=v]] [--trace FILE] [--json]
+//	dsim run SCENARIO [--seed N] [--variant k=v[,k=v]] [--trace FILE] [--json] [--break K]
+//	dsim campaign [PATTERN...] [--seeds N | --time D] [--from N] [--workers N] [--shard I/N] [--out DIR] [--json]
+//	dsim campaign merge FILE|DIR...
+//	dsim replay FILE [--trace] [--html FILE]
+//	dsim shrink FILE [--out FILE]
 //
 // Exit status: 0 all passed, 1 a property failed, 2 bad usage or bad input
 // (with a one-line reason on stderr).
