@@ -278,7 +278,7 @@ func calm() sim.NetOptions {
 	return sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}
 }
 
-// Specs lists every MapReduce scenario's set-up.
+// specs lists every MapReduce scenario's set-up.
 func specs() []spec {
 	lab := func(name, desc, app, seq string, workers int) spec {
 		return spec{name: name, desc: desc, app: app, seq: seq, workers: workers, rename: true, reissue: true,
