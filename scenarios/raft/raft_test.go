@@ -22,7 +22,7 @@ func raftScenarios(t testing.TB, unsafe bool) []*scenarios.Scenario {
 
 // Every safe raft scenario passes a few seeds with default variants.
 func TestSafeScenariosPass(t *testing.T) {
-	seeds := uint64(2)
+	seeds := uint64(5)
 	if testing.Short() {
 		seeds = 1
 	}

@@ -25,7 +25,7 @@ var unsafeCases = []struct {
 func init() {
 	scenarios.Register(&scenarios.Scenario{
 		Name:        "raft/unsafe-figure8",
-		Description: "UNSAFE: leaders commit prior-term entries by counting replicas (Figure 8) under Figure-8 crashes; a committed entry gets overwritten",
+		Description: "UNSAFE: leaders commit prior-term entries by counting replicas, under the partitions of the paper's Figure 8; a committed entry gets overwritten",
 		Params:      params(0, map[string]string{kUnsafeFig8: "true"}),
 		Duration:    240 * sim.Second, Unsafe: true,
 		Setup: func(c *scenarios.Cluster) error {
@@ -33,7 +33,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			h.script(figure8(h, false))
+			h.script(loop(3, func(int) step { return figure8Adversary(h) }))
 			return nil
 		},
 	})
@@ -133,4 +133,61 @@ func deafLeader(h *harness) step {
 			}, k)
 		},
 		h.connectAll())
+}
+
+// figure8Adversary steers a 5-server group through the paper's Figure 8:
+// (a) leader L replicates x at index k to one follower only; (b) the other
+// three elect M, which takes y at k and is cut off at once; (c) L's side
+// (everyone but M) elects P, which holds x from an earlier term and
+// replicates it to a majority: a leader that commits by counting (the bug)
+// commits x now; (d) P is cut off and M, whose last term is the highest,
+// wins, overwrites x with y and commits its own entry on top: two commits
+// at index k. With the rule of §5.4.2, x is never committed in (c).
+func figure8Adversary(h *harness) step {
+	r := h.c.Workload
+	var l, f1, m, p int
+	x, y := h.rnd(), h.rnd()
+	isolateAll := func() {
+		for i := 0; i < h.n; i++ {
+			h.disconnect(i)
+		}
+	}
+	return seq(h.connectAll(), h.checkOneLeader(&l),
+		dyn(func() step { return h.one(h.rnd(), h.n, true, nil) }),
+		// (a) L and one follower only; x reaches the follower.
+		do(func() {
+			f1 = (l + 1 + r.Intn(h.n-1)) % h.n
+			isolateAll()
+			h.connect(l)
+			h.connect(f1)
+			h.start(l, x)
+		}),
+		h.sleep(100*sim.Millisecond),
+		// (b) the other three elect M; y stays on M alone.
+		do(func() {
+			isolateAll()
+			for i := 0; i < h.n; i++ {
+				if i != l && i != f1 {
+					h.connect(i)
+				}
+			}
+		}),
+		h.checkOneLeader(&m),
+		do(func() {
+			h.start(m, y)
+			h.disconnect(m)
+			h.connect(l)
+			h.connect(f1)
+		}),
+		// (c) everyone but M: a holder of x wins and replicates it.
+		h.checkOneLeader(&p),
+		h.sleep(sim.Duration(300+r.Intn(700))*sim.Millisecond),
+		// (d) P out, M back: M wins and commits on top of y.
+		do(func() {
+			h.disconnect(p)
+			h.connect(m)
+		}),
+		dyn(func() step { return h.one(h.rnd(), h.n-1, true, nil) }),
+		h.connectAll(),
+		dyn(func() step { return h.one(h.rnd(), h.n, true, nil) }))
 }
