@@ -76,8 +76,12 @@ type harness struct {
 	// snapEvery makes the hosted service snapshot like the 3D tester.
 	snapEvery int
 	done      bool
-	maxState  int    // largest raft state seen (bytes)
-	at        string // the step the script is in, for a stuck script
+	maxState  int // largest raft state seen (bytes)
+	// longReorder turns on the lab's long reordering: two thirds of the
+	// replies reach Raft 200 ms to 2.2 s late (drawn from reorderRand).
+	longReorder bool
+	reorderRand *sim.Rand
+	at          string // the step the script is in, for a stuck script
 }
 
 // hooks forwards a server's observer calls to the checker and records the
@@ -151,13 +155,6 @@ var (
 	reliable = sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}
 	// unreliable: 10% of every message dropped, up to 27 ms delay, no FIFO.
 	unreliable = sim.NetOptions{DelayMax: 27 * sim.Millisecond, Loss: sim.R(1, 10), Reorder: sim.R(1, 2)}
-	// longReorder adds the tester's long reordering. The lab delays two
-	// thirds of the replies (not requests) by 200 ms to 2.2 s; a message
-	// network cannot tell replies apart, so each message is delayed with
-	// chance 42/100, which leaves a round trip prompt a third of the time,
-	// as in the lab.
-	longReorder = sim.NetOptions{DelayMax: 27 * sim.Millisecond, Loss: sim.R(1, 10), Reorder: sim.R(1, 1),
-		Tail: sim.R(42, 100), TailMax: 2200 * sim.Millisecond}
 )
 
 // newHarness builds n servers on the given network and declares them as
@@ -179,6 +176,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 		conn: make([]bool, n), applied: make([]map[uint64][]byte, n),
 		base: make([]uint64, n), maxIdx: make([]uint64, n)}
 	h.chk = raftcheck.New(c.W.Fail)
+	h.reorderRand = c.W.Rand("raft/long-reorder")
 	c.W.SetNet(net)
 	// Node ids are assigned in order, so the peers list is known up front.
 	first := sim.NodeID(c.W.NumNodes())
@@ -192,7 +190,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 			h.applied[i] = map[uint64][]byte{}
 			h.base[i] = 0
 			h.maxIdx[i] = 0
-			return &host{cfg: h.config(i), snapEvery: snapEvery}
+			return &host{cfg: h.config(i), snapEvery: snapEvery, hold: h.hold}
 		})
 		if id != h.ids[i] {
 			return nil, fmt.Errorf("raft: node ids not contiguous")
@@ -207,6 +205,19 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 		return nil
 	})
 	return h, nil
+}
+
+// hold draws how long a reply is held under long reordering: with chance
+// 600/900, 200 + U[0, 1+U[0,2000)) ms, like the lab's network.
+func (h *harness) hold() sim.Duration {
+	if !h.longReorder {
+		return 0
+	}
+	r := h.reorderRand
+	if r.Intn(900) >= 600 {
+		return 0
+	}
+	return sim.Duration(200+r.Intn(1+r.Intn(2000))) * sim.Millisecond
 }
 
 // rf returns server i's Raft, or nil while it is crashed.

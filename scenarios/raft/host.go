@@ -17,6 +17,9 @@ type host struct {
 	snapEvery int
 	r         *raft.Raft
 	env       *sim.Env
+	// hold, if set, says how long to hold a reply before Raft sees it (the
+	// lab's long reordering delays replies, not requests).
+	hold func() sim.Duration
 }
 
 // Start builds the Raft peer from the disk.
@@ -40,9 +43,19 @@ func (s *host) apply(m raft.ApplyMsg) {
 
 // Receive hands every message to Raft.
 func (s *host) Receive(from sim.NodeID, msg sim.Message) {
-	if s.r != nil {
-		s.r.Step(from, msg)
+	if s.r == nil {
+		return
 	}
+	if s.hold != nil {
+		switch msg.(type) {
+		case *raft.RequestVoteReply, *raft.AppendEntriesReply, *raft.InstallSnapshotReply:
+			if d := s.hold(); d > 0 {
+				s.env.After(d, func() { s.r.Step(from, msg) })
+				return
+			}
+		}
+	}
+	s.r.Step(from, msg)
 }
 
 // Role reports Raft's term and leadership (for leader-targeted faults).

@@ -274,7 +274,7 @@ func figure8(h *harness, unreliableNet bool) step {
 		loop(1000, func(iter int) step {
 			return func(k func()) {
 				if unreliableNet && iter == 200 {
-					h.w.SetNet(longReorder)
+					h.longReorder = true
 				}
 				leader := -1
 				for i := 0; i < h.n; i++ {
