@@ -135,3 +135,20 @@ func BenchmarkScenario(b *testing.B) {
 		b.Run(strings.TrimPrefix(name, "raft/"), func(b *testing.B) { benchScenario(b, name) })
 	}
 }
+
+// The lab's budgets bite: heartbeats every 20 ms blow Count3B's idle
+// message budget, and a tiny election timeout range cannot be validated.
+func TestLabBudgetsBite(t *testing.T) {
+	s, err := scenarios.Lookup("raft/count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scenarios.Run(s, scenarios.Variant{kHeartbeat: "20"}, 1, scenarios.Config{})
+	if res.Passed || res.Failure.Checker != "raft.rpc-count" {
+		t.Fatalf("20ms heartbeats: want raft.rpc-count, got %v", res.Failure)
+	}
+	res = scenarios.Run(s, scenarios.Variant{}, 1, scenarios.Config{})
+	if !res.Passed {
+		t.Fatalf("default heartbeats: %v", res.Failure)
+	}
+}
