@@ -22,9 +22,9 @@ func raftScenarios(t testing.TB, unsafe bool) []*scenarios.Scenario {
 
 // Every safe raft scenario passes a few seeds with default variants.
 func TestSafeScenariosPass(t *testing.T) {
-	seeds := uint64(5)
+	seeds := uint64(20)
 	if testing.Short() {
-		seeds = 1
+		seeds = 2
 	}
 	for _, s := range raftScenarios(t, false) {
 		s := s

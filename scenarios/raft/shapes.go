@@ -90,6 +90,7 @@ func (h *harness) liveness() {
 type shape struct {
 	name, desc string
 	servers    int
+	minServers int // the fewest servers the shape makes sense for
 	duration   sim.Duration
 	kinds      *sim.Kinds
 	faults     func(scenarios.Variant) sim.Faults
@@ -106,6 +107,9 @@ func registerShape(s shape) {
 		Name: "raft/" + s.name, Description: s.desc, Params: params(s.servers, s.over),
 		Duration: s.duration, Liveness: 10 * sim.Second, Kinds: s.kinds, Faults: s.faults, Unsafe: s.unsafe,
 		Setup: func(c *scenarios.Cluster) error {
+			if n := c.Int(kServers); n < s.minServers {
+				return fmt.Errorf("raft/%s needs at least %d servers, got %d", s.name, s.minServers, n)
+			}
 			h, err := newHarness(c, c.Int(kServers), s.net, s.snapEvery)
 			if err != nil {
 				return err
@@ -150,7 +154,7 @@ func init() {
 	registerShape(shape{name: "swarm", servers: 5, duration: 10 * sim.Second, kinds: &all, net: calm, snapEvery: 10,
 		desc: "swarm testing: a random subset of every fault kind per seed (network, process, disk, clock), snapshots on; then liveness"})
 
-	registerShape(shape{name: "bridge", servers: 5, duration: 10 * sim.Second, net: calm,
+	registerShape(shape{name: "bridge", servers: 5, minServers: 3, duration: 10 * sim.Second, net: calm,
 		desc: "bridge partitions: two sides and one node that sees both, reshuffled every 0.5-2s",
 		script: func(h *harness) {
 			h.every(500*sim.Millisecond, 2*sim.Second, func() {
@@ -168,7 +172,7 @@ func init() {
 			})
 		}})
 
-	registerShape(shape{name: "ring", servers: 5, duration: 10 * sim.Second, net: calm,
+	registerShape(shape{name: "ring", servers: 5, minServers: 3, duration: 10 * sim.Second, net: calm,
 		desc: "majorities ring: every node sees only its ring neighbours (each a majority with them), reshuffled",
 		script: func(h *harness) {
 			h.every(500*sim.Millisecond, 2*sim.Second, func() {
@@ -192,7 +196,7 @@ func init() {
 			})
 		}})
 
-	registerShape(shape{name: "one-way", servers: 5, duration: 10 * sim.Second, net: calm,
+	registerShape(shape{name: "one-way", servers: 5, minServers: 2, duration: 10 * sim.Second, net: calm,
 		desc: "asymmetric cuts: one side cannot hear the other (leaders that can talk but not listen)",
 		script: func(h *harness) {
 			h.every(500*sim.Millisecond, 2*sim.Second, func() {
@@ -223,7 +227,7 @@ func init() {
 			return sim.Faults{Step: 100 * sim.Millisecond, Network: sim.NetworkFaults{Base: calm, Flaky: sim.R(1, 2), PartitionStability: 300 * sim.Millisecond}}
 		}})
 
-	registerShape(shape{name: "leader-isolation-loop", servers: 5, duration: 10 * sim.Second, net: calm,
+	registerShape(shape{name: "leader-isolation-loop", servers: 5, minServers: 2, duration: 10 * sim.Second, net: calm,
 		desc: "the current leader is isolated, again and again, for 0.3-1.5s each time",
 		script: func(h *harness) {
 			var isolate func()
