@@ -4,6 +4,17 @@
 // one-way cuts, pauses, clock drift, torn writes), plus unsafe variants that
 // dsim must catch.
 //
+// Lab scenarios run their script from time zero and stop the run when it
+// ends; a script still running at the scenario's Duration fails
+// "raft.script". Where dsim differs from the lab tester:
+//   - message budgets (Count3B) are twice the lab's RPC budgets: a
+//     message-passing Raft sends a request and a reply per RPC;
+//   - long reordering (Figure8Unreliable3C) holds two thirds of the replies
+//     200 ms to 2.2 s at the receiving host, as the lab delays replies only;
+//   - nCommitted counts running servers only, and a server that resumed
+//     from a snapshot counts as having applied everything it covers;
+//   - the hosted service's snapshot encodes its index only.
+//
 // It may import sim, scenarios, checkers and nodes/raft.
 package raft
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/sim"
 )
 
 func raftScenarios(t testing.TB, unsafe bool) []*scenarios.Scenario {
@@ -150,5 +151,19 @@ func TestLabBudgetsBite(t *testing.T) {
 	res = scenarios.Run(s, scenarios.Variant{}, 1, scenarios.Config{})
 	if !res.Passed {
 		t.Fatalf("default heartbeats: %v", res.Failure)
+	}
+}
+
+// A script that outlives its scenario's Duration fails raft.script.
+func TestStuckScriptFails(t *testing.T) {
+	s, err := scenarios.Lookup("raft/figure8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := *s
+	short.Duration = sim.Second
+	res := scenarios.Run(&short, scenarios.Variant{}, 1, scenarios.Config{})
+	if res.Passed || res.Failure.Checker != "raft.script" {
+		t.Fatalf("want raft.script, got %v", res.Failure)
 	}
 }
