@@ -4,10 +4,12 @@
 # Brings up Slurm with ../shared/recipes/slurm-local.sh (Debian slurm-wlm +
 # munge on 127.0.0.1), then submits three array jobs and checks them:
 #
-#   A  --array=0-3    a campaign with a failing scenario, one shard per task;
-#                     `dsim campaign merge` of the 4 summaries must equal the
-#                     same campaign run unsharded: same runs, same failures,
-#                     same seed coverage.
+#   A  --array=0-3    examples/slurm/campaign.sbatch itself, on a campaign
+#                     with a failing scenario, one shard per task; `dsim
+#                     campaign merge` of the 4 summaries must equal the same
+#                     campaign run unsharded: same runs, same failures, same
+#                     seed coverage; each task's Slurm exit code must be 1
+#                     exactly when its shard found failures.
 #   B  --array=1-7:2  IDs 1,3,5,7: dsim must map (ID-MIN)/STEP to shards
 #                     0..3 of 4, each once (merge reports no missing or
 #                     duplicated shard, and again equals the unsharded run).
@@ -72,20 +74,20 @@ log "bringing Slurm up"
 bash "$RECIPE" up >"$W/up.log" 2>&1 || { cat "$W/up.log" >&2; die "slurm-local.sh up failed"; }
 
 # submit NAME ARRAY ARGS...: an array job, each task running
-#   dsim campaign ARGS --json --out NAME/fail/ID > NAME/sum/ID.json
+#   dsim campaign ARGS --json --out NAME/failures/ID > NAME/summaries/ID.json
 # with its stderr in NAME/out/ID.out and its exit status in NAME/rc/ID.
 # Summaries and failure files live in different directories because merge
 # reads every *.json in a directory. Prints the job id.
 submit() {
     local name=$1 array=$2 q a cmd id
     shift 2
-    mkdir -p "$W/$name"/{sum,fail,out,rc}
+    mkdir -p "$W/$name"/{summaries,failures,out,rc}
     q=""
     for a in "$@"; do q+=" $(printf '%q' "$a")"; done
     # Single quotes: $SLURM_ARRAY_TASK_ID must expand inside the task.
     # shellcheck disable=SC2016
     cmd="cd $(printf '%q' "$W/$name") && $(printf '%q' "$DSIM") campaign$q --json"
-    cmd+=' --out fail/$SLURM_ARRAY_TASK_ID > sum/$SLURM_ARRAY_TASK_ID.json; echo $? > rc/$SLURM_ARRAY_TASK_ID'
+    cmd+=' --out failures/$SLURM_ARRAY_TASK_ID > summaries/$SLURM_ARRAY_TASK_ID.json; echo $? > rc/$SLURM_ARRAY_TASK_ID'
     id=$(sbatch --parsable --array="$array" --job-name="dsim-ci-$name" \
         --output="$W/$name/out/%a.out" --wrap "$cmd")
     echo "${id%%;*}"
@@ -112,7 +114,13 @@ B_ARGS=(counter/basic counter/unsafe-nosync --seeds 12)
 C_ARGS=(counter/basic --seeds 6)
 
 log "submitting arrays 0-3, 1-7:2 and 0,2,5"
-JA=$(submit A 0-3 "${A_ARGS[@]}")
+# A: the example batch script as a user would submit it (array and CPUs
+# overridden to fit a 2-CPU node). Its layout: summaries/ID.json, failures/ID/.
+mkdir -p "$W/A/out"
+ln -s "$DSIM" "$W/A/dsim"
+JA=$(sbatch --parsable --array=0-3 --cpus-per-task=1 --chdir="$W/A" --output="$W/A/out/%a.out" \
+    "$ROOT/examples/slurm/campaign.sbatch" "${A_ARGS[@]}")
+JA=${JA%%;*}
 JB=$(submit B 1-7:2 "${B_ARGS[@]}")
 JC=$(submit C 0,2,5 "${C_ARGS[@]}")
 log "jobs $JA $JB $JC submitted; running the unsharded campaigns meanwhile"
@@ -131,11 +139,16 @@ whole A "${A_ARGS[@]}"
 whole B "${B_ARGS[@]}"
 
 wait_jobs "$JA" "$JB" "$JC"
+# A's exit codes from the scheduler (finished jobs stay MinJobAge=60 s):
+# one "ARRAYTASKID EXITCODE" line per task into A/rc/ID.
+mkdir -p "$W/A/rc"
+scontrol -o show job "$JA" | tr ' ' '\n' | awk -F= -v d="$W/A/rc" '
+    $1 == "ArrayTaskId" { t = $2 } $1 == "ExitCode" { split($2, e, ":"); print e[1] > (d "/" t) }'
 log "all array tasks done; merging and comparing"
 
 for name in A B; do
     rc=0
-    "$DSIM" campaign merge --json "$W/$name/sum" >"$W/$name/merged.json" 2>"$W/$name/merge.err" || rc=$?
+    "$DSIM" campaign merge --json "$W/$name/summaries" >"$W/$name/merged.json" 2>"$W/$name/merge.err" || rc=$?
     echo "$rc" >"$W/$name/merge.rc"
 done
 
@@ -177,7 +190,7 @@ def check_array(name, ids, want_index):
         if want not in out:
             err("%s task %d: stderr lacks %r: %r" % (name, i, want, out[:300]))
         try:
-            s = load(os.path.join(d, "sum", "%d.json" % i))
+            s = load(os.path.join(d, "summaries", "%d.json" % i))
         except Exception as e:
             err("%s task %d: no summary (rc %s): %s; output: %r" % (name, i, rc, e, out[:300]))
             continue
