@@ -2,8 +2,4 @@ module github.com/smilingraft/dsim
 
 go 1.26.8
 
-require (
-	github.com/anishathalye/porcupine v1.3.1 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
-	pgregory.net/rapid v1.3.0 // indirect
-)
+require pgregory.net/rapid v1.3.0
