@@ -1,14 +1,7 @@
 package raft
 
 import (
-	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -96,59 +89,4 @@ func BenchmarkRaft5Unreliable(b *testing.B) {
 	b.ReportMetric(float64(b.N)/wall, "seeds/s")
 	b.ReportMetric(float64(b.N)*10/wall, "vsec/s")
 	b.ReportMetric(float64(events)/float64(b.N), "events/run")
-}
-
-// forbidden imports and constructs for code under nodes/ (DESIGN.md).
-var forbidden = map[string]bool{
-	"time": true, "sync": true, "sync/atomic": true, "os": true, "math/rand": true, "math/rand/v2": true,
-	"crypto/rand": true, "unsafe": true, "net": true, "runtime": true, "syscall": true, "reflect": true,
-	"context": true, "log": true,
-}
-
-func ruleViolations(t *testing.T, dir string) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, path := range files {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if forbidden[p] {
-				out = append(out, fmt.Sprintf("%s: imports %s", fset.Position(imp.Pos()), p))
-			}
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n.(type) {
-			case *ast.GoStmt, *ast.ChanType, *ast.SelectStmt:
-				out = append(out, fmt.Sprintf("%s: %T", fset.Position(n.Pos()), n))
-			}
-			return true
-		})
-	}
-	return out
-}
-
-func TestImportsOnlyAllowedPackages(t *testing.T) {
-	if v := ruleViolations(t, "."); len(v) > 0 {
-		t.Fatalf("determinism rules broken:\n%s", strings.Join(v, "\n"))
-	}
-	// The rule checker itself must catch a violation.
-	dir := t.TempDir()
-	bad := "package bad\nimport (\"time\"; \"sync\")\nvar mu sync.Mutex\nfunc f() { go func() {}(); c := make(chan int); _ = c; _ = time.Now() }\n"
-	if err := os.WriteFile(filepath.Join(dir, "bad.go"), []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if v := ruleViolations(t, dir); len(v) < 4 {
-		t.Fatalf("rule checker missed violations: %v", v)
-	}
 }
