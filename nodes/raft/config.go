@@ -72,6 +72,12 @@ type Config struct {
 	// cut off from the group keeps serving lease reads on its own drifting
 	// clock after followers may have elected someone else: stale reads.
 	UnsafeLeaseTrustsClock bool
+	// UnsafeReadBeforeTermCommit (UNSAFE) lets a new leader answer ReadIndex
+	// from its commitIndex before an entry of its own term has committed.
+	// A new leader may not yet know that entries it holds were committed by
+	// its predecessor, so its read point can be behind an acknowledged
+	// write: a stale read.
+	UnsafeReadBeforeTermCommit bool
 }
 
 // withDefaults returns a copy of c with zero values replaced by defaults.

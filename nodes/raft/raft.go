@@ -985,6 +985,8 @@ func (r *Raft) ReadIndex(cb func(index uint64, ok bool)) {
 	rd := pendingRead{cb: cb}
 	if r.termAt(r.commitIndex) == r.term {
 		rd.index = r.commitIndex
+	} else if r.cfg.UnsafeReadBeforeTermCommit {
+		rd.index = max(r.commitIndex, 1)
 	} else if r.lastTerm() != r.term {
 		r.env.Sometimes("raft: no-op appended for a read")
 		r.startEntry(Entry{Term: r.term, Noop: true})
