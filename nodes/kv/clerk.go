@@ -1,0 +1,200 @@
+package kv
+
+import "github.com/smilingraft/dsim/sim"
+
+// ClerkConfig tunes a clerk. Zero fields take the defaults.
+type ClerkConfig struct {
+	// Timeout is how long one attempt waits for its reply on the clerk's
+	// local clock before it is retried (default 100ms).
+	Timeout sim.Duration
+	// RetryWait is the pause after a whole round of servers failed (timed
+	// out or answered ErrWrongLeader) before the next round (default 10ms).
+	RetryWait sim.Duration
+	// Tag is copied into every recorded OpInput, so that a scenario can tell
+	// apart clerks it gave different roles.
+	Tag string
+}
+
+// OpInput is what the clerk records in the world's history when an
+// operation starts (plain data; checkers convert it).
+type OpInput struct {
+	Client  uint64 // the clerk's id
+	Tag     string // ClerkConfig.Tag
+	Kind    Kind
+	Key     string
+	Value   string // Put
+	Version uint64 // Put
+}
+
+// OpOutput is what the clerk records when an operation returns.
+type OpOutput struct {
+	Value   string // Get
+	Version uint64 // Get
+	Err     Err
+	// Attempts is how many RPCs the operation sent.
+	Attempts int
+}
+
+// Clerk is the KV client library a client node embeds: Get and Put with the
+// lab's semantics over a list of servers (a list of one for the single
+// server). It runs one operation at a time; operations issued while one is
+// running wait in order. Each attempt waits Timeout for a reply; a timeout or
+// ErrWrongLeader moves to the next server, and the server that last answered
+// is tried first next time. Requests carry the clerk's id (from env.Rand())
+// and a per-operation sequence number, reused by retries, for servers that
+// deduplicate.
+//
+// A Put answered ErrVersion on its first attempt returns ErrVersion; one
+// answered ErrVersion after an earlier attempt that got no definite answer
+// (timed out, or ErrWrongLeader, whose server may have logged it) returns
+// ErrMaybe: that attempt may have applied the Put. Retries are harmless
+// because versions only grow: an old attempt still in flight can apply only
+// if the key still has the Put's version, which it no longer has once any
+// attempt was answered. (Not so for ErrNoKey: a Put with version > 0 on a
+// missing key may still apply later from an old attempt if the key is
+// created meanwhile; workloads that need linearizability create keys at
+// version 0.) Every operation is recorded in the history with OpInput and
+// OpOutput.
+type Clerk struct {
+	env     *sim.Env
+	servers []sim.NodeID
+	cfg     ClerkConfig
+	id      uint64
+	seq     uint64
+	leader  int
+	busy    bool
+	queue   []func()
+	maybes  uint64
+}
+
+// NewClerk returns a clerk of the node owning env, talking to servers.
+func NewClerk(env *sim.Env, servers []sim.NodeID, cfg ClerkConfig) *Clerk {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 100 * sim.Millisecond
+	}
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = 10 * sim.Millisecond
+	}
+	id := env.Rand().Uint64() | 1 // never 0: 0 means "no dedup"
+	return &Clerk{env: env, servers: append([]sim.NodeID(nil), servers...), cfg: cfg, id: id}
+}
+
+// ID returns the clerk's id, carried in every request.
+func (ck *Clerk) ID() uint64 { return ck.id }
+
+// Maybes returns how many Puts returned ErrMaybe.
+func (ck *Clerk) Maybes() uint64 { return ck.maybes }
+
+// Get fetches key's value and version: cb(value, version, OK), or
+// cb("", 0, ErrNoKey) (or ErrBadRequest for a malformed key).
+func (ck *Clerk) Get(key string, cb func(value string, version uint64, err Err)) {
+	ck.run(func() {
+		ck.seq++
+		args := &GetArgs{Key: key, Client: ck.id, Seq: ck.seq}
+		op := ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: key})
+		ck.attempt(args, func(reply sim.Message, attempts int) bool {
+			var r GetReply
+			switch rep := reply.(type) {
+			case *GetReply:
+				r = *rep
+			case *BadReply:
+				r = GetReply{Err: ErrBadRequest}
+			default:
+				return false // no answer: a timeout, or a reply of the wrong type
+			}
+			if r.Err == ErrWrongLeader {
+				return false
+			}
+			ck.env.Return(op, OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: attempts})
+			cb(r.Value, r.Version, r.Err)
+			return true
+		})
+	})
+}
+
+// Put stores value under key if its version is version: cb(OK),
+// cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) (see Clerk) or
+// cb(ErrBadRequest).
+func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
+	ck.run(func() {
+		ck.seq++
+		args := &PutArgs{Key: key, Value: value, Version: version, Client: ck.id, Seq: ck.seq}
+		op := ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: key, Value: value, Version: version})
+		uncertain := false // an earlier attempt got no definite answer
+		ck.attempt(args, func(reply sim.Message, attempts int) bool {
+			var err Err
+			switch rep := reply.(type) {
+			case *PutReply:
+				err = rep.Err
+			case *BadReply:
+				err = ErrBadRequest
+			default:
+				uncertain = true // timed out (or garbage): it may have applied
+				return false
+			}
+			if err == ErrWrongLeader {
+				uncertain = true // that server may have logged it before losing leadership
+				return false
+			}
+			if err == ErrVersion && uncertain {
+				err = ErrMaybe
+				ck.maybes++
+				ck.env.Sometimes("kv clerk: ErrMaybe")
+			}
+			ck.env.Return(op, OpOutput{Err: err, Attempts: attempts})
+			cb(err)
+			return true
+		})
+	})
+}
+
+// run starts fn now if the clerk is idle, else after the operations ahead.
+func (ck *Clerk) run(fn func()) {
+	if ck.busy {
+		ck.queue = append(ck.queue, fn)
+		return
+	}
+	ck.busy = true
+	fn()
+}
+
+// done ends the current operation and starts the next queued one.
+func (ck *Clerk) done() {
+	if len(ck.queue) == 0 {
+		ck.busy = false
+		return
+	}
+	fn := ck.queue[0]
+	ck.queue = ck.queue[1:]
+	fn()
+}
+
+// attempt sends args to the current server, then to the next ones, until
+// handle accepts a reply. handle sees every outcome (reply nil on a timeout)
+// with the attempt count so far and returns false when it is no answer. A
+// server that answered is tried first by the next operation; after a whole
+// round of servers without an answer the clerk waits RetryWait.
+func (ck *Clerk) attempt(args sim.Message, handle func(reply sim.Message, attempts int) bool) {
+	attempts, tried := 0, 0
+	var try func()
+	try = func() {
+		attempts++
+		ck.env.Call(ck.servers[ck.leader], args, ck.cfg.Timeout, func(reply sim.Message, ok bool) {
+			if !ok {
+				reply = nil
+			}
+			if handle(reply, attempts) {
+				ck.done()
+				return
+			}
+			ck.leader = (ck.leader + 1) % len(ck.servers)
+			if tried++; tried < len(ck.servers) {
+				try()
+				return
+			}
+			tried = 0
+			ck.env.After(ck.cfg.RetryWait, try)
+		})
+	}
+	try()
+}
