@@ -1,0 +1,310 @@
+// Package kvcheck checks histories of a versioned key/value service (the
+// 6.5840 kvsrv/kvraft API, LABS.md §1.6 and §2.2): linearizability with
+// porcupine over a model partitioned by key, with an annotated HTML picture
+// of a violation; durability of acknowledged Puts in a final state; and
+// mutual exclusion of a lock, online.
+//
+// It knows no node package: histories come in its own plain Op type, which a
+// scenario fills from the world's history, and errors are the lab's names as
+// strings. It may import sim and porcupine.
+package kvcheck
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// The outcomes an operation may report, named as in the lab.
+const (
+	OK         = "OK"
+	ErrNoKey   = "ErrNoKey"
+	ErrVersion = "ErrVersion"
+	ErrMaybe   = "ErrMaybe"
+)
+
+// Op is one completed (or pending) client operation on one key.
+type Op struct {
+	// Client numbers the client, from 0: one lane of the picture.
+	Client int
+	// Put is true for Put(Key, Value, Version), false for Get(Key).
+	Put     bool
+	Key     string
+	Value   string // Put: the value written; Get: the value returned
+	Version uint64 // Put: the version expected; Get: the version returned
+	Err     string // the outcome (OK, ErrNoKey, ErrVersion, ErrMaybe)
+	// Call and Return are virtual times in ns. Pending ops (no return) have
+	// Pending set: a pending Put may or may not have applied, at any time
+	// after Call; a pending Get is dropped.
+	Call, Return int64
+	Pending      bool
+}
+
+// State is one key's model state; the initial state is ("", 0).
+type State struct {
+	Value   string
+	Version uint64
+}
+
+// Outcome is a linearizability verdict.
+type Outcome string
+
+// The verdicts. Unknown (porcupine ran out of time) is never a pass.
+const (
+	Ok      Outcome = "ok"
+	Illegal Outcome = "illegal"
+	Unknown Outcome = "unknown"
+)
+
+// Annotation marks a fault on the picture's timeline: a partition, a crash,
+// a pause, a leader change. End == Start is a point in time.
+type Annotation struct {
+	Tag         string // the lane, e.g. "faults" or a server name
+	Start, End  int64  // virtual times in ns
+	Description string
+	Details     string
+}
+
+// Options tune Check.
+type Options struct {
+	// Timeout bounds porcupine's search (default 10s of wall time).
+	Timeout time.Duration
+	// Annotations are drawn on the picture of a violation.
+	Annotations []Annotation
+	// NoPicture skips the HTML visualization of a violation.
+	NoPicture bool
+}
+
+// Result is Check's verdict.
+type Result struct {
+	Outcome Outcome
+	// Keys is how many keys (partitions) were checked.
+	Keys int
+	// Ops is how many operations were checked (pending Gets dropped).
+	Ops int
+	// HTML is porcupine's annotated visualization when Outcome is Illegal.
+	HTML []byte
+	// Elapsed is the wall time porcupine took.
+	Elapsed time.Duration
+}
+
+// Err returns nil for Ok and a one-line error otherwise.
+func (r Result) Err() error {
+	switch r.Outcome {
+	case Ok:
+		return nil
+	case Unknown:
+		return fmt.Errorf("unknown: porcupine timed out after %v on %d ops over %d keys (not a pass)", r.Elapsed.Round(time.Millisecond), r.Ops, r.Keys)
+	}
+	return fmt.Errorf("history of %d ops over %d keys is not linearizable", r.Ops, r.Keys)
+}
+
+// Model is the porcupine model of the versioned KV, partitioned by key. Its
+// inputs and outputs are Ops (the op carries both).
+//   - Get is legal iff it returns the model's value and version (OK), or
+//     ErrNoKey while the key has version 0. The lab checks the value only;
+//     checking the version too is stricter and still exact.
+//   - Put(v, ver) at model version ver: OK or ErrMaybe, the state becomes
+//     (v, ver+1). At another version: ErrVersion or ErrMaybe, no change,
+//     or ErrNoKey if the key has version 0 and ver > 0.
+//     ErrMaybe therefore means "applied iff the version matched at the
+//     linearization point".
+var Model = porcupine.Model{
+	Partition: partitionByKey,
+	Init:      func() interface{} { return State{} },
+	Step: func(state, input, output interface{}) (bool, interface{}) {
+		return step(state.(State), input.(Op))
+	},
+	DescribeOperation: func(input, output interface{}) string { return describe(input.(Op)) },
+	DescribeState: func(state interface{}) string {
+		s := state.(State)
+		return fmt.Sprintf("%q@v%d", short(s.Value), s.Version)
+	},
+}
+
+func step(s State, op Op) (bool, interface{}) {
+	if !op.Put {
+		switch op.Err {
+		case OK:
+			return op.Value == s.Value && op.Version == s.Version && s.Version > 0, s
+		case ErrNoKey:
+			return s.Version == 0, s
+		}
+		return false, s
+	}
+	if op.Version == s.Version {
+		next := State{Value: op.Value, Version: s.Version + 1}
+		return op.Err == OK || op.Err == ErrMaybe, next
+	}
+	switch op.Err {
+	case ErrVersion, ErrMaybe:
+		return true, s
+	case ErrNoKey:
+		return s.Version == 0 && op.Version > 0, s
+	}
+	return false, s
+}
+
+func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
+	idx := map[string]int{}
+	var out [][]porcupine.Operation
+	for _, o := range history {
+		k := o.Input.(Op).Key
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], o)
+	}
+	return out
+}
+
+func describe(op Op) string {
+	if op.Put {
+		return fmt.Sprintf("put(%q, %q, v%d) -> %s", op.Key, short(op.Value), op.Version, op.Err)
+	}
+	if op.Err != OK {
+		return fmt.Sprintf("get(%q) -> %s", op.Key, op.Err)
+	}
+	return fmt.Sprintf("get(%q) -> %q@v%d", op.Key, short(op.Value), op.Version)
+}
+
+func short(s string) string {
+	if len(s) > 24 {
+		return s[:21] + "..."
+	}
+	return s
+}
+
+// Operations converts ops into porcupine's form: pending Gets dropped,
+// pending Puts given ErrMaybe and a return after everything else.
+func Operations(ops []Op) []porcupine.Operation {
+	var last int64
+	for _, o := range ops {
+		if !o.Pending && o.Return > last {
+			last = o.Return
+		}
+		if o.Call > last {
+			last = o.Call
+		}
+	}
+	out := make([]porcupine.Operation, 0, len(ops))
+	for _, o := range ops {
+		if o.Pending {
+			if !o.Put {
+				continue
+			}
+			o.Err = ErrMaybe
+			o.Return = last + 1
+		}
+		out = append(out, porcupine.Operation{ClientId: o.Client, Input: o, Output: o, Call: o.Call, Return: o.Return})
+	}
+	return out
+}
+
+// Check decides whether ops are linearizable under Model. On Illegal it
+// renders porcupine's visualization with opts' annotations into Result.HTML.
+func Check(ops []Op, opts Options) Result {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	hist := Operations(ops)
+	keys := map[string]bool{}
+	for _, o := range hist {
+		keys[o.Input.(Op).Key] = true
+	}
+	res := Result{Keys: len(keys), Ops: len(hist)}
+	start := time.Now()
+	verdict, info := porcupine.CheckOperationsVerbose(Model, hist, opts.Timeout)
+	res.Elapsed = time.Since(start)
+	switch verdict {
+	case porcupine.Ok:
+		res.Outcome = Ok
+	case porcupine.Illegal:
+		res.Outcome = Illegal
+	default:
+		res.Outcome = Unknown
+	}
+	if res.Outcome == Illegal && !opts.NoPicture {
+		res.HTML = Picture(info, opts.Annotations)
+	}
+	return res
+}
+
+// Picture renders porcupine's HTML visualization of info with annotations.
+func Picture(info porcupine.LinearizationInfo, annotations []Annotation) []byte {
+	var pa []porcupine.Annotation
+	for _, a := range annotations {
+		end := a.End
+		if end < a.Start {
+			end = a.Start
+		}
+		pa = append(pa, porcupine.Annotation{Tag: a.Tag, Start: a.Start, End: end,
+			Description: a.Description, Details: a.Details, BackgroundColor: "#f6d5c8"})
+	}
+	info.AddAnnotations(pa)
+	var buf bytes.Buffer
+	if err := porcupine.Visualize(Model, info, &buf); err != nil {
+		return []byte("<!-- visualization failed: " + err.Error() + " -->")
+	}
+	return buf.Bytes()
+}
+
+// Durable checks that every acknowledged (OK) Put is visible in final, the
+// service's state after the liveness phase: the key's version is past the
+// Put's, and if it is exactly the Put's new version, the value is the Put's.
+// A later Put may overwrite it, never a loss.
+func Durable(ops []Op, final map[string]State) error {
+	sorted := append([]Op(nil), ops...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
+	for _, o := range sorted {
+		if !o.Put || o.Pending || o.Err != OK {
+			continue
+		}
+		f := final[o.Key]
+		switch {
+		case f.Version < o.Version+1:
+			return fmt.Errorf("acknowledged put(%q, %q, v%d) lost: final state %q@v%d", o.Key, short(o.Value), o.Version, short(f.Value), f.Version)
+		case f.Version == o.Version+1 && f.Value != o.Value:
+			return fmt.Errorf("acknowledged put(%q, %q, v%d) lost: final version v%d holds %q", o.Key, short(o.Value), o.Version, f.Version, short(f.Value))
+		}
+	}
+	return nil
+}
+
+// Mutex checks mutual exclusion online: the caller reports each acquisition
+// (when Acquire returns to the holder) and each release (when Release is
+// called, before the lock is given up), with virtual time.
+type Mutex struct {
+	holder string
+	since  int64
+	held   bool
+	// Acquisitions counts successful acquisitions.
+	Acquisitions int
+}
+
+// Acquired records that holder got the lock at time t; it fails if another
+// holder still has it.
+func (m *Mutex) Acquired(holder string, t int64) error {
+	if m.held {
+		return fmt.Errorf("%s acquired the lock at %dns while %s held it since %dns: two holders", holder, t, m.holder, m.since)
+	}
+	m.holder, m.since, m.held = holder, t, true
+	m.Acquisitions++
+	return nil
+}
+
+// Released records that holder gives the lock up at time t; it fails if the
+// holder did not hold it.
+func (m *Mutex) Released(holder string, t int64) error {
+	if !m.held || m.holder != holder {
+		return fmt.Errorf("%s released the lock at %dns without holding it (holder %q)", holder, t, m.holder)
+	}
+	m.held = false
+	return nil
+}
