@@ -120,7 +120,7 @@ func TestUnknownIsNotAPass(t *testing.T) {
 	if res.Outcome != Unknown {
 		t.Fatalf("outcome %s, want unknown after a 1ms budget", res.Outcome)
 	}
-	if (res.Err() == nil || !strings.Contains(res.Err().Error(), "unknown")) {
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), "unknown") {
 		t.Errorf("unknown reported as %v", res.Err())
 	}
 }
