@@ -1,0 +1,103 @@
+package sim
+
+import "fmt"
+
+// CalmDelayMax is the longest base message delay FaultActive still counts as
+// calm: the liveness phase's default network delays messages 1-5ms, so a
+// network whose base delay may exceed this is a delay fault.
+const CalmDelayMax = 10 * Millisecond
+
+// FaultActive reports whether any fault is in effect right now, so that a
+// scenario can count the operations that completed under faults (a scenario
+// where none did tests nothing). A fault is active when:
+//   - process: some node is crashed or paused;
+//   - links: some one-way link is cut (partitions, isolations, one-way cuts)
+//     or flaky (extra loss);
+//   - clog: some node's links are clogged (until the clog's end);
+//   - network: the message-level behaviour is beyond calm, i.e. any loss,
+//     duplication, reordering or long tail, or a base delay that may exceed
+//     CalmDelayMax;
+//   - clock: some node's clock runs at a rate other than true time (drift).
+//
+// A clock jump is instantaneous: it moves the clock once, making pending
+// timers fire early or late at that moment, and the clock then runs true, so
+// a jump leaves nothing active afterwards (the offset it leaves is harmless:
+// nodes measure durations only). FaultActive costs one pass over the nodes
+// and the n*n links; it allocates nothing.
+func (w *World) FaultActive() bool {
+	if !netCalm(w.net.opts) {
+		return true
+	}
+	for _, p := range w.procs {
+		if !p.up || p.paused || p.clogUntil > w.now || p.driftPPM != 0 {
+			return true
+		}
+	}
+	for i := range w.net.links {
+		l := &w.net.links[i]
+		if l.cut || !l.loss.Zero() {
+			return true
+		}
+	}
+	return false
+}
+
+// ActiveFaults lists the faults FaultActive counts, one short phrase each
+// ("net loss=1/10", "s0 paused", "cut c1->s0", ...), in a stable order: the
+// network first, then nodes by id, then links by (from, to). Empty when
+// FaultActive is false. Scenarios use it to annotate timelines.
+func (w *World) ActiveFaults() []string {
+	var out []string
+	if o := w.net.opts; !netCalm(o) {
+		s := "net"
+		if !o.Loss.Zero() {
+			s += " loss=" + o.Loss.String()
+		}
+		if !o.Dup.Zero() {
+			s += " dup=" + o.Dup.String()
+		}
+		if !o.Reorder.Zero() {
+			s += " reorder=" + o.Reorder.String()
+		}
+		if !o.Tail.Zero() && o.TailMax > 0 {
+			s += fmt.Sprintf(" tail=%v<=%v", o.Tail, o.TailMax)
+		}
+		if o.DelayMax > CalmDelayMax {
+			s += fmt.Sprintf(" delay<=%v", o.DelayMax)
+		}
+		out = append(out, s)
+	}
+	for _, p := range w.procs {
+		switch {
+		case !p.up:
+			out = append(out, p.name+" crashed")
+		case p.paused:
+			out = append(out, p.name+" paused")
+		}
+		if p.clogUntil > w.now {
+			out = append(out, fmt.Sprintf("%s clogged +%v", p.name, p.clogDelay))
+		}
+		if p.driftPPM != 0 {
+			out = append(out, fmt.Sprintf("%s drift %dppm", p.name, p.driftPPM))
+		}
+	}
+	for a := 0; a < w.net.n; a++ {
+		for b := 0; b < w.net.n; b++ {
+			l := &w.net.links[a*w.net.n+b]
+			if l.cut {
+				out = append(out, "cut "+w.procs[a].name+"->"+w.procs[b].name)
+			} else if !l.loss.Zero() {
+				out = append(out, "flaky "+w.procs[a].name+"->"+w.procs[b].name+" "+l.loss.String())
+			}
+		}
+	}
+	return out
+}
+
+// netCalm reports whether message-level behaviour is within the calm
+// baseline: no loss, duplication, reordering or long tail, and base delays
+// of at most CalmDelayMax.
+func netCalm(o NetOptions) bool {
+	return o.Loss.Zero() && o.Dup.Zero() && o.Reorder.Zero() &&
+		(o.Tail.Zero() || o.TailMax <= 0) && o.DelayMax <= CalmDelayMax
+}
