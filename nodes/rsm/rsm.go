@@ -1,0 +1,641 @@
+// Package rsm is a replicated state machine over nodes/raft, the layer of
+// the MIT 6.5840 lab 4A/4C (kvraft1/rsm) written as a pure state machine on
+// sim.Env: a service hands it a StateMachine, and every peer applies the same
+// committed ops in log order. Submit runs an op through the log exactly once
+// per (client, seq) and answers it once applied, or with ErrWrongLeader when
+// this peer is not (or stops being) the leader or another entry lands at the
+// op's index; Read answers read-only ops through the log, ReadIndex or the
+// leader's lease (Config.Raft.ReadMode).
+//
+// Nothing here has a thread or a clock of its own: input arrives through
+// Submit, Read and Step (Raft's messages, routed by the host node), output
+// through the callbacks, time through one env.After timer that polls Raft's
+// leadership while ops are pending (about every heartbeat). The per-client
+// duplicate table is part of the replicated state and of every snapshot;
+// snapshots are taken after an apply once Raft's persisted size reaches
+// Config.MaxRaftState, and a restarted peer restores from Raft's snapshot.
+// A malformed command or snapshot is a protocol bug reported through
+// env.Fail, never a panic.
+//
+// Like every package under nodes/, it may import only sim, other nodes/
+// packages (here nodes/raft) and the deterministic standard library.
+package rsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/smilingraft/dsim/nodes/raft"
+	"github.com/smilingraft/dsim/sim"
+)
+
+// StateMachine is the service an RSM replicates. DoOp must be deterministic
+// and must not keep op (it aliases the log).
+type StateMachine interface {
+	// DoOp applies one committed op and returns its result.
+	DoOp(op []byte) []byte
+	// Snapshot encodes the whole service state.
+	Snapshot() []byte
+	// Restore replaces the state with a snapshot's (empty: the initial state).
+	Restore(data []byte)
+}
+
+// Querier is optionally implemented by state machines that can answer a
+// read-only op from local state (used for ReadIndex and lease reads).
+type Querier interface {
+	Query(op []byte) []byte
+}
+
+// Config configures one RSM peer.
+type Config struct {
+	// Raft is the peer's Raft configuration (ReadMode picks the read path).
+	Raft raft.Config
+	// MaxRaftState: snapshot once raft.PersistSize() >= MaxRaftState after
+	// an apply; <= 0 never snapshots (the lab passes -1).
+	MaxRaftState int
+
+	// UnsafeNoDedup (UNSAFE) turns duplicate detection off: a retried op
+	// whose first copy also committed is applied twice. It exists to show
+	// what dsim catches (exactly-once violations).
+	UnsafeNoDedup bool
+	// UnsafeAnswerAnyEntry (UNSAFE) answers a pending Submit with the result
+	// of whatever entry was applied at its index, without checking that it
+	// is the op's own entry (term, client, seq) and without noticing a
+	// change of leadership first: a deposed leader reports success for ops
+	// that never committed.
+	UnsafeAnswerAnyEntry bool
+}
+
+// Errors a Submit or Read callback may receive.
+var (
+	// ErrWrongLeader: this peer is not (or stopped being) the leader, or
+	// another entry took the op's index; try another server.
+	ErrWrongLeader = errors.New("rsm: wrong leader")
+	// ErrStale: the op's seq is older than the last one applied for its
+	// client (a clerk never does this; a confused one learns it here).
+	ErrStale = errors.New("rsm: seq older than the client's last applied op")
+)
+
+// Failure checker names (env.Fail) for protocol bugs found by assertions.
+const (
+	// CheckDecode: a command or snapshot in the log does not decode.
+	CheckDecode = "rsm.decode"
+	// CheckOrder: Raft delivered an index out of order.
+	CheckOrder = "rsm.in-order"
+	// CheckInternal: an internal invariant broke.
+	CheckInternal = "rsm.internal"
+)
+
+// dupEntry is a client's last applied op: its seq and its result.
+type dupEntry struct {
+	seq    uint64
+	result []byte
+}
+
+// pendingOp is a Submit waiting for its entry to be applied.
+type pendingOp struct {
+	index, term uint64
+	client, seq uint64
+	cb          func([]byte, error)
+}
+
+// readWait is a Read waiting for Raft's ReadIndex.
+type readWait struct {
+	done bool
+	cb   func([]byte, error)
+}
+
+// Stats counts what one incarnation did (for metrics and tests).
+type Stats struct {
+	// Applied counts committed ops run through DoOp (duplicates excluded).
+	Applied uint64
+	// Duplicates counts committed ops answered from the duplicate table.
+	Duplicates uint64
+	// Stale counts committed ops ignored for an older seq.
+	Stale uint64
+	// WrongLeader counts Submits and Reads answered ErrWrongLeader.
+	WrongLeader uint64
+	// Snapshots counts snapshots taken; Restores counts snapshots loaded
+	// (at start and from the leader).
+	Snapshots, Restores uint64
+}
+
+// RSM is one replicated-state-machine peer. All methods must be called from
+// the host node's event handlers (single-threaded).
+type RSM struct {
+	env *sim.Env
+	cfg Config
+	sm  StateMachine
+	q   Querier
+	r   *raft.Raft
+
+	applied uint64              // last index applied or restored
+	dup     map[uint64]dupEntry // client -> last applied seq and result
+	pending []*pendingOp        // Submits in the log, by increasing index
+	reads   []*readWait         // Reads waiting on ReadIndex
+	polling bool
+	poll    sim.Timer
+	period  sim.Duration
+	killed  bool
+	stats   Stats
+}
+
+// New builds a peer: Raft from env.Disk(), then sm restored from Raft's
+// snapshot (with the duplicate table). It returns an error only for a bad
+// Config.
+func New(env *sim.Env, cfg Config, sm StateMachine) (*RSM, error) {
+	if sm == nil {
+		return nil, fmt.Errorf("rsm: nil StateMachine")
+	}
+	s := &RSM{env: env, cfg: cfg, sm: sm, dup: map[uint64]dupEntry{}}
+	s.q, _ = sm.(Querier)
+	s.period = cfg.Raft.Heartbeat
+	if s.period <= 0 {
+		s.period = 100 * sim.Millisecond
+	}
+	r, err := raft.New(env, cfg.Raft, s.apply)
+	if err != nil {
+		return nil, fmt.Errorf("rsm: %w", err)
+	}
+	s.r = r
+	if data := r.SnapshotData(); len(data) > 0 {
+		s.restore(data, r.SnapshotIndex())
+	}
+	s.applied = r.SnapshotIndex()
+	return s, nil
+}
+
+// Raft returns the peer's Raft.
+func (s *RSM) Raft() *raft.Raft { return s.r }
+
+// Step hands a Raft message to the peer; it returns false if msg is not one
+// of Raft's, so that the host can route its own messages.
+func (s *RSM) Step(from sim.NodeID, msg sim.Message) bool {
+	if s.killed {
+		return isRaftMessage(msg)
+	}
+	return s.r.Step(from, msg)
+}
+
+func isRaftMessage(msg sim.Message) bool {
+	switch msg.(type) {
+	case *raft.RequestVote, *raft.RequestVoteReply, *raft.AppendEntries, *raft.AppendEntriesReply,
+		*raft.InstallSnapshot, *raft.InstallSnapshotReply:
+		return true
+	}
+	return false
+}
+
+// Submit runs op through the log exactly once per (client, seq): cb(result,
+// nil) once applied, or cb(nil, err) with ErrWrongLeader when this peer is
+// not (or stops being) the leader, or another entry lands at the op's index.
+// client == 0 disables duplicate detection. A clerk uses one seq per
+// operation, increasing, one outstanding op at a time; a retry reuses the
+// seq. A (client, seq) already applied here is answered at once from the
+// duplicate table; an older seq gets ErrStale. cb may run before Submit
+// returns.
+func (s *RSM) Submit(client, seq uint64, op []byte, cb func(result []byte, err error)) {
+	if cb == nil {
+		cb = func([]byte, error) {}
+	}
+	if s.killed || s.r.Corrupt() {
+		s.wrongLeader(cb)
+		return
+	}
+	if client != 0 && !s.cfg.UnsafeNoDedup {
+		if d, ok := s.dup[client]; ok {
+			switch {
+			case seq == d.seq:
+				s.env.Sometimes("rsm: duplicate answered from the table at submit")
+				cb(clone(d.result), nil)
+				return
+			case seq < d.seq:
+				cb(nil, ErrStale)
+				return
+			}
+		}
+	}
+	s.checkLeadership()
+	index, term, ok := s.r.Start(encodeCmd(client, seq, op))
+	if !ok {
+		s.wrongLeader(cb)
+		return
+	}
+	if n := len(s.pending); n > 0 && s.pending[n-1].index >= index {
+		// Only possible if checkLeadership missed a term change.
+		s.env.Fail(CheckInternal, "submit at index %d (term %d) behind pending index %d (term %d)",
+			index, term, s.pending[n-1].index, s.pending[n-1].term)
+		return
+	}
+	s.pending = append(s.pending, &pendingOp{index: index, term: term, client: client, seq: seq, cb: cb})
+	s.startPoll()
+}
+
+// Read answers a read-only op by the configured read path: "log" submits it
+// through the log (no dedup), "readindex" and "lease" use raft.ReadIndex
+// then Querier.Query on local state (a StateMachine that is not a Querier
+// reads through the log).
+func (s *RSM) Read(op []byte, cb func(result []byte, err error)) {
+	if cb == nil {
+		cb = func([]byte, error) {}
+	}
+	if s.killed || s.r.Corrupt() {
+		s.wrongLeader(cb)
+		return
+	}
+	mode := s.cfg.Raft.ReadMode
+	if mode == "" || mode == raft.ReadLog || s.q == nil {
+		s.Submit(0, 0, op, cb)
+		return
+	}
+	w := &readWait{cb: cb}
+	s.reads = append(s.reads, w)
+	opc := clone(op)
+	s.r.ReadIndex(func(index uint64, ok bool) {
+		if w.done {
+			return
+		}
+		s.dropRead(w)
+		if !ok {
+			s.wrongLeader(cb)
+			return
+		}
+		if s.applied < index {
+			s.env.Fail(CheckInternal, "read point %d but applied only through %d", index, s.applied)
+			return
+		}
+		cb(s.q.Query(opc), nil)
+	})
+}
+
+func (s *RSM) dropRead(w *readWait) {
+	w.done = true
+	for i, x := range s.reads {
+		if x == w {
+			s.reads = append(s.reads[:i], s.reads[i+1:]...)
+			return
+		}
+	}
+}
+
+// Kill stops the peer the way the lab's Kill does: every pending Submit and
+// Read returns ErrWrongLeader now, later calls get ErrWrongLeader at once,
+// and Raft's messages are ignored. A host calls it just before a shutdown.
+func (s *RSM) Kill() {
+	if s.killed {
+		return
+	}
+	s.killed = true
+	s.env.Cancel(s.poll)
+	s.polling = false
+	s.failPending(func(*pendingOp) bool { return true })
+	reads := s.reads
+	s.reads = nil
+	for _, w := range reads {
+		w.done = true
+		s.wrongLeader(w.cb)
+	}
+}
+
+// Killed reports whether Kill was called.
+func (s *RSM) Killed() bool { return s.killed }
+
+// Applied returns the last index applied (or restored from a snapshot).
+func (s *RSM) Applied() uint64 { return s.applied }
+
+// Pending returns how many Submits wait for their entry.
+func (s *RSM) Pending() int { return len(s.pending) }
+
+// LastSeq returns the duplicate table's entry for client: its last applied
+// seq, and whether the client is known.
+func (s *RSM) LastSeq(client uint64) (seq uint64, ok bool) {
+	d, ok := s.dup[client]
+	return d.seq, ok
+}
+
+// Clients returns how many clients the duplicate table holds.
+func (s *RSM) Clients() int { return len(s.dup) }
+
+// Stats returns this incarnation's counters.
+func (s *RSM) Stats() Stats { return s.stats }
+
+// Inspect returns a printable summary of the peer's state.
+func (s *RSM) Inspect() any {
+	return map[string]any{
+		"applied": s.applied, "pending": len(s.pending), "reads": len(s.reads), "clients": len(s.dup),
+		"killed": s.killed, "raft": s.r.Inspect(),
+	}
+}
+
+func (s *RSM) wrongLeader(cb func([]byte, error)) {
+	s.stats.WrongLeader++
+	cb(nil, ErrWrongLeader)
+}
+
+// ---- leadership ----
+
+// startPoll arms the leadership poll while Submits are pending.
+func (s *RSM) startPoll() {
+	if s.polling || len(s.pending) == 0 {
+		return
+	}
+	s.polling = true
+	s.poll = s.env.After(s.period, s.onPoll)
+}
+
+func (s *RSM) onPoll() {
+	s.polling = false
+	s.poll = sim.Timer{}
+	if s.killed {
+		return
+	}
+	s.checkLeadership()
+	s.startPoll()
+}
+
+// checkLeadership fails every pending Submit of an earlier term, or all of
+// them if this peer no longer leads. A leader cut off in a minority keeps
+// its term and its pending ops: they return once it learns of a new term.
+func (s *RSM) checkLeadership() {
+	if len(s.pending) == 0 || s.cfg.UnsafeAnswerAnyEntry {
+		return
+	}
+	term, lead := s.r.State()
+	n := s.failPending(func(p *pendingOp) bool { return !lead || p.term != term })
+	if n > 0 {
+		s.env.Sometimes("rsm: pending ops failed on leadership loss")
+	}
+}
+
+// failPending answers ErrWrongLeader to the pending ops drop selects, in
+// index order, and returns how many.
+func (s *RSM) failPending(drop func(*pendingOp) bool) int {
+	var failed []*pendingOp
+	keep := s.pending[:0]
+	for _, p := range s.pending {
+		if drop(p) {
+			failed = append(failed, p)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	for i := len(keep); i < len(s.pending); i++ {
+		s.pending[i] = nil
+	}
+	s.pending = keep
+	for _, p := range failed {
+		s.wrongLeader(p.cb)
+	}
+	return len(failed)
+}
+
+// ---- apply ----
+
+// apply is Raft's apply callback.
+func (s *RSM) apply(m raft.ApplyMsg) {
+	if s.killed {
+		return
+	}
+	switch {
+	case m.SnapshotValid:
+		if m.SnapshotIndex <= s.applied {
+			s.env.Fail(CheckOrder, "snapshot at index %d delivered after applying index %d", m.SnapshotIndex, s.applied)
+			return
+		}
+		if !s.restore(m.Snapshot, m.SnapshotIndex) {
+			return
+		}
+		s.applied = m.SnapshotIndex
+		if n := s.failPending(func(p *pendingOp) bool { return p.index <= m.SnapshotIndex }); n > 0 {
+			s.env.Sometimes("rsm: pending ops failed by an installed snapshot")
+		}
+	case m.CommandValid || m.Noop:
+		if m.Index != s.applied+1 {
+			s.env.Fail(CheckOrder, "applied index %d right after index %d", m.Index, s.applied)
+			return
+		}
+		s.applied = m.Index
+		if m.Noop {
+			s.answer(m.Index, m.Term, 0, 0, false, nil, nil)
+		} else {
+			s.applyCmd(m)
+		}
+		s.maybeSnapshot()
+	}
+}
+
+// applyCmd runs one committed command through the duplicate table and the
+// state machine, and answers its Submit if it is pending here.
+func (s *RSM) applyCmd(m raft.ApplyMsg) {
+	client, seq, op, err := decodeCmd(m.Command)
+	if err != nil {
+		s.env.Fail(CheckDecode, "index %d: %v", m.Index, err)
+		return
+	}
+	var result []byte
+	var rerr error
+	d, known := s.dup[client]
+	switch {
+	case client == 0 || s.cfg.UnsafeNoDedup:
+		result = s.sm.DoOp(op)
+		s.stats.Applied++
+	case known && seq == d.seq:
+		result = clone(d.result)
+		s.stats.Duplicates++
+		s.env.Sometimes("rsm: duplicate op suppressed at apply")
+	case known && seq < d.seq:
+		rerr = ErrStale
+		s.stats.Stale++
+		s.env.Sometimes("rsm: stale op ignored at apply")
+	default:
+		result = s.sm.DoOp(op)
+		s.stats.Applied++
+		s.dup[client] = dupEntry{seq: seq, result: clone(result)}
+	}
+	s.answer(m.Index, m.Term, client, seq, true, result, rerr)
+}
+
+// answer resolves the pending Submit at index, if any: its own entry (same
+// term, client and seq) gets result; any other entry means the op was
+// overwritten (ErrWrongLeader).
+func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, rerr error) {
+	for len(s.pending) > 0 && s.pending[0].index <= index {
+		p := s.pending[0]
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		switch {
+		case p.index < index:
+			s.env.Fail(CheckInternal, "pending op at index %d skipped (now applying %d)", p.index, index)
+			return
+		case s.cfg.UnsafeAnswerAnyEntry:
+			p.cb(result, nil)
+		case p.term != term:
+			s.env.Sometimes("rsm: another term's entry took a pending op's index")
+			s.wrongLeader(p.cb)
+		case !cmd || p.client != client || p.seq != seq:
+			// One leader writes one entry per (index, term): a different
+			// entry with the same term means the log lied.
+			s.env.Fail(CheckInternal, "index %d term %d: pending op (client %d seq %d) but applied another entry (client %d seq %d, cmd %v)",
+				index, term, p.client, p.seq, client, seq, cmd)
+			s.wrongLeader(p.cb)
+		case rerr != nil:
+			p.cb(nil, rerr)
+		default:
+			p.cb(result, nil)
+		}
+	}
+}
+
+// maybeSnapshot snapshots once Raft's persisted state reaches MaxRaftState.
+func (s *RSM) maybeSnapshot() {
+	if s.cfg.MaxRaftState <= 0 || s.r.PersistSize() < s.cfg.MaxRaftState || s.applied <= s.r.SnapshotIndex() {
+		return
+	}
+	s.stats.Snapshots++
+	s.env.Sometimes("rsm: snapshot taken")
+	s.r.Snapshot(s.applied, s.encodeSnapshot())
+}
+
+// ---- encodings ----
+
+const (
+	cmdMagic  = 0xC1 // first byte of every command
+	snapMagic = "RSM1"
+)
+
+// encodeCmd frames (client, seq, op) as one Raft command.
+func encodeCmd(client, seq uint64, op []byte) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(op))
+	b = append(b, cmdMagic)
+	b = binary.AppendUvarint(b, client)
+	b = binary.AppendUvarint(b, seq)
+	return append(b, op...)
+}
+
+// decodeCmd undoes encodeCmd; op aliases b.
+func decodeCmd(b []byte) (client, seq uint64, op []byte, err error) {
+	if len(b) == 0 || b[0] != cmdMagic {
+		return 0, 0, nil, fmt.Errorf("command of %d bytes lacks the rsm header", len(b))
+	}
+	b = b[1:]
+	client, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, 0, nil, fmt.Errorf("command: bad client varint")
+	}
+	b = b[n:]
+	seq, n = binary.Uvarint(b)
+	if n <= 0 {
+		return 0, 0, nil, fmt.Errorf("command: bad seq varint")
+	}
+	return client, seq, b[n:], nil
+}
+
+// encodeSnapshot encodes the applied index, the duplicate table (sorted by
+// client) and the state machine's snapshot.
+func (s *RSM) encodeSnapshot() []byte {
+	clients := make([]uint64, 0, len(s.dup))
+	for c := range s.dup {
+		clients = append(clients, c)
+	}
+	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	b := []byte(snapMagic)
+	b = binary.AppendUvarint(b, s.applied)
+	b = binary.AppendUvarint(b, uint64(len(clients)))
+	for _, c := range clients {
+		d := s.dup[c]
+		b = binary.AppendUvarint(b, c)
+		b = binary.AppendUvarint(b, d.seq)
+		b = appendBytes(b, d.result)
+	}
+	return appendBytes(b, s.sm.Snapshot())
+}
+
+// restore loads a snapshot taken at index; a malformed one fails the run.
+func (s *RSM) restore(data []byte, index uint64) bool {
+	dup, sm, at, err := decodeSnapshot(data)
+	if err != nil {
+		s.env.Fail(CheckDecode, "snapshot at index %d: %v", index, err)
+		return false
+	}
+	if at != index {
+		s.env.Fail(CheckDecode, "snapshot encodes index %d but Raft says %d", at, index)
+		return false
+	}
+	s.dup = dup
+	s.sm.Restore(sm)
+	s.stats.Restores++
+	return true
+}
+
+func decodeSnapshot(b []byte) (dup map[uint64]dupEntry, sm []byte, index uint64, err error) {
+	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
+		return nil, nil, 0, fmt.Errorf("no %q header (%d bytes)", snapMagic, len(b))
+	}
+	d := decoder{b: b[len(snapMagic):]}
+	index = d.uvarint()
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("%d clients in %d bytes", n, len(d.b))
+	}
+	dup = map[uint64]dupEntry{}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		c := d.uvarint()
+		seq := d.uvarint()
+		res := d.bytes()
+		dup[c] = dupEntry{seq: seq, result: res}
+	}
+	sm = d.bytes()
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return nil, nil, 0, d.err
+	}
+	return dup, sm, index, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = fmt.Errorf("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("field of %d bytes, %d left", n, len(d.b))
+		return nil
+	}
+	v := clone(d.b[:n])
+	d.b = d.b[n:]
+	return v
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
