@@ -1,0 +1,185 @@
+// Package kvsrv registers the single-server KV scenarios (kvsrv/...) and the
+// lock scenarios (lock/...): every test of the 6.5840 kvsrv lab (LABS.md
+// §2.2) with its bounds, and a swarm of the faults one unreplicated,
+// volatile server can face (loss, duplication, delay, reordering, clogs,
+// pauses, one-way cuts between clients and server; never a crash, which
+// would lose its state by design).
+//
+// Every scenario checks its client history for linearizability with
+// porcupine (an unknown verdict is a failure, never a pass), acknowledged
+// Puts for durability in the final state, and, for the lock, mutual
+// exclusion online; each reports "ops_during_faults", the operations that
+// completed while sim.World.FaultActive held. The history conversion,
+// checker registration and fault annotations (Harness, History) are exported
+// for the KV-on-Raft scenarios.
+//
+// It may import sim, scenarios, checkers/kvcheck and nodes/kv.
+package kvsrv
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smilingraft/dsim/checkers/kvcheck"
+	"github.com/smilingraft/dsim/nodes/kv"
+	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/sim"
+)
+
+// Checker names, as they appear in failures.
+const (
+	Linearizability = "linearizability"
+	Durability      = "durability"
+	MutualExclusion = "mutual-exclusion"
+)
+
+// PictureSink, when set, receives porcupine's annotated HTML picture of
+// every linearizability violation a Harness finds, with the scenario and
+// seed. Nil (the default) drops pictures. It is the hook through which the
+// CLI writes the picture next to the failure file; tests set it too.
+var PictureSink func(scenario string, seed uint64, html []byte)
+
+// Harness is the client side of a KV scenario: it counts operations that
+// complete under faults, keeps a timeline of the active faults for the
+// picture, and registers the KV checkers.
+type Harness struct {
+	C *scenarios.Cluster
+	// Annotations are extra timeline marks (leader changes, ...) the
+	// scenario adds; fault intervals are recorded automatically.
+	Annotations []kvcheck.Annotation
+	// PorcupineTimeout bounds the linearizability search (default 10s).
+	PorcupineTimeout time.Duration
+
+	ops, faultOps int
+	faults        string // the active faults, joined, since faultsSince
+	faultsSince   sim.Time
+}
+
+// NewHarness returns a harness on c that reports ops_during_faults.
+func NewHarness(c *scenarios.Cluster) *Harness {
+	h := &Harness{C: c}
+	c.Metric("ops_during_faults", 0)
+	return h
+}
+
+// Done records that a client operation completed now: clients call it from
+// every operation's callback.
+func (h *Harness) Done() {
+	h.ops++
+	h.Sample()
+	if h.faults != "" {
+		h.faultOps++
+	}
+	h.C.Metric("ops", float64(h.ops))
+	h.C.Metric("ops_during_faults", float64(h.faultOps))
+}
+
+// FaultOps returns the operations that completed while a fault was active.
+func (h *Harness) FaultOps() int { return h.faultOps }
+
+// Sample notes the faults active now, closing the previous interval of the
+// fault timeline when they changed. Done calls it; scenarios may call it
+// more often for a finer picture.
+func (h *Harness) Sample() {
+	w := h.C.W
+	now := ""
+	if w.FaultActive() {
+		now = strings.Join(w.ActiveFaults(), ", ")
+	}
+	if now == h.faults {
+		return
+	}
+	h.closeFaults()
+	h.faults, h.faultsSince = now, w.Now()
+}
+
+func (h *Harness) closeFaults() {
+	if h.faults == "" {
+		return
+	}
+	desc := h.faults
+	if len(desc) > 60 {
+		desc = desc[:57] + "..."
+	}
+	h.Annotations = append(h.Annotations, kvcheck.Annotation{Tag: "faults", Start: int64(h.faultsSince),
+		End: int64(h.C.W.Now()), Description: desc, Details: h.faults})
+	h.faults = ""
+}
+
+// History converts the world's KV operations (those recorded by kv.Clerk)
+// into kvcheck ops, numbering clients from 0 in order of appearance.
+func History(w *sim.World) []kvcheck.Op {
+	clients := map[uint64]int{}
+	var out []kvcheck.Op
+	for _, o := range w.History() {
+		in, ok := o.Input.(kv.OpInput)
+		if !ok {
+			continue
+		}
+		c, seen := clients[in.Client]
+		if !seen {
+			c = len(clients)
+			clients[in.Client] = c
+		}
+		op := kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
+			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending()}
+		if out, ok := o.Output.(kv.OpOutput); ok {
+			op.Err = string(out.Err)
+			if !op.Put {
+				op.Value, op.Version = out.Value, out.Version
+			}
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+// Check registers the linearizability checker (porcupine over History; an
+// unknown verdict fails as "unknown", never passes) and, when final is not
+// nil, the durability checker over the state final returns at the end.
+func (h *Harness) Check(final func() map[string]kvcheck.State) {
+	c := h.C
+	c.Check(Linearizability, func() error {
+		h.Sample()
+		h.closeFaults()
+		res := kvcheck.Check(History(c.W), kvcheck.Options{Timeout: h.PorcupineTimeout, Annotations: h.Annotations})
+		c.Metric("porcupine_wall_ns", float64(res.Elapsed.Nanoseconds()))
+		c.Metric("porcupine_keys", float64(res.Keys))
+		if res.Outcome == kvcheck.Illegal && PictureSink != nil {
+			PictureSink(c.Scenario.Name, c.Seed, res.HTML)
+		}
+		return res.Err()
+	})
+	if final != nil {
+		c.Check(Durability, func() error { return kvcheck.Durable(History(c.W), final()) })
+	}
+}
+
+// StoreState converts a kv.Store's state into kvcheck's.
+func StoreState(s *kv.Store) map[string]kvcheck.State {
+	out := map[string]kvcheck.State{}
+	for k, e := range s.Entries() {
+		out[k] = kvcheck.State{Value: e.Value, Version: e.Version}
+	}
+	return out
+}
+
+// host is a client node: on every boot it runs the scenario's program with
+// its env.
+type host struct {
+	boot func(env *sim.Env)
+}
+
+func (h *host) Start(env *sim.Env)              { h.boot(env) }
+func (h *host) Receive(sim.NodeID, sim.Message) {}
+
+// AddClient adds a client node named name whose boot runs prog.
+func AddClient(c *scenarios.Cluster, name string, prog func(env *sim.Env)) sim.NodeID {
+	return c.W.AddNode(name, func() sim.Node { return &host{boot: prog} })
+}
+
+// failf fails the run as checker with a formatted message.
+func failf(c *scenarios.Cluster, checker, format string, args ...any) {
+	c.W.Fail(checker, "%s", fmt.Sprintf(format, args...))
+}
