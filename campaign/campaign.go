@@ -14,6 +14,8 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"runtime"
 	"sort"
 	"strings"
@@ -39,7 +41,8 @@ type Options struct {
 	Time time.Duration
 	// From is the first seed.
 	From uint64
-	// Workers is how many worlds run at once (0: GOMAXPROCS).
+	// Workers is how many worlds run at once (0: GOMAXPROCS). Run caps it
+	// at the number of runs a seed-bounded campaign makes and at MaxWorkers.
 	Workers int
 	// Shard selects this process's part of the seeds (zero value: all).
 	Shard Shard
@@ -57,7 +60,31 @@ type Options struct {
 	ProgressEvery time.Duration
 	// OnFailure, when set, is called as each failure is recorded.
 	OnFailure func(Failure)
+	// MaxFailures stops dispatching new seeds once this many have failed
+	// (0: no limit). Seeds already running finish and are counted, so a
+	// summary may hold a few more; it is complete about what ran.
+	MaxFailures uint64
+	// FilesPerChecker bounds the failure files written per (scenario,
+	// checker): the first ones found get a file, later ones are listed in
+	// the summary with their repro command only (0: DefaultFilesPerChecker;
+	// negative: no limit).
+	FilesPerChecker int
 }
+
+// Limits on what a campaign or a summary may ask for.
+const (
+	// MaxWorkers caps Options.Workers: every world runs single-threaded
+	// and CPU-bound, so more workers than this only cost memory.
+	MaxWorkers = 256
+	// MaxShards caps a shard count (flag, environment or summary). Job
+	// engines top out well below it (Slurm's MaxArraySize, a GitHub matrix
+	// of 256, Kubernetes' 100,000 completions).
+	MaxShards = 1 << 20
+	// DefaultFilesPerChecker is Options.FilesPerChecker's zero value: a
+	// failing system writes about 12 KB per failing seed, and the first few
+	// files of one checker are enough to replay and shrink.
+	DefaultFilesPerChecker = 10
+)
 
 // Progress is a snapshot of a running campaign.
 type Progress struct {
@@ -81,7 +108,13 @@ type Failure struct {
 	Event    uint64   `json:"event"`
 	VTime    sim.Time `json:"vtime_ns"`
 	File     string   `json:"file,omitempty"`
-	Repro    string   `json:"repro"`
+	// FileError says why the failure file could not be written (File is
+	// then empty): the failure is real, its file is lost.
+	FileError string `json:"file_error,omitempty"`
+	// FileSkipped means no file was written on purpose: its (scenario,
+	// checker) already had Options.FilesPerChecker files. Repro reruns it.
+	FileSkipped bool   `json:"file_skipped,omitempty"`
+	Repro       string `json:"repro"`
 }
 
 // SeedRange says which seeds of one scenario a summary covers: shard
@@ -108,22 +141,54 @@ type Facts struct {
 
 // Summary is a campaign's outcome; its JSON form is the CLI contract's.
 type Summary struct {
-	Runs         uint64      `json:"runs"`
-	Passed       uint64      `json:"passed"`
-	Failures     []Failure   `json:"failures"`
-	FailureFiles []string    `json:"failure_files"`
-	Events       uint64      `json:"events"`
-	VTimeNs      int64       `json:"vtime_ns"`
-	WallNs       int64       `json:"wall_ns"`
-	SeedsPerS    float64     `json:"seeds_per_s"`
-	Workers      int         `json:"workers"`
-	DoubleRuns   uint64      `json:"double_runs"`
-	Interrupted  bool        `json:"interrupted"`
-	Seeds        []SeedRange `json:"seeds"`
+	Runs         uint64    `json:"runs"`
+	Passed       uint64    `json:"passed"`
+	Failures     []Failure `json:"failures"`
+	FailureFiles []string  `json:"failure_files"`
+	Events       uint64    `json:"events"`
+	VTimeNs      int64     `json:"vtime_ns"`
+	WallNs       int64     `json:"wall_ns"`
+	SeedsPerS    float64   `json:"seeds_per_s"`
+	Workers      int       `json:"workers"`
+	DoubleRuns   uint64    `json:"double_runs"`
+	// Interrupted means the campaign was stopped (Ctrl-C, SIGTERM, a
+	// cancelled context) before its seeds were done: it is incomplete.
+	Interrupted bool        `json:"interrupted"`
+	Seeds       []SeedRange `json:"seeds"`
 	// Coverage is per scenario.
 	Coverage map[string]*Facts `json:"coverage"`
-	// Problems lists missing or duplicated shards (merged summaries).
+	// UnwrittenFiles counts failures whose file could not be written
+	// (full disk, removed directory...): results lost, so incomplete.
+	UnwrittenFiles uint64 `json:"unwritten_files"`
+	// FilesSkipped counts failures left without a file by
+	// Options.FilesPerChecker.
+	FilesSkipped uint64 `json:"files_skipped"`
+	// StoppedAfterFailures is Options.MaxFailures when the campaign
+	// stopped dispatching because it was reached (0: it was not).
+	StoppedAfterFailures uint64 `json:"stopped_after_failures,omitempty"`
+	// RecoveredFiles are failure files finished from temp files an earlier,
+	// killed campaign left in the output directory (see PrepareOut);
+	// PartialTempFiles are the temp files that could not be finished.
+	RecoveredFiles   []string `json:"recovered_files,omitempty"`
+	PartialTempFiles []string `json:"partial_temp_files,omitempty"`
+	// Problems lists what makes the summary incomplete besides the fields
+	// above: missing, duplicated or interrupted shards (merged summaries),
+	// options Run refused, a counter that would have overflowed.
 	Problems []string `json:"problems,omitempty"`
+}
+
+// Incomplete lists why the summary does not cover its whole campaign
+// (nil: it does). An incomplete campaign is not a pass even without
+// failures; the CLI gives it its own exit status.
+func (s *Summary) Incomplete() []string {
+	var why []string
+	if s.Interrupted {
+		why = append(why, fmt.Sprintf("interrupted after %d runs", s.Runs))
+	}
+	if s.UnwrittenFiles > 0 {
+		why = append(why, fmt.Sprintf("%d failure files could not be written", s.UnwrittenFiles))
+	}
+	return append(why, s.Problems...)
 }
 
 type job struct {
@@ -138,17 +203,40 @@ type outcome struct {
 	fail   *Failure
 }
 
-// Run runs a campaign until its seeds are done, its time is up, or ctx is
-// cancelled (then Interrupted is set and the summary covers what finished).
-// Failure files are written as failures are found; a write error is
-// reported in the failure's File field as "error: ...".
+// Validate checks options a campaign cannot run with: a seed range past
+// 2^64-1, a bad shard, a negative worker count. The CLI reports its error
+// as bad usage; Run refuses such options too (see Run).
+func (o Options) Validate() error {
+	if o.Shard != (Shard{}) {
+		if err := o.Shard.Check(); err != nil {
+			return err
+		}
+	}
+	if o.Seeds > 0 && o.Seeds-1 > math.MaxUint64-o.From {
+		return fmt.Errorf("%d seeds from %d run past the last seed, 2^64-1 = %d", o.Seeds, o.From, uint64(math.MaxUint64))
+	}
+	if o.Workers < 0 {
+		return fmt.Errorf("workers %d is negative", o.Workers)
+	}
+	return nil
+}
+
+// Run runs a campaign until its seeds are done, its time is up, its
+// MaxFailures are reached, or ctx is cancelled (then Interrupted is set and
+// the summary covers what finished). Failure files are written as failures
+// are found; a write error is counted in UnwrittenFiles and given in the
+// failure's FileError. Options that fail Validate run nothing: the summary
+// says why in Problems.
 func Run(ctx context.Context, o Options) *Summary {
 	start := time.Now()
-	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
-	}
-	if o.Shard.Count == 0 {
+	if o.Shard == (Shard{}) {
 		o.Shard = All
+	}
+	if err := o.Validate(); err != nil {
+		sum := &Summary{Problems: []string{"campaign not run: " + err.Error()}}
+		sum.finish()
+		sum.Seeds = []SeedRange{}
+		return sum
 	}
 	if o.DoubleRunEvery == 0 {
 		o.DoubleRunEvery = 64
@@ -159,10 +247,26 @@ func Run(ctx context.Context, o Options) *Summary {
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = time.Second
 	}
+	if o.FilesPerChecker == 0 {
+		o.FilesPerChecker = DefaultFilesPerChecker
+	}
 	perScenario := o.Shard.Len(o.Seeds)
-	total := perScenario * uint64(len(o.Scenarios))
-	if o.Seeds == 0 {
-		total = 0
+	total := uint64(0) // runs this shard makes; 0: time-bounded
+	if o.Seeds > 0 {
+		hi, lo := bits.Mul64(perScenario, uint64(len(o.Scenarios)))
+		total = lo
+		if hi != 0 {
+			total = math.MaxUint64
+		}
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Workers > MaxWorkers {
+		o.Workers = MaxWorkers
+	}
+	if total > 0 && uint64(o.Workers) > total {
+		o.Workers = int(total)
 	}
 	var deadline <-chan time.Time
 	if o.Time > 0 {
@@ -174,13 +278,19 @@ func Run(ctx context.Context, o Options) *Summary {
 	jobs := make(chan job)
 	results := make(chan outcome, o.Workers)
 	stopped := make(chan struct{}) // closed when dispatch stopped early
+	halt := make(chan struct{})    // closed when MaxFailures is reached
 	go func() {
 		defer close(jobs)
 		for k := uint64(0); o.Seeds == 0 || k < perScenario; k++ {
-			seed := o.Shard.Seed(o.From, k)
+			seed, ok := o.Shard.SeedOK(o.From, k)
+			if !ok {
+				return // a time-bounded campaign ran every seed up to 2^64-1
+			}
 			for i := range o.Scenarios {
 				select {
 				case jobs <- job{i, seed}:
+				case <-halt:
+					return
 				case <-ctx.Done():
 					close(stopped)
 					return
@@ -196,19 +306,29 @@ func Run(ctx context.Context, o Options) *Summary {
 			}
 		}
 	}()
+	budget := &fileBudget{limit: o.FilesPerChecker, used: map[[2]string]int{}}
 	var wg sync.WaitGroup
 	for w := 0; w < o.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				results <- runJob(o, j)
+				results <- runJob(o, budget, j)
 			}
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
 
 	sum := &Summary{Workers: o.Workers, Coverage: map[string]*Facts{}}
+	var overflow []string
+	add := func(name string, to *uint64, n uint64) {
+		if v, carry := bits.Add64(*to, n, 0); carry == 0 {
+			*to = v
+		} else if *to != math.MaxUint64 {
+			*to = math.MaxUint64
+			overflow = append(overflow, name+" overflowed: saturated at 2^64-1")
+		}
+	}
 	runs := make([]uint64, len(o.Scenarios))
 	ticker := time.NewTicker(o.ProgressEvery)
 	defer ticker.Stop()
@@ -228,6 +348,7 @@ func Run(ctx context.Context, o Options) *Summary {
 		}
 		o.Progress(p)
 	}
+	var vtime uint64 // summed unsigned, then checked against int64
 	for loop := true; loop; {
 		select {
 		case r, ok := <-results:
@@ -235,13 +356,15 @@ func Run(ctx context.Context, o Options) *Summary {
 				loop = false
 				break
 			}
-			sum.Runs++
+			add("runs", &sum.Runs, 1)
 			runs[r.sc]++
 			if r.double {
 				sum.DoubleRuns++
 			}
-			sum.Events += r.res.Events
-			sum.VTimeNs += int64(r.res.VTime)
+			add("events", &sum.Events, r.res.Events)
+			if r.res.VTime > 0 {
+				add("vtime_ns", &vtime, uint64(r.res.VTime))
+			}
 			name := o.Scenarios[r.sc].Name
 			facts := sum.Coverage[name]
 			if facts == nil {
@@ -251,13 +374,23 @@ func Run(ctx context.Context, o Options) *Summary {
 			for k := range r.res.Coverage {
 				facts.Reached[k]++
 			}
-			if r.fail != nil {
-				sum.Failures = append(sum.Failures, *r.fail)
-				if o.OnFailure != nil {
-					o.OnFailure(*r.fail)
-				}
-			} else {
+			if r.fail == nil {
 				sum.Passed++
+				break
+			}
+			sum.Failures = append(sum.Failures, *r.fail)
+			switch {
+			case r.fail.FileError != "":
+				sum.UnwrittenFiles++
+			case r.fail.FileSkipped:
+				sum.FilesSkipped++
+			}
+			if o.OnFailure != nil {
+				o.OnFailure(*r.fail)
+			}
+			if o.MaxFailures > 0 && uint64(len(sum.Failures)) == o.MaxFailures {
+				sum.StoppedAfterFailures = o.MaxFailures
+				close(halt)
 			}
 		case <-ticker.C:
 			report(false)
@@ -268,6 +401,12 @@ func Run(ctx context.Context, o Options) *Summary {
 		sum.Interrupted = true
 	default:
 	}
+	if vtime > math.MaxInt64 {
+		vtime = math.MaxInt64
+		overflow = append(overflow, "vtime_ns overflowed: saturated at 2^63-1")
+	}
+	sum.VTimeNs = int64(vtime)
+	sum.Problems = append(sum.Problems, overflow...)
 	for i, s := range o.Scenarios {
 		sum.Seeds = append(sum.Seeds, SeedRange{Scenario: s.Name, Variant: o.Variant.String(),
 			From: o.From, Seeds: o.Seeds, Shard: o.Shard, Runs: runs[i]})
@@ -276,6 +415,30 @@ func Run(ctx context.Context, o Options) *Summary {
 	sum.finish()
 	report(true)
 	return sum
+}
+
+// fileBudget hands out the failure files allowed per (scenario, checker).
+type fileBudget struct {
+	mu    sync.Mutex
+	limit int // negative: none
+	used  map[[2]string]int
+}
+
+// take reserves a file for k; give returns one that was not written.
+func (b *fileBudget) take(k [2]string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.limit >= 0 && b.used[k] >= b.limit {
+		return false
+	}
+	b.used[k]++
+	return true
+}
+
+func (b *fileBudget) give(k [2]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used[k]--
 }
 
 // finish sorts everything deterministically and derives the totals that
@@ -349,7 +512,7 @@ func doubleRun(o Options, seed uint64) bool {
 	return sim.StreamSeed(seed, "campaign/double-run")%o.DoubleRunEvery == 0
 }
 
-func runJob(o Options, j job) outcome {
+func runJob(o Options, budget *fileBudget, j job) outcome {
 	s := o.Scenarios[j.sc]
 	limit := o.Watchdog
 	if limit < 0 {
@@ -380,6 +543,11 @@ func runJob(o Options, j job) outcome {
 	if o.Out == "" {
 		return out
 	}
+	key := [2]string{s.Name, res.Failure.Checker}
+	if !budget.take(key) {
+		f.FileSkipped = true
+		return out
+	}
 	file := replay.FromResult(res, "campaign")
 	if hung {
 		file.Plan, file.PlanGenerated = nil, true
@@ -388,7 +556,8 @@ func runJob(o Options, j job) outcome {
 	// wrong; then enrich it with the trace tail and write it again.
 	path, err := file.Write(o.Out)
 	if err != nil {
-		f.File = "error: " + err.Error()
+		budget.give(key)
+		f.FileError = err.Error()
 		return out
 	}
 	f.File, f.Repro = path, file.Repro

@@ -100,7 +100,7 @@ func comparable(s *Summary) Summary {
 
 func TestShardsMergeToWholeCampaign(t *testing.T) {
 	ss := match(t, "counter/swarm", "counter/unsafe-nosync")
-	o := Options{Scenarios: ss, Seeds: 13, From: 5, Workers: 2, Out: t.TempDir(), DoubleRunEvery: 1 << 40}
+	o := Options{Scenarios: ss, Seeds: 13, From: 5, Workers: 2, Out: t.TempDir(), DoubleRunEvery: 1 << 40, FilesPerChecker: -1}
 	whole := Run(context.Background(), o)
 	var parts []*Summary
 	for i := 0; i < 3; i++ {
@@ -111,7 +111,10 @@ func TestShardsMergeToWholeCampaign(t *testing.T) {
 	if whole.Runs != 26 || parts[0].Runs+parts[1].Runs+parts[2].Runs != 26 {
 		t.Fatalf("runs: whole %d, shards %d+%d+%d", whole.Runs, parts[0].Runs, parts[1].Runs, parts[2].Runs)
 	}
-	merged := Merge(parts)
+	merged, err := Merge(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(merged.Problems) > 0 {
 		t.Fatalf("problems merging complete shards: %v", merged.Problems)
 	}
@@ -120,11 +123,25 @@ func TestShardsMergeToWholeCampaign(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("merged shards differ from the whole campaign:\nwhole  %+v\nmerged %+v", a, b)
 	}
-	// Missing and duplicated shards are reported.
-	bad := Merge([]*Summary{parts[0], parts[0], parts[2]})
+	// Missing and duplicated shards are reported; a duplicate is counted once.
+	bad, err := Merge([]*Summary{parts[0], parts[0], parts[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := strings.Join(bad.Problems, "; ")
 	if !strings.Contains(got, "missing shards 1/3") || !strings.Contains(got, "duplicated shards 0/3") {
 		t.Fatalf("problems = %q, want a missing 1/3 and a duplicated 0/3", got)
+	}
+	if want := parts[0].Runs + parts[2].Runs; bad.Runs != want || len(bad.Failures) != len(parts[0].Failures)+len(parts[2].Failures) {
+		t.Fatalf("merge with a duplicated shard: %d runs, %d failures; want %d runs (the duplicate counted once)", bad.Runs, len(bad.Failures), want)
+	}
+	if len(bad.Incomplete()) == 0 {
+		t.Fatal("a merge with a missing shard is not incomplete")
+	}
+	// Merging the merge with the missing shard completes it.
+	again, err := Merge([]*Summary{bad, parts[1]})
+	if err != nil || len(again.Problems) != 0 || again.Runs != whole.Runs {
+		t.Fatalf("re-merge with the missing shard: %v, problems %q, runs %d", err, again.Problems, again.Runs)
 	}
 }
 
@@ -214,7 +231,7 @@ func TestDoubleRunCatchesNonDeterminism(t *testing.T) {
 func TestInterruptKeepsSummarySoFar(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	sum := Run(ctx, Options{Scenarios: match(t, "counter/unsafe-nosync"), Seeds: 100000, Workers: 1, Out: t.TempDir(),
+	sum := Run(ctx, Options{Scenarios: match(t, "counter/unsafe-nosync"), Seeds: 100000, Workers: 1, Out: t.TempDir(), FilesPerChecker: -1,
 		OnFailure: func(Failure) {
 			if n++; n == 3 {
 				cancel()
@@ -239,9 +256,13 @@ func TestCoverageFactsReachedAndUnreached(t *testing.T) {
 	if len(b.Unreached) != 1 || b.Unreached[0] != "facts: reached only by scenario a" {
 		t.Fatalf("scenario b should list a's fact as never reached: %+v", b)
 	}
-	m := Merge([]*Summary{sum, sum})
-	if m.Coverage["facts/unsafe-a"].Reached["facts: reached by both"] != 20 {
-		t.Fatalf("merged facts: %+v", m.Coverage["facts/unsafe-a"])
+	// The same summary twice is one shard given twice: counted once.
+	m, err := Merge([]*Summary{sum, sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Coverage["facts/unsafe-a"].Reached["facts: reached by both"] != 10 || m.Runs != sum.Runs {
+		t.Fatalf("merged facts: %+v, runs %d", m.Coverage["facts/unsafe-a"], m.Runs)
 	}
 }
 

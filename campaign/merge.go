@@ -1,16 +1,27 @@
 package campaign
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
+// MaxSummaryBytes bounds a summary file merge reads: a summary listing
+// every failure of a 100,000-failure campaign is about 50 MB.
+const MaxSummaryBytes = 128 << 20
+
 // ReadSummaries reads campaign summaries (campaign --json output) from
-// files and directories (every *.json directly inside).
+// files and directories (every *.json directly inside), each checked by
+// ParseSummary.
 func ReadSummaries(paths []string) ([]*Summary, []string, error) {
 	var files []string
 	for _, p := range paths {
@@ -31,106 +42,376 @@ func ReadSummaries(paths []string) ([]*Summary, []string, error) {
 	}
 	var out []*Summary
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := readBounded(f, MaxSummaryBytes)
 		if err != nil {
 			return nil, nil, fmt.Errorf("merge: %w", err)
 		}
-		var s Summary
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, nil, fmt.Errorf("merge %s: not a campaign summary: %v", f, err)
+		s, err := ParseSummary(f, b)
+		if err != nil {
+			return nil, nil, err
 		}
-		if s.Seeds == nil {
-			return nil, nil, fmt.Errorf("merge %s: not a campaign summary (no seeds field)", f)
-		}
-		out = append(out, &s)
+		out = append(out, s)
 	}
 	return out, files, nil
 }
 
-// Merge combines per-shard summaries into one whose runs, failures and seed
-// coverage equal the unsharded campaign's. Missing shards, duplicated
-// shards and summaries of different campaigns (other first seed, seed count
-// or shard count) are listed in Problems.
-func Merge(parts []*Summary) *Summary {
-	out := &Summary{Coverage: map[string]*Facts{}}
-	type key struct {
-		scenario, variant string
-		from, seeds       uint64
+// readBounded reads at most max bytes of a file (a device like /dev/zero
+// included) and fails beyond that.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	ranges := map[key]*SeedRange{}
-	counts := map[key]int{}
-	seen := map[key]map[int]int{}
-	var keys []key
-	for _, p := range parts {
-		out.Runs += p.Runs
-		out.Passed += p.Passed
-		out.Events += p.Events
-		out.VTimeNs += p.VTimeNs
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a campaign summary", path, max>>20)
+	}
+	return b, nil
+}
+
+// ParseSummary decodes one summary (campaign --json output) and checks it
+// with Check; name labels errors, which are one line.
+func ParseSummary(name string, b []byte) (*Summary, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("merge %s: not a campaign summary: %s", name, fmt.Sprintf(format, args...))
+	}
+	trimmed := bytes.TrimSpace(b)
+	switch {
+	case len(trimmed) == 0:
+		return nil, bad("empty file")
+	case !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0:
+		return nil, bad("binary data")
+	case trimmed[0] != '{':
+		return nil, bad("not a JSON object")
+	}
+	var s Summary
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, bad("truncated JSON")
+		}
+		return nil, bad("%s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	if dec.More() {
+		return nil, bad("more than one JSON value")
+	}
+	if s.Seeds == nil {
+		return nil, bad("no seeds field")
+	}
+	if err := s.Check(); err != nil {
+		return nil, bad("%v", err)
+	}
+	return &s, nil
+}
+
+// Check validates every count of a summary against the others, so that
+// merge never trusts a number it cannot bound: shard counts within
+// 1..MaxShards and indices within them; seed ranges within 0..2^64-1; a
+// range's runs at most its shard's seeds; runs = passed + failures = the
+// sum of the ranges' runs; double runs, files and coverage counts at most
+// the runs; every failure inside a range it belongs to; no negative time or
+// worker count.
+func (s *Summary) Check() error {
+	if s.WallNs < 0 || s.VTimeNs < 0 || s.Workers < 0 || s.SeedsPerS < 0 {
+		return fmt.Errorf("negative wall_ns, vtime_ns, workers or seeds_per_s")
+	}
+	type sv struct{ scenario, variant string }
+	ranges := map[sv][]SeedRange{}
+	runsOf := map[string]uint64{} // per scenario, over variants
+	var sumRuns uint64
+	for _, r := range s.Seeds {
+		if r.Scenario == "" {
+			return fmt.Errorf("a seed range without a scenario")
+		}
+		if r.Shard.Count < 1 || r.Shard.Count > MaxShards {
+			return fmt.Errorf("%s: shard count %d outside 1..%d", r.Scenario, r.Shard.Count, MaxShards)
+		}
+		if r.Seeds > 0 && r.Seeds-1 > math.MaxUint64-r.From {
+			return fmt.Errorf("%s: seeds %d+%d run past 2^64-1", r.Scenario, r.From, r.Seeds)
+		}
+		var most uint64
+		if len(r.Shards) > 0 { // a merged part: the shards it holds
+			if r.Shard.Index != -1 {
+				return fmt.Errorf("%s: shards listed with shard index %d (want -1)", r.Scenario, r.Shard.Index)
+			}
+			for i, x := range r.Shards {
+				if x < 0 || x >= r.Shard.Count || (i > 0 && x <= r.Shards[i-1]) {
+					return fmt.Errorf("%s: shards list is not increasing within 0..%d", r.Scenario, r.Shard.Count-1)
+				}
+				most = satAdd(most, Shard{x, r.Shard.Count}.MaxRuns(r.From, r.Seeds))
+			}
+		} else {
+			if err := r.Shard.Check(); err != nil {
+				return fmt.Errorf("%s: %v", r.Scenario, err)
+			}
+			most = r.Shard.MaxRuns(r.From, r.Seeds)
+		}
+		if r.Runs > most {
+			return fmt.Errorf("%s: %d runs, but shard %s has only %d seeds", r.Scenario, r.Runs, r.Shard, most)
+		}
+		var c uint64
+		if sumRuns, c = bits.Add64(sumRuns, r.Runs, 0); c != 0 {
+			return fmt.Errorf("the seed ranges' runs overflow")
+		}
+		k := sv{r.Scenario, r.Variant}
+		ranges[k] = append(ranges[k], r)
+		runsOf[r.Scenario] += r.Runs // at most sumRuns: no overflow
+	}
+	if sumRuns != s.Runs {
+		return fmt.Errorf("runs %d, but the seed ranges add up to %d", s.Runs, sumRuns)
+	}
+	if s.Passed > s.Runs || s.Runs-s.Passed != uint64(len(s.Failures)) {
+		return fmt.Errorf("runs %d is not passed %d plus %d failures", s.Runs, s.Passed, len(s.Failures))
+	}
+	if s.DoubleRuns > s.Runs {
+		return fmt.Errorf("double_runs %d above runs %d", s.DoubleRuns, s.Runs)
+	}
+	if s.UnwrittenFiles > uint64(len(s.Failures)) || s.FilesSkipped > uint64(len(s.Failures)) ||
+		s.StoppedAfterFailures > uint64(len(s.Failures)) {
+		return fmt.Errorf("unwritten_files, files_skipped or stopped_after_failures above the %d failures", len(s.Failures))
+	}
+	failed := map[sv]uint64{}
+	for _, f := range s.Failures {
+		k := sv{f.Scenario, f.Variant}
+		in := false
+		for _, r := range ranges[k] {
+			if r.holds(f.Seed) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return fmt.Errorf("failure %s seed %d is in none of the summary's seed ranges", f.Scenario, f.Seed)
+		}
+		failed[k]++
+	}
+	for k, n := range failed {
+		var runs uint64
+		for _, r := range ranges[k] {
+			runs += r.Runs
+		}
+		if n > runs {
+			return fmt.Errorf("%s: %d failures in %d runs", k.scenario, n, runs)
+		}
+	}
+	for name, f := range s.Coverage {
+		if f == nil {
+			continue
+		}
+		if _, ok := runsOf[name]; !ok {
+			return fmt.Errorf("coverage of %s, which has no seed range", name)
+		}
+		for fact, n := range f.Reached {
+			if n > runsOf[name] {
+				return fmt.Errorf("coverage of %s: %q reached %d times in %d runs", name, fact, n, runsOf[name])
+			}
+		}
+	}
+	return nil
+}
+
+// holds reports whether seed is one of the range's shards' seeds.
+func (r SeedRange) holds(seed uint64) bool {
+	if seed < r.From || (r.Seeds > 0 && seed-r.From >= r.Seeds) {
+		return false
+	}
+	i := int((seed - r.From) % uint64(r.Shard.Count))
+	if len(r.Shards) == 0 {
+		return i == r.Shard.Index
+	}
+	j := sort.SearchInts(r.Shards, i)
+	return j < len(r.Shards) && r.Shards[j] == i
+}
+
+func satAdd(a, b uint64) uint64 {
+	s, c := bits.Add64(a, b, 0)
+	if c != 0 {
+		return math.MaxUint64
+	}
+	return s
+}
+
+// rangeKey identifies one campaign of one scenario: every shard of it has
+// the same key.
+type rangeKey struct {
+	scenario, variant string
+	from, seeds       uint64
+}
+
+// claims lists the (campaign, shard) pairs a summary holds.
+func claims(p *Summary) [][2]any {
+	var out [][2]any
+	for _, r := range p.Seeds {
+		k := rangeKey{r.Scenario, r.Variant, r.From, r.Seeds}
+		if len(r.Shards) > 0 {
+			for _, i := range r.Shards {
+				out = append(out, [2]any{k, i})
+			}
+			continue
+		}
+		out = append(out, [2]any{k, r.Shard.Index})
+	}
+	return out
+}
+
+// Merge combines per-shard summaries into one whose runs, failures and seed
+// coverage equal the unsharded campaign's. A shard given twice is counted
+// once (the complete copy with the most runs is kept); missing, duplicated
+// and interrupted shards, shards that stopped short of their seeds, and
+// summaries of the same campaign split different ways are listed in
+// Problems, which makes the result incomplete. Parts are checked first
+// (Summary.Check); an invalid part or a total that would overflow is an
+// error.
+func Merge(parts []*Summary) (*Summary, error) {
+	for i, p := range parts {
+		if err := p.Check(); err != nil {
+			return nil, fmt.Errorf("merge: summary %d: %v", i+1, err)
+		}
+	}
+	// Prefer complete copies, then more runs; otherwise keep the order given.
+	order := make([]int, len(parts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		pa, pb := parts[order[a]], parts[order[b]]
+		if len(pa.Incomplete()) == 0 != (len(pb.Incomplete()) == 0) {
+			return len(pa.Incomplete()) == 0
+		}
+		return pa.Runs > pb.Runs
+	})
+
+	out := &Summary{Coverage: map[string]*Facts{}}
+	var err error
+	add := func(name string, to *uint64, n uint64) {
+		var c uint64
+		if *to, c = bits.Add64(*to, n, 0); c != 0 && err == nil {
+			err = fmt.Errorf("merge: the merged %s overflow 2^64-1", name)
+		}
+	}
+	ranges := map[rangeKey]*SeedRange{}
+	counts := map[rangeKey]int{}
+	seen := map[rangeKey]map[int]int{}     // shard -> summaries holding it
+	counted := map[rangeKey]map[int]bool{} // shard -> counted
+	var keys []rangeKey
+	var vtime, workers uint64
+	for _, pi := range order {
+		p := parts[pi]
+		dup := false
+		for _, c := range claims(p) {
+			k, i := c[0].(rangeKey), c[1].(int)
+			if seen[k] == nil {
+				seen[k], counted[k] = map[int]int{}, map[int]bool{}
+			}
+			seen[k][i]++
+			dup = dup || counted[k][i]
+		}
+		if dup {
+			continue // counted once already: its runs and failures are not added again
+		}
+		add("runs", &out.Runs, p.Runs)
+		add("passed", &out.Passed, p.Passed)
+		add("events", &out.Events, p.Events)
+		add("vtime_ns", &vtime, uint64(p.VTimeNs))
+		add("workers", &workers, uint64(p.Workers))
+		add("double_runs", &out.DoubleRuns, p.DoubleRuns)
+		add("unwritten_files", &out.UnwrittenFiles, p.UnwrittenFiles)
+		add("files_skipped", &out.FilesSkipped, p.FilesSkipped)
 		if p.WallNs > out.WallNs {
 			out.WallNs = p.WallNs // shards run side by side
 		}
-		out.Workers += p.Workers
-		out.DoubleRuns += p.DoubleRuns
+		if p.StoppedAfterFailures > out.StoppedAfterFailures {
+			out.StoppedAfterFailures = p.StoppedAfterFailures
+		}
 		out.Interrupted = out.Interrupted || p.Interrupted
 		out.Failures = append(out.Failures, p.Failures...)
-		out.Problems = append(out.Problems, p.Problems...)
+		for _, pr := range p.Problems {
+			// Missing and duplicated shards are recomputed from the shards
+			// lists below; an earlier merge's verdict on them is stale.
+			if !strings.Contains(pr, missingPrefix) && !strings.Contains(pr, duplicatedPrefix) {
+				out.Problems = append(out.Problems, pr)
+			}
+		}
+		out.RecoveredFiles = append(out.RecoveredFiles, p.RecoveredFiles...)
+		out.PartialTempFiles = append(out.PartialTempFiles, p.PartialTempFiles...)
 		for name, f := range p.Coverage {
+			if f == nil {
+				continue
+			}
 			m := out.Coverage[name]
 			if m == nil {
 				m = &Facts{Reached: map[string]uint64{}}
 				out.Coverage[name] = m
 			}
 			for k, n := range f.Reached {
-				m.Reached[k] += n
+				v := m.Reached[k]
+				add("coverage counts", &v, n)
+				m.Reached[k] = v
 			}
 		}
 		for _, r := range p.Seeds {
-			k := key{r.Scenario, r.Variant, r.From, r.Seeds}
+			k := rangeKey{r.Scenario, r.Variant, r.From, r.Seeds}
 			sr := ranges[k]
 			if sr == nil {
 				sr = &SeedRange{Scenario: r.Scenario, Variant: r.Variant, From: r.From, Seeds: r.Seeds, Shard: All}
 				ranges[k] = sr
 				counts[k] = r.Shard.Count
-				seen[k] = map[int]int{}
 				keys = append(keys, k)
 			}
 			if counts[k] != r.Shard.Count {
 				out.Problems = append(out.Problems, fmt.Sprintf("%s: shards of %d and %d parts mixed", r.Scenario, counts[k], r.Shard.Count))
 			}
-			sr.Runs += r.Runs
-			idx := r.Shard.Index
-			if len(r.Shards) > 0 { // an already merged summary
-				for _, i := range r.Shards {
-					seen[k][i]++
-				}
-				continue
+			add("runs", &sr.Runs, r.Runs)
+			shards := r.Shards
+			if len(shards) == 0 {
+				shards = []int{r.Shard.Index}
 			}
-			seen[k][idx]++
+			for _, i := range shards {
+				counted[k][i] = true
+			}
+			if len(r.Shards) > 0 {
+				continue // a merged part carries its own problems
+			}
+			if p.Interrupted {
+				out.Problems = append(out.Problems, fmt.Sprintf("%s: shard %s interrupted after %d of its runs", r.Scenario, r.Shard, r.Runs))
+			} else if most := r.Shard.MaxRuns(r.From, r.Seeds); r.Seeds > 0 && r.Runs < most && p.StoppedAfterFailures == 0 {
+				out.Problems = append(out.Problems, fmt.Sprintf("%s: shard %s ran %d of its %d seeds", r.Scenario, r.Shard, r.Runs, most))
+			}
 		}
 	}
+	if err != nil {
+		return nil, err
+	}
+	if vtime > math.MaxInt64 || workers > math.MaxInt32 {
+		return nil, fmt.Errorf("merge: the merged vtime_ns or workers overflow")
+	}
+	out.VTimeNs, out.Workers = int64(vtime), int(workers)
 	for _, k := range keys {
 		sr := ranges[k]
-		var missing, dup []string
-		for i := 0; i < counts[k]; i++ {
-			switch n := seen[k][i]; {
-			case n == 0:
-				missing = append(missing, fmt.Sprintf("%d/%d", i, counts[k]))
-			case n > 1:
-				dup = append(dup, fmt.Sprintf("%d/%d (x%d)", i, counts[k], n))
+		n := counts[k]
+		var have []int
+		var dup []string
+		for i, c := range seen[k] {
+			if i >= 0 && i < n && counted[k][i] {
+				have = append(have, i)
 			}
-			if seen[k][i] > 0 {
-				sr.Shards = append(sr.Shards, i)
+			if c > 1 {
+				dup = append(dup, fmt.Sprintf("%d/%d (x%d)", i, n, c))
 			}
 		}
-		if len(missing) > 0 {
-			out.Problems = append(out.Problems, fmt.Sprintf("%s: missing shards %s", k.scenario, strings.Join(missing, ", ")))
-			sr.Shard = Shard{Index: -1, Count: counts[k]}
+		sort.Ints(have)
+		sort.Strings(dup)
+		if len(have) < n {
+			out.Problems = append(out.Problems, fmt.Sprintf("%s"+missingPrefix+"%s", k.scenario, missingShards(have, n)))
+			sr.Shard = Shard{Index: -1, Count: n}
+			sr.Shards = have
 		}
 		if len(dup) > 0 {
-			out.Problems = append(out.Problems, fmt.Sprintf("%s: duplicated shards %s", k.scenario, strings.Join(dup, ", ")))
-		}
-		if len(missing) == 0 && len(dup) == 0 {
-			sr.Shards = nil // the whole campaign: same as an unsharded run
+			out.Problems = append(out.Problems, fmt.Sprintf("%s"+duplicatedPrefix+"%s, each counted once", k.scenario, strings.Join(dup, ", ")))
 		}
 		out.Seeds = append(out.Seeds, *sr)
 	}
@@ -140,7 +421,45 @@ func Merge(parts []*Summary) *Summary {
 	if out.Seeds == nil {
 		out.Seeds = []SeedRange{}
 	}
-	return out
+	return out, nil
+}
+
+// The problems Merge derives from shard lists (and recomputes when a
+// merged summary is merged again).
+const (
+	missingPrefix    = ": missing shards "
+	duplicatedPrefix = ": duplicated shards "
+)
+
+// missingShards names the shards of 0..n-1 not in have (sorted), as
+// "I/N" and "I-J/N" runs, the first 20 of them: a summary may claim a
+// million shards, and one line must still say which are missing.
+func missingShards(have []int, n int) string {
+	var parts []string
+	total, next := 0, 0
+	gap := func(a, b int) { // shards a..b-1 are missing
+		if a >= b {
+			return
+		}
+		total += b - a
+		if len(parts) < 20 {
+			if b-a == 1 {
+				parts = append(parts, fmt.Sprintf("%d/%d", a, n))
+			} else {
+				parts = append(parts, fmt.Sprintf("%d-%d/%d", a, b-1, n))
+			}
+		}
+	}
+	for _, i := range have {
+		gap(next, i)
+		next = i + 1
+	}
+	gap(next, n)
+	s := strings.Join(parts, ", ")
+	if total > 0 && len(parts) == 20 {
+		s += fmt.Sprintf(" ... (%d missing in all)", total)
+	}
+	return s
 }
 
 func dedup(s []string) []string {

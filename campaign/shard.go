@@ -2,6 +2,8 @@ package campaign
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -19,10 +21,22 @@ var All = Shard{Index: 0, Count: 1}
 // String prints "I/N".
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
-// Valid reports whether 0 <= I < N.
-func (s Shard) Valid() bool { return s.Count >= 1 && s.Index >= 0 && s.Index < s.Count }
+// Valid reports whether 0 <= I < N <= MaxShards.
+func (s Shard) Valid() bool { return s.Check() == nil }
 
-// ParseShard parses "I/N" with 0 <= I < N.
+// Check says what is wrong with a shard: a count below 1 or above
+// MaxShards, an index outside 0..N-1.
+func (s Shard) Check() error {
+	if s.Count < 1 || s.Count > MaxShards {
+		return fmt.Errorf("shard count %d outside 1..%d", s.Count, MaxShards)
+	}
+	if s.Index < 0 || s.Index >= s.Count {
+		return fmt.Errorf("shard index %d outside 0..%d", s.Index, s.Count-1)
+	}
+	return nil
+}
+
+// ParseShard parses "I/N" with 0 <= I < N <= MaxShards.
 func ParseShard(s string) (Shard, error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
@@ -30,9 +44,12 @@ func ParseShard(s string) (Shard, error) {
 	}
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
-	sh := Shard{Index: i, Count: n}
-	if err1 != nil || err2 != nil || !sh.Valid() {
+	if err1 != nil || err2 != nil {
 		return Shard{}, fmt.Errorf("bad shard %q: want I/N with 0 <= I < N", s)
+	}
+	sh := Shard{Index: i, Count: n}
+	if err := sh.Check(); err != nil {
+		return Shard{}, fmt.Errorf("bad shard %q: %v", s, err)
 	}
 	return sh, nil
 }
@@ -64,11 +81,8 @@ func ShardFromEnv(getenv func(string) string) (sh Shard, source string, ok bool,
 		return n, true, nil
 	}
 	check := func(sh Shard, source string) (Shard, string, bool, error) {
-		if sh.Count < 1 {
-			return Shard{}, source, true, fmt.Errorf("%s: shard count %d must be at least 1", source, sh.Count)
-		}
-		if sh.Index < 0 || sh.Index >= sh.Count {
-			return Shard{}, source, true, fmt.Errorf("%s: shard index %d outside 0..%d", source, sh.Index, sh.Count-1)
+		if err := sh.Check(); err != nil {
+			return Shard{}, source, true, fmt.Errorf("%s: %v", source, err)
 		}
 		return sh, source, true, nil
 	}
@@ -135,6 +149,18 @@ func ShardFromEnv(getenv func(string) string) (sh Shard, source string, ok bool,
 		if !hasCount {
 			return Shard{}, "SLURM_ARRAY_TASK_ID", true, fmt.Errorf("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")
 		}
+		// An array given as a list (--array=0,2,5) sets MIN=0, MAX=5,
+		// COUNT=3: IDs are not MIN + k*STEP, so (ID-MIN)/STEP would run
+		// shards 0 and 2 of 3 and never 1. Every task refuses it.
+		max, hasMax, err := num("SLURM_ARRAY_TASK_MAX")
+		if err != nil {
+			return Shard{}, "SLURM_ARRAY_TASK_MAX", true, err
+		}
+		if hasMax && (max < min || (max-min)%step != 0 || (max-min)/step+1 != count) {
+			return Shard{}, "SLURM_ARRAY_TASK_MAX", true, fmt.Errorf(
+				"SLURM_ARRAY_TASK_MAX=%d, _MIN=%d, _STEP=%d and _COUNT=%d are not a range MIN-MAX:STEP of COUNT tasks (an --array list like 0,2,5?): give sbatch a range such as --array=0-%d",
+				max, min, step, count, count-1)
+		}
 		if (id-min)%step != 0 {
 			return Shard{}, "SLURM_ARRAY_TASK_ID", true, fmt.Errorf("SLURM_ARRAY_TASK_ID=%d is not MIN %d plus a multiple of STEP %d", id, min, step)
 		}
@@ -152,6 +178,31 @@ func ShardFromEnv(getenv func(string) string) (sh Shard, source string, ok bool,
 // Seed returns the k-th seed of shard sh of a campaign starting at from.
 func (sh Shard) Seed(from uint64, k uint64) uint64 {
 	return from + k*uint64(sh.Count) + uint64(sh.Index)
+}
+
+// SeedOK is Seed with ok=false when the seed would pass 2^64-1.
+func (sh Shard) SeedOK(from uint64, k uint64) (seed uint64, ok bool) {
+	hi, off := bits.Mul64(k, uint64(sh.Count))
+	off, c1 := bits.Add64(off, uint64(sh.Index), 0)
+	seed, c2 := bits.Add64(from, off, 0)
+	return seed, hi == 0 && c1 == 0 && c2 == 0
+}
+
+// MaxRuns is how many seeds shard sh has in from..from+seeds-1, or with
+// seeds 0 (a time-bounded campaign) in from..2^64-1.
+func (sh Shard) MaxRuns(from, seeds uint64) uint64 {
+	if seeds > 0 {
+		return sh.Len(seeds)
+	}
+	first, c := bits.Add64(from, uint64(sh.Index), 0)
+	if c != 0 || sh.Count < 1 {
+		return 0
+	}
+	n := (math.MaxUint64-first)/uint64(sh.Count) + 1
+	if n == 0 { // 2^64 seeds: from 0 unsharded; no summary can hold that many runs
+		return math.MaxUint64
+	}
+	return n
 }
 
 // Len returns how many of the seeds from..from+total-1 belong to the shard.

@@ -17,6 +17,8 @@ func TestParseShard(t *testing.T) {
 		{"2/2", Shard{}, false},
 		{"-1/2", Shard{}, false},
 		{"0/0", Shard{}, false},
+		{"0/-3", Shard{}, false},
+		{"0/100000000", Shard{}, false},
 		{"1", Shard{}, false},
 		{"a/b", Shard{}, false},
 		{"", Shard{}, false},
@@ -53,6 +55,11 @@ func TestShardFromEnv(t *testing.T) {
 		{"slurm below min", map[string]string{"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "2", "SLURM_ARRAY_TASK_COUNT": "4"}, Shard{}, true, "outside"},
 		{"slurm off step", map[string]string{"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_COUNT": "4"}, Shard{}, true, "STEP"},
 		{"slurm zero step", map[string]string{"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_STEP": "0", "SLURM_ARRAY_TASK_COUNT": "4"}, Shard{}, true, "STEP"},
+		{"slurm list 0,2,5 task 0", map[string]string{"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "5", "SLURM_ARRAY_TASK_STEP": "1", "SLURM_ARRAY_TASK_COUNT": "3"}, Shard{}, true, "SLURM_ARRAY_TASK_MAX"},
+		{"slurm list 0,2,5 task 2", map[string]string{"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "5", "SLURM_ARRAY_TASK_COUNT": "3"}, Shard{}, true, "SLURM_ARRAY_TASK_MAX"},
+		{"slurm range with max", map[string]string{"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "7", "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_COUNT": "4"}, Shard{3, 4}, true, ""},
+		{"slurm max off step", map[string]string{"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "8", "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_COUNT": "4"}, Shard{}, true, "SLURM_ARRAY_TASK_MAX"},
+		{"shard count past MaxShards", map[string]string{"DSIM_SHARD_INDEX": "0", "DSIM_SHARD_COUNT": "100000000"}, Shard{}, true, "outside 1..1048576"},
 		{"slurm no count", map[string]string{"SLURM_ARRAY_TASK_ID": "3"}, Shard{}, true, "SLURM_ARRAY_TASK_COUNT"},
 		{"slurm garbage", map[string]string{"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "four"}, Shard{}, true, "not an integer"},
 		{"gitlab 1-based", map[string]string{"CI_NODE_INDEX": "1", "CI_NODE_TOTAL": "3"}, Shard{0, 3}, true, ""},
@@ -100,5 +107,25 @@ func TestShardsPartitionSeeds(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// SeedOK and MaxRuns never wrap past 2^64-1.
+func TestSeedsNeverWrap(t *testing.T) {
+	const max = ^uint64(0)
+	if s, ok := (Shard{1, 2}).SeedOK(max-3, 1); !ok || s != max {
+		t.Fatalf("SeedOK(max-3, 1) of 1/2 = %d, %v; want the last seed", s, ok)
+	}
+	if _, ok := (Shard{1, 2}).SeedOK(max-3, 2); ok {
+		t.Fatal("SeedOK past 2^64-1 said ok")
+	}
+	if n := (Shard{0, 2}).MaxRuns(0, 0); n != 1<<63 {
+		t.Fatalf("MaxRuns of 0/2 over all seeds = %d, want 2^63", n)
+	}
+	if n := All.MaxRuns(0, 0); n != max {
+		t.Fatalf("MaxRuns of 0/1 over all seeds = %d, want saturation at 2^64-1", n)
+	}
+	if n := (Shard{1, 2}).MaxRuns(max, 0); n != 0 {
+		t.Fatalf("MaxRuns from the last seed for shard 1/2 = %d, want 0", n)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smilingraft/dsim/campaign"
@@ -17,7 +19,32 @@ import (
 )
 
 func init() {
-	register(command{"campaign", "run many seeds of many scenarios (campaign merge: combine shard summaries)", cmdCampaign})
+	register(command{"campaign", "run many seeds of many scenarios (campaign merge: combine shard summaries)", campaignExit})
+}
+
+// exitIncomplete is the exit status of a campaign or merge whose summary
+// does not cover the whole campaign: interrupted (Ctrl-C, SIGTERM),
+// failure files that could not be written, missing, duplicated or
+// interrupted shards. It wins over 1: CI must not read a partial result as
+// the whole one, failures or not.
+const exitIncomplete = 3
+
+// incompleteError carries exitIncomplete's one-line reason.
+type incompleteError struct{ why []string }
+
+func (e incompleteError) Error() string { return "incomplete: " + strings.Join(e.why, "; ") }
+
+// campaignExit runs campaign or merge and exits with exitIncomplete itself,
+// since the command table knows only 0, 1 and 2. (If main grows a way to
+// return other statuses, this shim can go.)
+func campaignExit(args []string, stdout io.Writer) error {
+	err := cmdCampaign(args, stdout)
+	var ie incompleteError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(stderr, "dsim campaign: %s\n", oneLine(ie.Error(), 2000))
+		os.Exit(exitIncomplete)
+	}
+	return err
 }
 
 // stderr is where progress and failure lines go; tests may replace it.
@@ -48,6 +75,8 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail it on any trace hash difference")
 	doubleEvery := fs.Uint64("double-every", 64, "without --check-determinism, run one seed in N twice")
 	watchdog := fs.Duration("watchdog", 60*time.Second, "wall-clock limit per seed; a seed over it is a 'hang' failure")
+	maxFailures := fs.Int64("max-failures", 0, "stop dispatching seeds after N failures (0: no limit)")
+	filesPerChecker := fs.Int("files-per-checker", campaign.DefaultFilesPerChecker, "failure files kept per (scenario, checker); later failures are listed with their repro only (0: no limit)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -84,6 +113,18 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		return usagef("--workers must be non-negative")
 	}
 	o.Workers = *workers
+	if *maxFailures < 0 {
+		return usagef("--max-failures must be non-negative")
+	}
+	o.MaxFailures = uint64(*maxFailures)
+	switch {
+	case *filesPerChecker < 0:
+		return usagef("--files-per-checker must be non-negative (0: no limit)")
+	case *filesPerChecker == 0:
+		o.FilesPerChecker = -1
+	default:
+		o.FilesPerChecker = *filesPerChecker
+	}
 	if o.Scenarios, err = scenarios.Match(pos); err != nil {
 		return usagef("%v", err)
 	}
@@ -108,6 +149,21 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	} else if ok {
 		o.Shard = sh
 		fmt.Fprintf(stderr, "dsim campaign: shard %s from %s\n", sh, src)
+	}
+	if err := o.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	// --out must take files before the first seed runs; finish what a
+	// killed campaign left there.
+	outRep, err := campaign.PrepareOut(o.Out, time.Now())
+	if err != nil {
+		return usagef("%v", err)
+	}
+	for _, f := range outRep.Recovered {
+		fmt.Fprintf(stderr, "dsim campaign: recovered %s from a temp file an interrupted write left\n", f)
+	}
+	for _, p := range outRep.Partial {
+		fmt.Fprintf(stderr, "dsim campaign: left %s\n", p)
 	}
 
 	tty := isTerminal(stderr)
@@ -137,7 +193,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	o.OnFailure = func(f campaign.Failure) {
 		if failures++; failures > 20 {
 			if failures == 21 {
-				fmt.Fprintln(stderr, "dsim campaign: more failures; their files are written, the summary lists them")
+				fmt.Fprintln(stderr, "dsim campaign: more failures; the summary lists them all")
 			}
 			return
 		}
@@ -146,21 +202,43 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 			prefix = "\r\033[K"
 		}
 		fmt.Fprintf(stderr, "%sFAIL %s seed %d %s: %s", prefix, f.Scenario, f.Seed, f.Checker, oneLine(f.Message, 200))
-		if f.File != "" {
+		switch {
+		case f.File != "":
 			fmt.Fprintf(stderr, " -> %s", f.File)
+		case f.FileError != "":
+			fmt.Fprintf(stderr, " (file NOT written: %s)", oneLine(f.FileError, 200))
 		}
 		fmt.Fprintln(stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM is how Slurm, Kubernetes and CI runners cancel a job: stop
+	// like Ctrl-C, keep the files, print the summary so far. A second
+	// signal kills as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }()
 	sum := campaign.Run(ctx, o)
 	stop()
+	sum.RecoveredFiles = outRep.Recovered
+	sum.PartialTempFiles = outRep.Partial
 	if *asJSON {
 		if err := writeJSON(stdout, sum); err != nil {
 			return err
 		}
 	} else {
 		printSummary(stdout, sum, o)
+	}
+	if sum.StoppedAfterFailures > 0 {
+		fmt.Fprintf(stderr, "dsim campaign: stopped dispatching after %d failures (--max-failures); the summary covers the %d runs made\n",
+			sum.StoppedAfterFailures, sum.Runs)
+	}
+	return verdict(sum)
+}
+
+// verdict maps a summary to the exit status: incomplete (3) over failures
+// found (1) over passed (0).
+func verdict(sum *campaign.Summary) error {
+	if why := sum.Incomplete(); len(why) > 0 {
+		return incompleteError{why}
 	}
 	if len(sum.Failures) > 0 {
 		return errFailed
@@ -183,6 +261,8 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 	}
 	if s.Interrupted {
 		status += " (interrupted: summary so far)"
+	} else if len(s.Incomplete()) > 0 {
+		status += " (incomplete)"
 	}
 	fmt.Fprintf(w, "%s runs=%d passed=%d failures=%d events=%d wall=%.2fs (%.0f seeds/s, %d workers, %d double-runs)\n",
 		status, s.Runs, s.Passed, len(s.Failures), s.Events, float64(s.WallNs)/1e9, s.SeedsPerS, s.Workers, s.DoubleRuns)
@@ -200,8 +280,13 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 			break
 		}
 		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", f.Scenario, f.Seed, f.Checker, oneLine(f.Message, 200))
-		if f.File != "" {
+		switch {
+		case f.File != "":
 			fmt.Fprintf(w, "     file: %s  (dsim replay %s; dsim shrink %s)\n", f.File, f.File, f.File)
+		case f.FileError != "":
+			fmt.Fprintf(w, "     file NOT written: %s; rerun: %s\n", oneLine(f.FileError, 200), f.Repro)
+		case f.Repro != "":
+			fmt.Fprintf(w, "     rerun: %s\n", f.Repro)
 		}
 	}
 	names := make([]string, 0, len(s.Coverage))
@@ -225,6 +310,18 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 		}
 		fmt.Fprintln(w)
 	}
+	if s.UnwrittenFiles > 0 {
+		fmt.Fprintf(w, "PROBLEM %d failure files could not be written (their failures are listed above with file_error in --json)\n", s.UnwrittenFiles)
+	}
+	if s.FilesSkipped > 0 {
+		fmt.Fprintf(w, "%d failures have no file (--files-per-checker); rerun one with its repro command\n", s.FilesSkipped)
+	}
+	if s.StoppedAfterFailures > 0 {
+		fmt.Fprintf(w, "stopped dispatching after %d failures (--max-failures)\n", s.StoppedAfterFailures)
+	}
+	for _, f := range s.RecoveredFiles {
+		fmt.Fprintf(w, "recovered %s (left by a killed campaign)\n", f)
+	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "PROBLEM %s\n", p)
 	}
@@ -244,7 +341,10 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	sum := campaign.Merge(parts)
+	sum, err := campaign.Merge(parts)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	if *asJSON {
 		if err := writeJSON(stdout, sum); err != nil {
 			return err
@@ -252,11 +352,5 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	} else {
 		printSummary(stdout, sum, campaign.Options{})
 	}
-	if len(sum.Failures) > 0 {
-		return errFailed
-	}
-	if len(sum.Problems) > 0 {
-		return usagef("incomplete merge: %s", strings.Join(sum.Problems, "; "))
-	}
-	return nil
+	return verdict(sum)
 }

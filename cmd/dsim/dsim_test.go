@@ -197,7 +197,7 @@ func TestShardsUnionIsWholeCampaign(t *testing.T) {
 		t.Fatalf("merged shards differ from the whole:\nmerged %+v\nwhole  %+v", merged, whole)
 	}
 	r = dsim(t, nil, "campaign", "merge", p0)
-	if r.code != 1 || !strings.Contains(r.stdout, "missing shards 1/2") {
+	if r.code != 3 || !strings.Contains(r.stdout, "missing shards 1/2") { // 3: incomplete
 		t.Fatalf("merge of one shard of two: exit %d, stdout %s", r.code, r.stdout)
 	}
 }
