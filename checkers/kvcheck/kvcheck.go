@@ -118,6 +118,8 @@ var Model = porcupine.Model{
 	Step: func(state, input, output interface{}) (bool, interface{}) {
 		return step(state.(State), input.(Op))
 	},
+	Equal:             func(a, b interface{}) bool { return a.(State) == b.(State) },
+	Hash:              func(state interface{}) uint64 { return hashState(state.(State)) },
 	DescribeOperation: func(input, output interface{}) string { return describe(input.(Op)) },
 	DescribeState: func(state interface{}) string {
 		s := state.(State)
@@ -146,6 +148,18 @@ func step(s State, op Op) (bool, interface{}) {
 		return s.Version == 0 && op.Version > 0, s
 	}
 	return false, s
+}
+
+// hashState is FNV-1a over the version and value: equal states hash equal,
+// which lets porcupine skip most state comparisons in its cache.
+func hashState(s State) uint64 {
+	h := uint64(14695981039346656037) ^ s.Version
+	h *= 1099511628211
+	for i := 0; i < len(s.Value); i++ {
+		h ^= uint64(s.Value[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
@@ -220,7 +234,14 @@ func Check(ops []Op, opts Options) Result {
 	}
 	res := Result{Keys: len(keys), Ops: len(hist)}
 	start := time.Now()
-	verdict, info := porcupine.CheckOperationsVerbose(Model, hist, opts.Timeout)
+	// The plain check is much cheaper than the verbose one, which also
+	// records partial linearizations for the picture: run that only to draw
+	// a violation.
+	verdict := porcupine.CheckOperationsTimeout(Model, hist, opts.Timeout)
+	var info porcupine.LinearizationInfo
+	if verdict == porcupine.Illegal && !opts.NoPicture {
+		verdict, info = porcupine.CheckOperationsVerbose(Model, hist, opts.Timeout)
+	}
 	res.Elapsed = time.Since(start)
 	switch verdict {
 	case porcupine.Ok:

@@ -203,3 +203,53 @@ func TestBrokenLockCaught(t *testing.T) {
 	}
 	t.Logf("caught on seed %d: %v", seed, res.Failure)
 }
+
+// BenchmarkScenarios runs one seed of every kvsrv and lock scenario per
+// iteration and reports checked seeds/s and the share of wall time spent in
+// porcupine.
+func BenchmarkScenarios(b *testing.B) {
+	ss := registered(b)
+	var wall, porcupine float64
+	runs := 0
+	for i := 0; i < b.N; i++ {
+		for _, s := range ss {
+			res := scenarios.Run(s, scenarios.Variant{}, uint64(i+1), scenarios.Config{})
+			if !res.Passed {
+				b.Fatalf("%s seed %d: %v", s.Name, i+1, res.Failure)
+			}
+			wall += float64(res.WallNs)
+			porcupine += res.Metrics["porcupine_wall_ns"]
+			runs++
+		}
+	}
+	b.ReportMetric(float64(runs)/b.Elapsed().Seconds(), "seeds/s")
+	b.ReportMetric(100*porcupine/wall, "%porcupine")
+}
+
+// perClient is a broken server that remembers something per clerk (the last
+// reply, say): its state grows with the number of clerks.
+type perClient struct {
+	*kv.Server
+	seen map[uint64]bool
+}
+
+func (s *perClient) Receive(from sim.NodeID, msg sim.Message) {
+	if req, ok := msg.(*sim.Request); ok {
+		if a, ok := req.Body.(*kv.PutArgs); ok {
+			s.seen[a.Client] = true
+		}
+	}
+	s.Server.Receive(from, msg)
+}
+
+func (s *perClient) StateBytes() int { return s.Server.StateBytes() + 16*len(s.seen) }
+
+// The memory check catches per-client server state.
+func TestPerClientStateCaught(t *testing.T) {
+	im := impl{newServer: func() sim.Node { return &perClient{Server: kv.NewServer(), seen: map[uint64]bool{}} }, newLock: safe.newLock}
+	res, _ := findFailure(t, kvsrvScenarios(im), "kvsrv/mem-many-clients", 1)
+	if res == nil || res.Failure.Checker != "kvsrv.memory" {
+		t.Fatalf("per-client state not caught: %+v", res)
+	}
+	t.Log(res.Failure)
+}
