@@ -53,8 +53,10 @@ type OpOutput struct {
 // attempt was answered. (Not so for ErrNoKey: a Put with version > 0 on a
 // missing key may still apply later from an old attempt if the key is
 // created meanwhile; workloads that need linearizability create keys at
-// version 0.) Every operation is recorded in the history with OpInput and
-// OpOutput.
+// version 0.) A network that duplicates messages could make a first attempt
+// see ErrVersion for a Put its own duplicate applied; Server answers such a
+// duplicate OK (see Server). Every operation is recorded in the history
+// with OpInput and OpOutput.
 type Clerk struct {
 	env     *sim.Env
 	servers []sim.NodeID
@@ -74,6 +76,9 @@ func NewClerk(env *sim.Env, servers []sim.NodeID, cfg ClerkConfig) *Clerk {
 	}
 	if cfg.RetryWait <= 0 {
 		cfg.RetryWait = 10 * sim.Millisecond
+	}
+	if len(servers) == 0 {
+		panic("kv: NewClerk with no servers")
 	}
 	id := env.Rand().Uint64() | 1 // never 0: 0 means "no dedup"
 	return &Clerk{env: env, servers: append([]sim.NodeID(nil), servers...), cfg: cfg, id: id}

@@ -13,6 +13,14 @@
 // checker registration and fault annotations (Harness, History) are exported
 // for the KV-on-Raft scenarios.
 //
+// Where dsim differs from the lab tester: the reliable network delays
+// messages 0.5-3ms and keeps each link FIFO; the unreliable one drops 10% of
+// all messages and delays them U[0,27ms), as labrpc drops 10% of requests
+// and 10% of replies; clerks time an attempt out after kvsrv.timeout_ms
+// (labrpc's Call has no timeout); mem-many-clients runs 1000 clerks on 10
+// client nodes (kvsrv.clerks) and bounds the server's accounted state bytes
+// instead of the Go heap; porcupine also checks the version a Get returns.
+//
 // It may import sim, scenarios, checkers/kvcheck and nodes/kv.
 package kvsrv
 
