@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -27,6 +28,8 @@ type Cluster struct {
 	onHeal   []func()
 	metrics  map[string]float64
 	healed   bool
+	files    map[string][]byte
+	unknown  []string
 }
 
 type named struct {
@@ -61,6 +64,24 @@ func (c *Cluster) Healed() bool { return c.healed }
 // Metric records a named measurement of the run.
 func (c *Cluster) Metric(name string, v float64) { c.metrics[name] = v }
 
+// Artifact attaches a file a checker produced (porcupine's picture of a
+// violation, say) to the run's result under a short name such as
+// "porcupine.html"; campaigns write it next to the failure file and replay
+// regenerates it. Artifacts are not part of the trace or its hash.
+func (c *Cluster) Artifact(name string, data []byte) {
+	if c.files == nil {
+		c.files = map[string][]byte{}
+	}
+	c.files[name] = data
+}
+
+// Undecided is the error an offline checker returns when it could not reach
+// a verdict (porcupine's timeout): the run is then neither passed nor
+// failed, and campaigns count it as incomplete, never as a pass.
+type Undecided struct{ Reason string }
+
+func (u *Undecided) Error() string { return "undecided: " + u.Reason }
+
 // Config adjusts one run: an explicit fault plan or options (replay,
 // shrinking), a trace, an event to stop at.
 type Config struct {
@@ -93,6 +114,11 @@ type Result struct {
 	Repro     string             `json:"repro"`
 	// Inspect holds every node's state when the run stopped at BreakAt.
 	Inspect map[string]any `json:"inspect,omitempty"`
+	// Undecided lists "checker: reason" for checkers that reached no
+	// verdict; a run with any is not Passed (and has no Failure).
+	Undecided []string `json:"undecided,omitempty"`
+	// Artifacts are files checkers attached (Cluster.Artifact), by name.
+	Artifacts map[string][]byte `json:"-"`
 }
 
 // Repro returns the one-line command that reruns (scenario, variant, seed).
@@ -149,7 +175,9 @@ func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
 		}
 		_ = w.FlushTrace()
 		res.Failure = w.Failure()
-		res.Passed = res.Failure == nil
+		res.Undecided = c.unknown
+		res.Passed = res.Failure == nil && len(res.Undecided) == 0
+		res.Artifacts = c.files
 		res.Events = w.Events()
 		res.VTime = w.Now()
 		res.WallNs = time.Since(start).Nanoseconds()
@@ -232,7 +260,12 @@ func (c *Cluster) runChecks() {
 		if c.W.Failure() != nil {
 			return
 		}
-		if err := ch.fn(); err != nil {
+		err := ch.fn()
+		var u *Undecided
+		switch {
+		case errors.As(err, &u):
+			c.unknown = append(c.unknown, ch.name+": "+u.Reason)
+		case err != nil:
 			c.W.Fail(ch.name, "%v", err)
 		}
 	}

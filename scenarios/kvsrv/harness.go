@@ -42,11 +42,10 @@ const (
 	MutualExclusion = "mutual-exclusion"
 )
 
-// PictureSink, when set, receives porcupine's annotated HTML picture of
-// every linearizability violation a Harness finds, with the scenario and
-// seed. Nil (the default) drops pictures. It is the hook through which the
-// CLI writes the picture next to the failure file; tests set it too.
-var PictureSink func(scenario string, seed uint64, html []byte)
+// Picture is the artifact name of porcupine's annotated HTML picture of a
+// linearizability violation (scenarios.Cluster.Artifact): campaigns write it
+// next to the failure file, and replay regenerates it.
+const Picture = "porcupine.html"
 
 // Harness is the client side of a KV scenario: it counts operations that
 // complete under faults, keeps a timeline of the active faults for the
@@ -144,7 +143,7 @@ func History(w *sim.World) []kvcheck.Op {
 }
 
 // Check registers the linearizability checker (porcupine over History; an
-// unknown verdict fails as "unknown", never passes) and, when final is not
+// unknown verdict leaves the run undecided, never passed) and, when final is not
 // nil, the durability checker over the state final returns at the end.
 func (h *Harness) Check(final func() map[string]kvcheck.State) {
 	c := h.C
@@ -154,8 +153,11 @@ func (h *Harness) Check(final func() map[string]kvcheck.State) {
 		res := kvcheck.Check(History(c.W), kvcheck.Options{Timeout: h.PorcupineTimeout, Annotations: h.Annotations})
 		c.Metric("porcupine_wall_ns", float64(res.Elapsed.Nanoseconds()))
 		c.Metric("porcupine_keys", float64(res.Keys))
-		if res.Outcome == kvcheck.Illegal && PictureSink != nil {
-			PictureSink(c.Scenario.Name, c.Seed, res.HTML)
+		switch res.Outcome {
+		case kvcheck.Illegal:
+			c.Artifact(Picture, res.HTML)
+		case kvcheck.Unknown:
+			return &scenarios.Undecided{Reason: res.Err().Error()}
 		}
 		return res.Err()
 	})

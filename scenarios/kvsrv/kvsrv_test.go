@@ -148,11 +148,8 @@ func TestBrokenServersCaught(t *testing.T) {
 		"stale-reads":     func() sim.Node { return &staleReads{Server: kv.NewServer(), prev: map[string]kv.Entry{}} },
 	}
 	for _, name := range []string{"ignore-versions", "stale-reads"} {
-		var pictures [][]byte
-		PictureSink = func(_ string, _ uint64, html []byte) { pictures = append(pictures, html) }
 		im := impl{newServer: brokens[name], newLock: safe.newLock}
 		res, seed := findFailure(t, kvsrvScenarios(im), "kvsrv/swarm", 10)
-		PictureSink = nil
 		if res == nil {
 			t.Errorf("%s: not caught in 10 swarm seeds", name)
 			continue
@@ -161,8 +158,9 @@ func TestBrokenServersCaught(t *testing.T) {
 			t.Errorf("%s seed %d: caught by %s (%s), want %s", name, seed, res.Failure.Checker, res.Failure.Message, Linearizability)
 			continue
 		}
-		if len(pictures) != 1 || !bytes.Contains(pictures[0], []byte("<html")) || !bytes.Contains(pictures[0], []byte(`"Tag":"faults"`)) {
-			t.Errorf("%s seed %d: %d pictures, want one annotated with the faults", name, seed, len(pictures))
+		pic := res.Artifacts[Picture]
+		if !bytes.Contains(pic, []byte("<html")) || !bytes.Contains(pic, []byte(`"Tag":"faults"`)) {
+			t.Errorf("%s seed %d: no %s artifact annotated with the faults (%d bytes)", name, seed, Picture, len(pic))
 		}
 		t.Logf("%s: caught on seed %d: %v", name, seed, res.Failure)
 	}
