@@ -8,4 +8,5 @@ import (
 	_ "github.com/smilingraft/dsim/scenarios/kvsrv"
 	_ "github.com/smilingraft/dsim/scenarios/mr"
 	_ "github.com/smilingraft/dsim/scenarios/raft"
+	_ "github.com/smilingraft/dsim/scenarios/rsm"
 )

@@ -140,11 +140,19 @@ func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 }
 
 // config returns server i's Raft configuration from the variant.
-func (h *harness) config(i int) raft.Config {
-	c := h.c
-	peers := append([]sim.NodeID(nil), h.ids...)
+func (h *harness) config(i int) raft.Config { return Config(h.c, i, h.ids, hooks{h, i}) }
+
+// Params returns the raft.* variant keys, for scenarios of systems built on
+// Raft; servers > 0 adds raft.servers with that default, and over replaces
+// defaults by key.
+func Params(servers int, over map[string]string) []scenarios.Param { return params(servers, over) }
+
+// Config returns the Raft configuration of server me among peers from the
+// cluster's raft.* variant keys (declared with Params), reporting to obs.
+func Config(c *scenarios.Cluster, me int, peers []sim.NodeID, obs raft.Observer) raft.Config {
+	peers = append([]sim.NodeID(nil), peers...)
 	return raft.Config{
-		Me:                     i,
+		Me:                     me,
 		Peers:                  peers,
 		ElectionMin:            sim.Duration(c.Int(kElectionMin)) * sim.Millisecond,
 		ElectionMax:            sim.Duration(c.Int(kElectionMax)) * sim.Millisecond,
@@ -154,7 +162,7 @@ func (h *harness) config(i int) raft.Config {
 		FastBackup:             c.Bool(kFastBackup),
 		MaxEntries:             c.Int(kMaxEntries),
 		ReadMode:               c.String(kRead),
-		Observer:               hooks{h, i},
+		Observer:               obs,
 		UnsafeCommitPriorTerm:  c.Bool(kUnsafeFig8),
 		UnsafeLeaseTrustsClock: c.Bool(kUnsafeLease),
 	}

@@ -1,0 +1,163 @@
+package rsm
+
+import (
+	"encoding/binary"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/smilingraft/dsim/sim"
+)
+
+// Checkers the counter service and the scenarios report.
+const (
+	// CheckDec: a Dec op executed (the lab's fatal error): an op submitted
+	// to a leader cut off in a minority committed.
+	CheckDec = "rsm.dec-executed"
+	// CheckExactlyOnce: a client's tagged op was applied twice (or out of
+	// its order) on some server.
+	CheckExactlyOnce = "rsm.exactly-once"
+	// CheckReply: a Submit returned a wrong answer (an Inc's value, a Dec
+	// that returned OK).
+	CheckReply = "rsm.reply"
+	// CheckCount: a server's counter is not what the acknowledged ops imply.
+	CheckCount = "rsm.count"
+	// CheckStaleRead: a read returned a value that misses an Inc
+	// acknowledged before it began, or counts one not yet issued.
+	CheckStaleRead = "rsm.stale-read"
+	// CheckLiveness: an op or a batch did not finish within its bound.
+	CheckLiveness = "rsm.liveness"
+	// CheckSize: Raft's persisted state outgrew its bound.
+	CheckSize = "rsm.raft-state-size"
+	// CheckScript: a lab script was still running at the scenario's end.
+	CheckScript = "rsm.script"
+)
+
+// counter is the lab's RSM test service. Ops are text:
+//
+//	inc [client seq]  add one, return the new value (decimal)
+//	null [client seq] nothing
+//	dec               must never execute: it fails the run (CheckDec)
+//	get               return the value (also a Query, for ReadIndex reads)
+//
+// A tagged op (client, seq) is checked for exactly-once: each server's
+// replicated state keeps every client's last tagged seq, and a tag at or
+// below it is an op applied twice (CheckExactlyOnce). The table grows with
+// clients, not ops, and is part of the snapshot.
+type counter struct {
+	env    *sim.Env
+	server int
+	n      int64
+	last   map[uint64]uint64 // client -> last tagged seq applied
+	runs   uint64            // DoOp calls in this incarnation
+
+	// Test hooks that break the service on purpose.
+	skipDupCheck bool // no online exactly-once check
+	double       bool // every Inc adds two
+}
+
+func newCounter(env *sim.Env, server int) *counter {
+	return &counter{env: env, server: server, last: map[uint64]uint64{}}
+}
+
+// parseOp splits an op into its verb and optional (client, seq) tag.
+func parseOp(op []byte) (verb string, client, seq uint64, ok bool) {
+	f := strings.Fields(string(op))
+	switch {
+	case len(f) == 1:
+		return f[0], 0, 0, true
+	case len(f) == 3:
+		c, err1 := strconv.ParseUint(f[1], 10, 64)
+		s, err2 := strconv.ParseUint(f[2], 10, 64)
+		if err1 == nil && err2 == nil && c != 0 {
+			return f[0], c, s, true
+		}
+	}
+	return "", 0, 0, false
+}
+
+// DoOp applies one committed op.
+func (c *counter) DoOp(op []byte) []byte {
+	c.runs++
+	verb, client, seq, ok := parseOp(op)
+	if !ok {
+		c.env.Logf("counter: malformed op %q", op)
+		return []byte("ERR malformed op")
+	}
+	if client != 0 && !c.skipDupCheck {
+		if last, seen := c.last[client]; seen && seq <= last {
+			c.env.Fail(CheckExactlyOnce, "server %d applied %q but client %d's seq %d was applied already", c.server, op, client, last)
+			return nil
+		}
+		c.last[client] = seq
+	}
+	switch verb {
+	case "inc":
+		c.n++
+		if c.double {
+			c.n++
+		}
+		return []byte(strconv.FormatInt(c.n, 10))
+	case "null":
+		return nil
+	case "get":
+		return []byte(strconv.FormatInt(c.n, 10))
+	case "dec":
+		c.env.Fail(CheckDec, "server %d executed Dec %q", c.server, op)
+		c.n--
+		return nil
+	}
+	c.env.Logf("counter: unknown op %q", op)
+	return []byte("ERR unknown op")
+}
+
+// Query answers "get" from local state.
+func (c *counter) Query(op []byte) []byte {
+	if string(op) != "get" {
+		return []byte("ERR not a read")
+	}
+	return []byte(strconv.FormatInt(c.n, 10))
+}
+
+// Snapshot encodes the value and the tag table (sorted by client).
+func (c *counter) Snapshot() []byte {
+	clients := make([]uint64, 0, len(c.last))
+	for k := range c.last {
+		clients = append(clients, k)
+	}
+	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	b := binary.AppendVarint(nil, c.n)
+	for _, k := range clients {
+		b = binary.AppendUvarint(b, k)
+		b = binary.AppendUvarint(b, c.last[k])
+	}
+	return b
+}
+
+// Restore loads a snapshot; a malformed one fails the run.
+func (c *counter) Restore(b []byte) {
+	c.n, c.last = 0, map[uint64]uint64{}
+	if len(b) == 0 {
+		return
+	}
+	n, k := binary.Varint(b)
+	if k <= 0 {
+		c.env.Fail("rsm.counter-snapshot", "server %d: bad counter snapshot", c.server)
+		return
+	}
+	c.n, b = n, b[k:]
+	for len(b) > 0 {
+		cl, k1 := binary.Uvarint(b)
+		if k1 <= 0 {
+			c.env.Fail("rsm.counter-snapshot", "server %d: bad client in counter snapshot", c.server)
+			return
+		}
+		seq, k2 := binary.Uvarint(b[k1:])
+		if k2 <= 0 {
+			c.env.Fail("rsm.counter-snapshot", "server %d: bad seq in counter snapshot", c.server)
+			return
+		}
+		c.last[cl] = seq
+		b = b[k1+k2:]
+	}
+}

@@ -1,0 +1,398 @@
+// Package rsm registers dsim's replicated-state-machine scenarios (rsm/...):
+// one per test of the MIT 6.5840 lab 4A/4C RSM tester (LABS.md §2.4),
+// scripted in virtual time with the same bounds and the lab's counter service
+// (Inc returns the new value, Null does nothing, Dec must never execute),
+// and beyond the lab: swarm faults and snapshot churn with clients that keep
+// submitting while faults are active, checked for exactly-once execution,
+// and unsafe variants of nodes/rsm that dsim must catch.
+//
+// Servers host nodes/rsm around the counter; clients are world-level
+// drivers that call Submit and Read on a server directly, as the lab's
+// tester does (a server's group partition never cuts its clients off; a
+// crashed or replaced server fails the call within 100 ms, like labrpc).
+// Raft's online checkers (checkers/raftcheck) watch every server through
+// raft.Config's Observer. Variant keys: the raft.* keys of scenarios/raft,
+// plus rsm.maxraftstate and the rsm.unsafe_* switches.
+//
+// It may import sim, scenarios, checkers, nodes/raft, nodes/rsm and
+// scenarios/raft (for the raft.* variant keys).
+package rsm
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/smilingraft/dsim/checkers/raftcheck"
+	"github.com/smilingraft/dsim/nodes/rsm"
+	"github.com/smilingraft/dsim/scenarios"
+	raftscen "github.com/smilingraft/dsim/scenarios/raft"
+	"github.com/smilingraft/dsim/sim"
+)
+
+// Variant keys of rsm scenarios (besides raft.*).
+const (
+	kServers      = "raft.servers"
+	kMaxRaftState = "rsm.maxraftstate"
+	kClients      = "rsm.clients"
+	kNoDedup      = "rsm.unsafe_no_dedup"
+	kAnswerAny    = "rsm.unsafe_answer_any"
+)
+
+// params returns the variant keys of an rsm scenario: raft.* (servers > 0
+// adds raft.servers), rsm.maxraftstate with its default, the unsafe
+// switches, and rsm.clients when clients > 0.
+func params(servers, maxRaftState, clients int, over map[string]string) []scenarios.Param {
+	ps := raftscen.Params(servers, nil)
+	ps = append(ps,
+		scenarios.Param{Key: kMaxRaftState, Default: strconv.Itoa(maxRaftState), Doc: "snapshot when Raft's persisted state reaches this many bytes; -1 never"},
+		scenarios.Param{Key: kNoDedup, Default: "false", Doc: "UNSAFE: no duplicate detection (retried ops may apply twice)"},
+		scenarios.Param{Key: kAnswerAny, Default: "false", Doc: "UNSAFE: answer a Submit with whatever entry lands at its index"})
+	if clients > 0 {
+		ps = append(ps, scenarios.Param{Key: kClients, Default: strconv.Itoa(clients), Doc: "clients submitting concurrently"})
+	}
+	for i := range ps {
+		if v, ok := over[ps[i].Key]; ok {
+			ps[i].Default = v
+		}
+	}
+	return ps
+}
+
+// reliable is the lab's RSM network: no drops, short delays.
+var reliable = sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}
+
+// harness is a group of RSM servers, the raft checker watching them, and
+// what the lab tester keeps: connectivity and the last known leader.
+type harness struct {
+	c       *scenarios.Cluster
+	w       *sim.World
+	n       int
+	ids     []sim.NodeID
+	chk     *raftcheck.Checker
+	conn    []bool
+	leader  int // last server that answered a Submit OK
+	cfg     rsm.Config
+	clients uint64 // client ids handed out by the lab's helper
+
+	maxState int // largest Raft persisted state seen (bytes)
+	underF   int // ops acknowledged while a fault was active
+	acked    int // ops acknowledged
+
+	done bool
+	at   string // the script's current step, for a stuck script
+
+	// broken, if set, breaks each server's counter at boot (tests only).
+	broken func(*counter)
+}
+
+// hooks forwards server i's Raft observer calls to the checker.
+type hooks struct {
+	h *harness
+	i int
+}
+
+func (o hooks) BecameLeader(server int, term uint64) {
+	o.h.chk.BecameLeader(server, term)
+	o.h.w.Note("s%d became leader in term %d", server, term)
+}
+func (o hooks) Applied(server int, index, term uint64, cmd []byte) {
+	o.h.chk.Applied(server, index, term, cmd)
+}
+func (o hooks) SnapshotInstalled(server int, index, term uint64) {
+	o.h.chk.SnapshotInstalled(server, index, term)
+}
+func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
+	o.h.chk.Committed(server, index, term, cmd)
+}
+
+// Snapshotted is Raft's optional observer extension: the service took a
+// snapshot through index.
+func (o hooks) Snapshotted(server int, index uint64) { o.h.chk.Snapshotted(server, index) }
+
+// server is one RSM peer around the counter service.
+type server struct {
+	h   *harness
+	cfg rsm.Config
+	me  int
+	s   *rsm.RSM
+	sm  *counter
+}
+
+// Start builds the RSM (and Raft) from the disk.
+func (v *server) Start(env *sim.Env) {
+	v.sm = newCounter(env, v.me)
+	if v.h != nil && v.h.broken != nil {
+		v.h.broken(v.sm)
+	}
+	s, err := rsm.New(env, v.cfg, v.sm)
+	if err != nil {
+		env.Fail("setup", "%v", err)
+		return
+	}
+	v.s = s
+}
+
+// Receive routes Raft's messages.
+func (v *server) Receive(from sim.NodeID, msg sim.Message) {
+	if v.s != nil {
+		v.s.Step(from, msg)
+	}
+}
+
+// Role reports Raft's term and leadership (for leader-targeted faults).
+func (v *server) Role() (uint64, bool) {
+	if v.s == nil {
+		return 0, false
+	}
+	return v.s.Raft().State()
+}
+
+// Inspect shows the server's state when a run stops at an event.
+func (v *server) Inspect() any {
+	if v.s == nil {
+		return "no rsm"
+	}
+	return map[string]any{"counter": v.sm.n, "rsm": v.s.Inspect()}
+}
+
+// newHarness builds n servers on net and declares them as fault targets;
+// broken, if set, breaks every server's counter (tests only).
+func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, broken func(*counter)) (*harness, error) {
+	if n < 1 || n > 15 {
+		return nil, fmt.Errorf("rsm: servers must be 1..15, got %d", n)
+	}
+	h := &harness{c: c, w: c.W, n: n, conn: make([]bool, n), broken: broken}
+	h.chk = raftcheck.New(c.W.Fail)
+	c.W.SetNet(net)
+	first := sim.NodeID(c.W.NumNodes())
+	for i := 0; i < n; i++ {
+		h.ids = append(h.ids, first+sim.NodeID(i))
+	}
+	h.cfg = rsm.Config{MaxRaftState: c.Int(kMaxRaftState), UnsafeNoDedup: c.Bool(kNoDedup), UnsafeAnswerAnyEntry: c.Bool(kAnswerAny)}
+	for i := 0; i < n; i++ {
+		i := i
+		id := c.W.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
+			h.chk.Restarted(i)
+			cfg := h.cfg
+			cfg.Raft = raftscen.Config(c, i, h.ids, hooks{h, i})
+			return &server{cfg: cfg, me: i, h: h}
+		})
+		if id != h.ids[i] {
+			return nil, fmt.Errorf("rsm: node ids not contiguous")
+		}
+		h.conn[i] = true
+	}
+	if f := c.W.Failure(); f != nil {
+		return nil, fmt.Errorf("%s", f.Message)
+	}
+	c.Servers(h.ids...)
+	c.Check("rsm.metrics", func() error {
+		h.noteState()
+		c.Metric("max_raft_state_bytes", float64(h.maxState))
+		c.Metric("acked", float64(h.acked))
+		c.Metric("acked_under_faults", float64(h.underF))
+		return nil
+	})
+	return h, nil
+}
+
+// srv returns server i if it runs and is not paused (nil otherwise).
+func (h *harness) srv(i int) *server {
+	id := h.ids[i]
+	if !h.w.Up(id) || h.w.Paused(id) {
+		return nil
+	}
+	v, _ := h.w.Node(id).(*server)
+	if v == nil || v.s == nil {
+		return nil
+	}
+	return v
+}
+
+// stopped reports whether the run already failed.
+func (h *harness) stopped() bool { return h.w.Failure() != nil }
+
+// noteState records Raft's persisted size on every running server.
+func (h *harness) noteState() {
+	for i := 0; i < h.n; i++ {
+		if v := h.srv(i); v != nil {
+			if sz := v.s.Raft().PersistSize(); sz > h.maxState {
+				h.maxState = sz
+			}
+		}
+	}
+}
+
+// ---- connectivity, the lab tester's way ----
+
+// disconnect cuts server i off from every other server, both ways.
+func (h *harness) disconnect(i int) {
+	h.conn[i] = false
+	h.w.Isolate(h.ids[i], h.ids)
+}
+
+// connect restores server i's links to every connected server.
+func (h *harness) connect(i int) {
+	h.conn[i] = true
+	for j := 0; j < h.n; j++ {
+		if j != i && h.conn[j] {
+			h.w.Connect(h.ids[i], h.ids[j])
+			h.w.Connect(h.ids[j], h.ids[i])
+		}
+	}
+}
+
+// partition cuts the servers into two sides (the lab's Partition).
+func (h *harness) partition(a, b []int) {
+	for _, i := range a {
+		h.conn[i] = true
+	}
+	for _, i := range b {
+		h.conn[i] = true
+	}
+	ids := func(xs []int) []sim.NodeID {
+		var out []sim.NodeID
+		for _, x := range xs {
+			out = append(out, h.ids[x])
+		}
+		return out
+	}
+	h.w.Partition([][]sim.NodeID{ids(a), ids(b)})
+}
+
+// shutdown is the lab's ShutdownServer: disconnect, Kill (pending Submits
+// return ErrWrongLeader), crash.
+func (h *harness) shutdown(i int) {
+	h.disconnect(i)
+	if v, _ := h.w.Node(h.ids[i]).(*server); v != nil && v.s != nil && h.w.Up(h.ids[i]) {
+		v.s.Kill()
+	}
+	h.w.Crash(h.ids[i])
+}
+
+// start is the lab's StartServer followed by connecting it.
+func (h *harness) start(i int) {
+	if h.w.Up(h.ids[i]) {
+		h.shutdown(i)
+	}
+	h.w.Restart(h.ids[i])
+	h.connect(i)
+}
+
+// counters returns the counter of every running server (-1 if down).
+func (h *harness) counters() []int64 {
+	out := make([]int64, h.n)
+	for i := 0; i < h.n; i++ {
+		out[i] = -1
+		if v, _ := h.w.Node(h.ids[i]).(*server); v != nil && v.s != nil && h.w.Up(h.ids[i]) {
+			out[i] = v.sm.n
+		}
+	}
+	return out
+}
+
+// ---- clients ----
+
+// errGaveUp: the call's time limit passed without an OK.
+var errGaveUp = errors.New("gave up")
+
+// call says how a client calls the group.
+type call struct {
+	servers []int        // servers to try (nil: all)
+	limit   sim.Duration // give up after this long (0: never)
+	timeout sim.Duration // per-attempt timeout (0: wait for the answer)
+	read    bool         // Read instead of Submit
+}
+
+// do submits op as (client, seq) the lab's way: try each server starting at
+// the last known leader; ErrWrongLeader (or a server that crashed or was
+// replaced, noticed within 100 ms, or an attempt that timed out) moves on to
+// the next, with 50 ms between passes, until an OK or the limit. k runs from
+// a world event of its own, never inside a server's handler.
+func (h *harness) do(o call, client, seq uint64, op []byte, k func(res []byte, err error)) {
+	servers := o.servers
+	if servers == nil {
+		for i := 0; i < h.n; i++ {
+			servers = append(servers, i)
+		}
+	}
+	t0 := h.w.Now()
+	tried := 0
+	var attempt func()
+	pass := func() { tried = 0; attempt() }
+	attempt = func() {
+		if h.stopped() {
+			return
+		}
+		if o.limit > 0 && h.w.Now().Sub(t0) >= o.limit {
+			k(nil, errGaveUp)
+			return
+		}
+		if tried == len(servers) {
+			h.w.After(50*sim.Millisecond, pass)
+			return
+		}
+		i := servers[(h.leaderPos(servers)+tried)%len(servers)]
+		tried++
+		v := h.srv(i)
+		if v == nil {
+			attempt()
+			return
+		}
+		finished := false
+		deadline := h.w.Now().Add(o.timeout)
+		cb := func(res []byte, err error) {
+			if finished {
+				return
+			}
+			finished = true
+			h.w.After(0, func() {
+				switch {
+				case err == nil:
+					h.leader = i
+					h.acked++
+					if h.w.FaultActive() {
+						h.underF++
+					}
+					k(res, nil)
+				case errors.Is(err, rsm.ErrWrongLeader):
+					attempt()
+				default:
+					k(nil, err)
+				}
+			})
+		}
+		if o.read {
+			v.s.Read(op, cb)
+		} else {
+			v.s.Submit(client, seq, op, cb)
+		}
+		var watch func()
+		watch = func() {
+			if finished || h.stopped() {
+				return
+			}
+			cur, _ := h.w.Node(h.ids[i]).(*server)
+			if cur != v || !h.w.Up(h.ids[i]) || (o.timeout > 0 && h.w.Now() >= deadline) {
+				finished = true
+				attempt()
+				return
+			}
+			h.w.After(100*sim.Millisecond, watch)
+		}
+		h.w.After(100*sim.Millisecond, watch)
+	}
+	pass()
+}
+
+// leaderPos is the position of the last known leader in servers (0 if it
+// is not among them).
+func (h *harness) leaderPos(servers []int) int {
+	for p, i := range servers {
+		if i == h.leader {
+			return p
+		}
+	}
+	return 0
+}
