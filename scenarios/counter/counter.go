@@ -14,8 +14,8 @@ import (
 )
 
 var params = []scenarios.Param{
-	{Key: "counter.servers", Default: "3", Doc: "number of counter servers"},
-	{Key: "counter.clients", Default: "2", Doc: "number of clients"},
+	{Key: "counter.servers", Default: "3", Doc: "number of counter servers", Range: scenarios.Span(1, 64)},
+	{Key: "counter.clients", Default: "2", Doc: "number of clients", Range: scenarios.Span(0, 64)},
 	{Key: "counter.sync", Default: "true", Doc: "sync each write before replying (false is the example's bug)"},
 }
 

@@ -42,10 +42,16 @@ type spec struct {
 }
 
 func params(s spec) []scenarios.Param {
+	minWorkers := int64(1)
+	if s.stagger {
+		minWorkers = 3 // workers 2.. start when worker 1 exits
+	}
 	return []scenarios.Param{
-		{Key: "mr.workers", Default: strconv.Itoa(s.workers), Doc: "number of worker processes (slots) running at once"},
-		{Key: "mr.nreduce", Default: "10", Doc: "number of reduce tasks"},
-		{Key: "mr.reissue_timeout_ms", Default: "10000", Doc: "re-issue a task still running after this long (the lab needs > 5000)"},
+		{Key: "mr.workers", Default: strconv.Itoa(s.workers), Doc: "number of worker processes (slots) running at once",
+			Range: scenarios.Span(minWorkers, 64)},
+		{Key: "mr.nreduce", Default: "10", Doc: "number of reduce tasks", Range: scenarios.Span(1, 1000)},
+		{Key: "mr.reissue_timeout_ms", Default: "10000", Doc: "re-issue a task still running after this long (the lab needs > 5000)",
+			Range: scenarios.Span(1, 3_600_000)},
 		{Key: "mr.atomic_rename", Default: strconv.FormatBool(s.rename), Doc: "publish outputs by temp file + rename (false: write in place, unsafe)"},
 		{Key: "mr.reissue", Default: strconv.FormatBool(s.reissue), Doc: "re-issue tasks of silent workers (false: never, unsafe)"},
 	}

@@ -113,11 +113,12 @@ func TestJobCountCatchesEarlyReissue(t *testing.T) {
 	}
 }
 
-// TestVariantsValidate rejects a bad variant value with a usage failure.
+// TestVariantsValidate rejects a bad variant value with a usage failure
+// (mr.workers declares its range, so Validate refuses it before setup).
 func TestVariantsValidate(t *testing.T) {
 	s := lookup(t, "mr/wc")
 	r := scenarios.Run(s, scenarios.Variant{"mr.workers": "0"}, 1, scenarios.Config{})
-	if r.Passed || r.Failure.Checker != "setup" {
+	if r.Passed || r.Failure.Checker != "usage" {
 		t.Fatalf("mr.workers=0 accepted: %+v", r.Failure)
 	}
 	r = scenarios.Run(s, scenarios.Variant{"mr.workers": "5", "mr.nreduce": "3"}, 1, scenarios.Config{})

@@ -47,19 +47,22 @@ const (
 // raft.servers with that default. over replaces defaults by key.
 func params(servers int, over map[string]string) []scenarios.Param {
 	ps := []scenarios.Param{
-		{Key: kElectionMin, Default: "300", Doc: "minimum election timeout, ms"},
-		{Key: kElectionMax, Default: "600", Doc: "maximum election timeout, ms"},
-		{Key: kHeartbeat, Default: "100", Doc: "heartbeat interval, ms"},
+		{Key: kElectionMin, Default: "300", Doc: "minimum election timeout, ms", Range: scenarios.Span(1, 60_000)},
+		{Key: kElectionMax, Default: "600", Doc: "maximum election timeout, ms", Range: scenarios.Span(1, 60_000),
+			AtLeastKey: kElectionMin},
+		{Key: kHeartbeat, Default: "100", Doc: "heartbeat interval, ms (below the minimum election timeout)",
+			Range: scenarios.Span(1, 60_000), BelowKey: kElectionMin},
 		{Key: kPreVote, Default: "false", Doc: "PreVote phase before elections"},
 		{Key: kCheckQuorum, Default: "false", Doc: "leaders step down without a quorum of recent acks"},
 		{Key: kFastBackup, Default: "true", Doc: "per-term nextIndex backtracking"},
-		{Key: kMaxEntries, Default: "64", Doc: "entries per AppendEntries"},
-		{Key: kRead, Default: "log", Doc: "read path: log | readindex | lease"},
+		{Key: kMaxEntries, Default: "64", Doc: "entries per AppendEntries (0: 64)", Range: scenarios.Span(0, 1_000_000)},
+		{Key: kRead, Default: "log", Doc: "read path: log | readindex | lease", Enum: []string{"log", "readindex", "lease"}},
 		{Key: kUnsafeFig8, Default: "false", Doc: "UNSAFE: commit prior-term entries by counting replicas (Figure 8 bug)"},
 		{Key: kUnsafeLease, Default: "false", Doc: "UNSAFE: lease reads trust the local (drifting) clock"},
 	}
 	if servers > 0 {
-		ps = append([]scenarios.Param{{Key: kServers, Default: strconv.Itoa(servers), Doc: "number of Raft servers"}}, ps...)
+		ps = append([]scenarios.Param{{Key: kServers, Default: strconv.Itoa(servers), Doc: "number of Raft servers",
+			Range: scenarios.Span(1, 15)}}, ps...)
 	}
 	for i := range ps {
 		if v, ok := over[ps[i].Key]; ok {

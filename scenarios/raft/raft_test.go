@@ -99,12 +99,14 @@ func TestUnsafeVariantsCaught(t *testing.T) {
 	}
 }
 
-// Setup rejects bad variants with an error, not a panic.
+// Bad variants are refused by the scenario's declared ranges before setup
+// runs (a "usage" failure of Run; the CLI refuses them with exit 2), never
+// a panic.
 func TestBadVariant(t *testing.T) {
 	s, _ := scenarios.Lookup("raft/swarm")
 	for _, v := range []scenarios.Variant{{kServers: "0"}, {kRead: "bogus"}, {kElectionMin: "500", kElectionMax: "100"}} {
 		res := scenarios.Run(s, v, 1, scenarios.Config{})
-		if res.Passed || res.Failure.Checker != "setup" {
+		if res.Passed || res.Failure.Checker != "usage" {
 			t.Fatalf("variant %v: %v", v, res.Failure)
 		}
 	}

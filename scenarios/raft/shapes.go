@@ -102,9 +102,19 @@ type shape struct {
 	script func(h *harness)
 }
 
+// shapeParams returns a shape's variant keys: raft.servers starts at the
+// fewest servers the shape makes sense for.
+func shapeParams(s shape) []scenarios.Param {
+	ps := params(s.servers, s.over)
+	if s.minServers > 1 {
+		ps[0].Range = scenarios.Span(int64(s.minServers), ps[0].Range.Max)
+	}
+	return ps
+}
+
 func registerShape(s shape) {
 	scenarios.Register(&scenarios.Scenario{
-		Name: "raft/" + s.name, Description: s.desc, Params: params(s.servers, s.over),
+		Name: "raft/" + s.name, Description: s.desc, Params: shapeParams(s),
 		Duration: s.duration, Liveness: 10 * sim.Second, Kinds: s.kinds, Faults: s.faults, Unsafe: s.unsafe,
 		Setup: func(c *scenarios.Cluster) error {
 			if n := c.Int(kServers); n < s.minServers {
