@@ -212,6 +212,9 @@ func (wl *workload) checks() {
 				return fmt.Errorf("server %d has counter %d, but %d Incs were acknowledged (exactly once each)", i, c, wl.okIncs)
 			}
 		}
+		return nil
+	})
+	h.c.Check(CheckSize, func() error {
 		if bound := 2 * h.cfg.MaxRaftState; h.cfg.MaxRaftState > 0 {
 			for i := 0; i < h.n; i++ {
 				if v := h.srv(i); v != nil {
