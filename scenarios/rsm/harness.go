@@ -45,11 +45,13 @@ const (
 func params(servers, maxRaftState, clients int, over map[string]string) []scenarios.Param {
 	ps := raftscen.Params(servers, nil)
 	ps = append(ps,
-		scenarios.Param{Key: kMaxRaftState, Default: strconv.Itoa(maxRaftState), Doc: "snapshot when Raft's persisted state reaches this many bytes; -1 never"},
+		scenarios.Param{Key: kMaxRaftState, Default: strconv.Itoa(maxRaftState), Doc: "snapshot when Raft's persisted state reaches this many bytes; <= 0 never",
+			Range: scenarios.Span(-1, 1<<30)},
 		scenarios.Param{Key: kNoDedup, Default: "false", Doc: "UNSAFE: no duplicate detection (retried ops may apply twice)"},
 		scenarios.Param{Key: kAnswerAny, Default: "false", Doc: "UNSAFE: answer a Submit with whatever entry lands at its index"})
 	if clients > 0 {
-		ps = append(ps, scenarios.Param{Key: kClients, Default: strconv.Itoa(clients), Doc: "clients submitting concurrently"})
+		ps = append(ps, scenarios.Param{Key: kClients, Default: strconv.Itoa(clients), Doc: "clients submitting concurrently",
+			Range: scenarios.Span(1, 64)})
 	}
 	for i := range ps {
 		if v, ok := over[ps[i].Key]; ok {
