@@ -14,6 +14,15 @@
 // raft.Config's Observer. Variant keys: the raft.* keys of scenarios/raft,
 // plus rsm.maxraftstate and the rsm.unsafe_* switches.
 //
+// Where dsim differs from the lab tester:
+//   - each lab Submit is a fresh client's first op (the lab's RSM has no
+//     client ids), so a retry after an ambiguous ErrWrongLeader is applied
+//     once instead of making a rare election race fail the exact counts;
+//   - Shutdown4A first waits for an Inc, so that a leader holds pending Nulls
+//     when everything shuts down;
+//   - LeaderPartition4A's "not all Decs returned within 1 s" is skipped under
+//     raft.checkquorum=true, where the cut-off leader rightly steps down.
+//
 // It may import sim, scenarios, checkers, nodes/raft, nodes/rsm and
 // scenarios/raft (for the raft.* variant keys).
 package rsm
