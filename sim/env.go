@@ -203,16 +203,15 @@ func trueDuration(d Duration, ppm int64) Duration {
 	if ppm == 0 || d <= 0 {
 		return d
 	}
-	rate := 1_000_000 + ppm
-	return Duration((int64(d)*1_000_000 + rate - 1) / rate)
+	return Duration(mulDivSat(int64(d), 1_000_000, 1_000_000+ppm, true))
 }
 
 func (w *World) localNow(p *proc) Time {
-	el := int64(w.now - p.anchorTrue)
+	el := int64(w.now.Sub(p.anchorTrue))
 	if p.driftPPM != 0 {
-		el = el * (1_000_000 + p.driftPPM) / 1_000_000
+		el = mulDivSat(el, 1_000_000+p.driftPPM, 1_000_000, false)
 	}
-	return p.anchorLocal + Time(el)
+	return p.anchorLocal.Add(Duration(el))
 }
 
 // LocalNow returns a node's local clock reading.

@@ -190,13 +190,13 @@ func (w *World) send(from, to NodeID, msg Message) {
 		if from != to {
 			d = w.netRand.Between(o.DelayMin, o.DelayMax)
 			if w.netRand.Chance(o.Tail) {
-				d += w.netRand.Between(0, o.TailMax)
+				d = d.Plus(w.netRand.Between(0, o.TailMax))
 			}
 			if ps.clogUntil > w.now {
-				d += ps.clogDelay
+				d = d.Plus(ps.clogDelay)
 			}
 			if pt := w.procs[to]; pt.clogUntil > w.now {
-				d += pt.clogDelay
+				d = d.Plus(pt.clogDelay)
 			}
 		}
 		at := w.now.Add(d)

@@ -77,32 +77,146 @@ func (a Action) String() string {
 // failure files, replayed as is, and shrunk by removing actions.
 type Plan []Action
 
-// Validate checks that every action names a known kind and valid targets.
+// Validate checks every field of every action against targets, the number
+// of fault targets the scenario declares: a known kind, a time at or after
+// zero, node, peer and cut indexes in 0..targets-1, non-negative ids and
+// refs, non-negative clog delays and durations, well-formed ratios, drift
+// inside (-100%, +100%), and network options that make sense (see
+// NetOptions.Validate). Huge values are accepted where they mean something
+// ("never", "forever"): virtual time saturates instead of wrapping. The
+// error is one line naming the action.
 func (p Plan) Validate(targets int) error {
 	for i, a := range p {
-		switch a.Kind {
-		case ActLinks, ActIsolate, ActFlaky, ActClog, ActHeal, ActCrash, ActRestart,
-			ActPause, ActResume, ActWipe, ActCorrupt, ActDrift, ActJump, ActNet:
-		default:
-			return fmt.Errorf("plan action %d: unknown kind %q", i, a.Kind)
+		if err := a.validate(targets); err != nil {
+			return fmt.Errorf("plan action %d (%s): %v", i, a.Kind, err)
 		}
-		if a.At < 0 {
-			return fmt.Errorf("plan action %d: negative time", i)
+	}
+	return nil
+}
+
+func (a Action) validate(targets int) error {
+	switch a.Kind {
+	case ActLinks, ActIsolate, ActFlaky, ActClog, ActHeal, ActCrash, ActRestart,
+		ActPause, ActResume, ActWipe, ActCorrupt, ActDrift, ActJump, ActNet:
+	default:
+		return fmt.Errorf("unknown kind %q", a.Kind)
+	}
+	in := func(n int) bool { return n >= 0 && n < targets }
+	switch {
+	case a.At < 0:
+		return fmt.Errorf("negative time at_ns %d", a.At)
+	case !in(a.Node) || !in(a.Peer):
+		return fmt.Errorf("node %d or peer %d out of range 0..%d", a.Node, a.Peer, targets-1)
+	case a.ID < 0 || a.Ref < 0:
+		return fmt.Errorf("negative id %d or ref %d", a.ID, a.Ref)
+	case a.Delay < 0 && a.Kind != ActJump:
+		return fmt.Errorf("negative delay_ns %d", a.Delay)
+	case a.For < 0:
+		return fmt.Errorf("negative for_ns %d", a.For)
+	case a.PPM <= -1_000_000 || a.PPM >= 1_000_000:
+		return fmt.Errorf("drift %d ppm out of range (-1000000, 1000000)", a.PPM)
+	}
+	for _, c := range a.Cuts {
+		if !in(c[0]) || !in(c[1]) {
+			return fmt.Errorf("cut %d->%d out of range 0..%d", c[0], c[1], targets-1)
 		}
-		if a.Node < 0 || a.Node >= targets || a.Peer < 0 || a.Peer >= targets {
-			return fmt.Errorf("plan action %d: node out of range 0..%d", i, targets-1)
+	}
+	if err := a.Ratio.validate("ratio"); err != nil {
+		return err
+	}
+	if a.Kind == ActNet {
+		if a.Net == nil {
+			return fmt.Errorf("net action without options")
 		}
-		for _, c := range a.Cuts {
-			if c[0] < 0 || c[0] >= targets || c[1] < 0 || c[1] >= targets {
-				return fmt.Errorf("plan action %d: cut out of range", i)
-			}
+		if err := a.Net.Validate(); err != nil {
+			return err
 		}
-		if a.Kind == ActNet && a.Net == nil {
-			return fmt.Errorf("plan action %d: net action without options", i)
+	}
+	return nil
+}
+
+// validate refuses a ratio that fires with a zero denominator: 0/0 is the
+// zero value ("never"), n/0 with n > 0 means nothing.
+func (p Ratio) validate(name string) error {
+	if p.Den == 0 && p.Num != 0 {
+		return fmt.Errorf("%s %d/0 has a zero denominator", name, p.Num)
+	}
+	return nil
+}
+
+// Validate checks network options: delays and the tail are non-negative,
+// delay_min_ns <= delay_max_ns, and every ratio has a denominator.
+func (o NetOptions) Validate() error {
+	switch {
+	case o.DelayMin < 0 || o.DelayMax < 0:
+		return fmt.Errorf("negative delay_min_ns %d or delay_max_ns %d", o.DelayMin, o.DelayMax)
+	case o.DelayMin > o.DelayMax:
+		return fmt.Errorf("delay_min_ns %d above delay_max_ns %d", o.DelayMin, o.DelayMax)
+	case o.TailMax < 0:
+		return fmt.Errorf("negative tail_max_ns %d", o.TailMax)
+	}
+	for _, r := range []struct {
+		name string
+		p    Ratio
+	}{{"tail", o.Tail}, {"loss", o.Loss}, {"dup", o.Dup}, {"reorder", o.Reorder}} {
+		if err := r.p.validate(r.name); err != nil {
+			return err
 		}
-		if a.Kind == ActDrift && (a.PPM <= -1_000_000 || a.PPM >= 1_000_000) {
-			return fmt.Errorf("plan action %d: drift out of range", i)
+	}
+	return nil
+}
+
+// MinFaultStep is the shortest nemesis step Faults.Validate accepts: a
+// shorter one makes GeneratePlan draw millions of actions per second of
+// fault phase.
+const MinFaultStep = Millisecond
+
+// MaxFaultSpan bounds every duration knob of Faults (stabilities, maxima):
+// longer than any fault phase, short enough that sums cannot overflow.
+const MaxFaultSpan = 24 * Hour
+
+// Validate checks fault options before a plan is generated from them (they
+// come from failure files too): ratios with denominators, a step of at
+// least MinFaultStep (or zero: the default), durations in 0..MaxFaultSpan,
+// a non-negative max_down, drift_max_ppm in 0..999999, and sane network
+// options. The error is one line naming the field.
+func (f Faults) Validate() error {
+	if f.Step != 0 && (f.Step < MinFaultStep || f.Step > MaxFaultSpan) {
+		return fmt.Errorf("faults: step_ns %d out of range %d..%d", f.Step, MinFaultStep, MaxFaultSpan)
+	}
+	if err := f.Network.Base.Validate(); err != nil {
+		return fmt.Errorf("faults: network base: %v", err)
+	}
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{
+		{"delay_max_ns", f.Network.Base.DelayMax}, {"tail_max_ns", f.Network.Base.TailMax},
+		{"clog_max_ns", f.Network.ClogMax}, {"partition_stability_ns", f.Network.PartitionStability},
+		{"crash_stability_ns", f.Process.CrashStability}, {"jump_max_ns", f.Clock.JumpMax},
+	} {
+		if d.d < 0 || d.d > MaxFaultSpan {
+			return fmt.Errorf("faults: %s %d out of range 0..%d", d.name, d.d, MaxFaultSpan)
 		}
+	}
+	for _, r := range []struct {
+		name string
+		p    Ratio
+	}{
+		{"partition", f.Network.Partition}, {"flaky", f.Network.Flaky}, {"clog", f.Network.Clog},
+		{"crash", f.Process.Crash}, {"crash_leader", f.Process.CrashLeader}, {"pause", f.Process.Pause},
+		{"torn", f.Disk.Torn}, {"wipe", f.Disk.Wipe}, {"corrupt", f.Disk.Corrupt},
+		{"drift", f.Clock.Drift}, {"jump", f.Clock.Jump},
+	} {
+		if err := r.p.validate("faults: " + r.name); err != nil {
+			return err
+		}
+	}
+	switch {
+	case f.Process.MaxDown < 0:
+		return fmt.Errorf("faults: negative max_down %d", f.Process.MaxDown)
+	case f.Clock.DriftMaxPPM < 0 || f.Clock.DriftMaxPPM >= 1_000_000:
+		return fmt.Errorf("faults: drift_max_ppm %d out of range 0..999999", f.Clock.DriftMaxPPM)
 	}
 	return nil
 }

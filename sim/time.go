@@ -18,11 +18,11 @@ const (
 	Minute               = 60 * Second
 )
 
-// Add returns t+d.
-func (t Time) Add(d Duration) Time { return t + Time(d) }
+// Add returns t+d, saturating at MaxTime and MinTime (see saturate.go).
+func (t Time) Add(d Duration) Time { return Time(addSat(int64(t), int64(d))) }
 
-// Sub returns t-u.
-func (t Time) Sub(u Time) Duration { return Duration(t - u) }
+// Sub returns t-u, saturating at the ends of Duration.
+func (t Time) Sub(u Time) Duration { return Duration(subSat(int64(t), int64(u))) }
 
 // String prints t as seconds with millisecond precision, e.g. "1.250s".
 func (t Time) String() string { return Duration(t).String() }
