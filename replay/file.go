@@ -14,9 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -108,15 +113,43 @@ func FromResult(res *scenarios.Result, foundBy string) *File {
 	return f
 }
 
-// Name is the file's canonical base name: scenario, seed and checker, so
-// that one campaign's files sort by scenario and seed.
+// Name is the file's canonical base name: scenario, seed, checker and, when
+// the run had a variant, a short stable hash of it (the FNV-1a of its
+// canonical form), so that files sort by scenario and seed and two
+// campaigns with different variants into one directory never overwrite
+// each other's files. Characters other than letters, digits, '.', '_' and
+// '-' become '_', so a hostile checker name cannot leave the directory.
 func (f *File) Name() string {
 	checker := "fail"
-	if f.Failure != nil {
+	if f.Failure != nil && f.Failure.Checker != "" {
 		checker = f.Failure.Checker
 	}
-	s := strings.NewReplacer("/", "_", " ", "_").Replace(f.Scenario)
-	return fmt.Sprintf("%s-seed%d-%s.json", s, f.Seed, checker)
+	name := fmt.Sprintf("%s-seed%d-%s", safeName(f.Scenario), f.Seed, safeName(checker))
+	if f.Variant != "" {
+		canon := f.Variant
+		if v, err := scenarios.ParseVariant(f.Variant); err == nil {
+			canon = v.String()
+		}
+		h := fnv.New32a()
+		h.Write([]byte(canon))
+		name += fmt.Sprintf("-v%08x", h.Sum32())
+	}
+	return name + ".json"
+}
+
+// safeName keeps letters, digits, '.', '_' and '-' and turns anything else
+// into '_'; a name of dots only becomes '_'.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if strings.Trim(string(b), ".") == "" {
+		return "_"
+	}
+	return string(b)
 }
 
 // Config returns the scenarios.Config that replays the file's run, and the
@@ -155,9 +188,60 @@ func (f *File) Write(dir string) (string, error) {
 	return f.WriteAs(filepath.Join(dir, f.Name()))
 }
 
-// WriteAs writes the file atomically at path.
+// CheckTarget returns an error unless path is absent or a regular file:
+// WriteAs renames over whatever is there, and a fifo, a device or a
+// symbolic link must never be replaced by a failure file.
+func CheckTarget(path string) error {
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("failure file %s: %w", path, unwrapPath(err))
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("refusing to replace %s: not a regular file (%s)", path, describeMode(st.Mode()))
+	}
+	return nil
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// FileMode is the mode failure files are created with, before the umask:
+// the usual 0644, so that artifact uploaders running as another user can
+// read them.
+const FileMode = 0o644
+
+// WriteAs writes the file atomically at path (temp file in the same
+// directory, fsync, rename, fsync of the directory). The file is created
+// FileMode minus the umask. It refuses to replace anything but a regular
+// file (see CheckTarget).
 func (f *File) WriteAs(path string) (string, error) {
 	dir := filepath.Dir(path)
+	if err := CheckTarget(path); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("failure file: %w", err)
 	}
@@ -169,21 +253,24 @@ func (f *File) WriteAs(path string) (string, error) {
 		return "", fmt.Errorf("failure file: %w", err)
 	}
 	b = append(b, '\n')
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	tmp, err := createTemp(dir, ".tmp-"+filepath.Base(path)+"-")
 	if err != nil {
 		return "", fmt.Errorf("failure file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("failure file %s: %w", path, err)
+		return "", fmt.Errorf("failure file %s: %w", path, unwrapPath(err))
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("failure file %s: %w", path, err)
+		return "", fmt.Errorf("failure file %s: %w", path, unwrapPath(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("failure file %s: %w", path, err)
+		return "", fmt.Errorf("failure file %s: %w", path, unwrapPath(err))
+	}
+	if err := CheckTarget(path); err != nil { // it may have appeared meanwhile
+		return "", err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("failure file %s: %w", path, err)
@@ -195,6 +282,18 @@ func (f *File) WriteAs(path string) (string, error) {
 	return path, nil
 }
 
+// createTemp creates a new file prefix+RANDOM in dir with mode FileMode
+// (the kernel applies the umask; os.CreateTemp would make it 0600).
+func createTemp(dir, prefix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+		if err == nil || !errors.Is(err, fs.ErrExist) || try >= 100 {
+			return f, err
+		}
+	}
+}
+
 // ErrBadFile marks a failure file that cannot be read: missing, not JSON,
 // truncated, from a newer dsim, or naming an unknown scenario.
 var ErrBadFile = errors.New("bad failure file")
@@ -203,24 +302,109 @@ func bad(path, format string, args ...any) error {
 	return fmt.Errorf("%w %s: %s", ErrBadFile, path, fmt.Sprintf(format, args...))
 }
 
-// Read reads and validates a failure file. Every error wraps ErrBadFile and
-// is one line.
+// Bounds on what a failure file may hold. Real files are a few to a few
+// hundred kilobytes: a plan of at most a few thousand actions and a trace
+// tail of some hundred events. The bounds keep a hostile or corrupt file
+// (or /dev/zero) from taking more than a few hundred megabytes.
+const (
+	// MaxFileBytes bounds the bytes Read reads.
+	MaxFileBytes = 16 << 20
+	// MaxPlanActions bounds a plan's length (checked while decoding).
+	MaxPlanActions = 100_000
+	// MaxTraceTail bounds the stored trace tail (checked while decoding).
+	MaxTraceTail = 100_000
+)
+
+// Read reads and validates a failure file, reading at most MaxFileBytes.
+// Every error wraps ErrBadFile and is one line.
 func Read(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadBounded(path, MaxFileBytes)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, bad(path, "%v", err)
 	}
 	return Parse(path, b)
 }
 
+// ReadBounded reads path, refusing a directory and anything longer than
+// max bytes (it reads at most max+1, so an endless device costs nothing).
+func ReadBounded(path string, max int64) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer fh.Close()
+	if st, err := fh.Stat(); err == nil {
+		switch {
+		case st.IsDir():
+			return nil, errors.New("is a directory")
+		case st.Mode().IsRegular() && st.Size() > max:
+			return nil, fmt.Errorf("larger than %d bytes (not a failure file?)", max)
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, max+1))
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes (not a failure file?)", max)
+	}
+	return b, nil
+}
+
+// tooLong is the error of a bounded list that has more elements than its
+// bound.
+type tooLong struct {
+	what string
+	max  int
+}
+
+func (e *tooLong) Error() string { return fmt.Sprintf("%s has more than %d entries", e.what, e.max) }
+
+// boundedList decodes a JSON array into *items, refusing it as soon as it
+// has more than max elements: memory stays proportional to the bound, not
+// to the file (an action decodes to ~40 times the bytes of "{},").
+type boundedList[T any] struct {
+	items *[]T
+	max   int
+	what  string
+}
+
+// UnmarshalJSON decodes the array element by element.
+func (l *boundedList[T]) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("%s: want a JSON array", l.what)
+	}
+	out := make([]T, 0)
+	for dec.More() {
+		if len(out) >= l.max {
+			return &tooLong{l.what, l.max}
+		}
+		var x T
+		if err := dec.Decode(&x); err != nil {
+			return fmt.Errorf("%s entry %d: %v", l.what, len(out), err)
+		}
+		out = append(out, x)
+	}
+	*l.items = out
+	return nil
+}
+
 // Parse decodes and validates failure file bytes; path names it in errors.
+// Everything is checked against the scenario before anything runs: the
+// variant's keys and ranges, the fault phase, the fault options, and every
+// plan action's kind, time, nodes and values (node indexes against the
+// servers the scenario sets up for that variant). Every error wraps
+// ErrBadFile and is one line.
 func Parse(path string, b []byte) (*File, error) {
 	trimmed := bytes.TrimSpace(b)
 	switch {
+	case len(b) > MaxFileBytes:
+		return nil, bad(path, "larger than %d bytes (not a failure file?)", MaxFileBytes)
 	case len(trimmed) == 0:
 		return nil, bad(path, "empty file")
 	case !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0:
@@ -228,10 +412,22 @@ func Parse(path string, b []byte) (*File, error) {
 	case trimmed[0] != '{':
 		return nil, bad(path, "not a JSON object")
 	}
+	type plain File // no methods: decodes field by field
 	var f File
+	aux := struct {
+		*plain
+		Plan      *boundedList[sim.Action]     `json:"plan"`
+		TraceTail *boundedList[sim.TraceEvent] `json:"trace_tail"`
+	}{plain: (*plain)(&f)}
+	aux.Plan = &boundedList[sim.Action]{items: (*[]sim.Action)(&f.Plan), max: MaxPlanActions, what: "plan"}
+	aux.TraceTail = &boundedList[sim.TraceEvent]{items: &f.TraceTail, max: MaxTraceTail, what: "trace_tail"}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	if err := dec.Decode(&aux); err != nil {
+		var tl *tooLong
+		switch {
+		case errors.As(err, &tl):
+			return nil, bad(path, "%v", tl)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 			return nil, bad(path, "truncated JSON")
 		}
 		return nil, bad(path, "invalid JSON: %v", err)
@@ -257,15 +453,48 @@ func Parse(path string, b []byte) (*File, error) {
 	if err := s.Validate(v); err != nil {
 		return nil, bad(path, "%v", err)
 	}
-	if f.Duration < 0 {
-		return nil, bad(path, "negative duration_ns")
-	}
-	if f.Plan != nil {
-		// Targets are only known to the scenario's setup; Run validates
-		// node ranges. Kinds and times are checked here.
-		if err := f.Plan.Validate(1 << 20); err != nil {
-			return nil, bad(path, "%v", err)
-		}
+	if err := f.validate(s, v); err != nil {
+		return nil, bad(path, "%v", err)
 	}
 	return &f, nil
+}
+
+// validate checks the file's run against its scenario s and variant v.
+func (f *File) validate(s *scenarios.Scenario, v scenarios.Variant) error {
+	switch {
+	case f.Duration < 0 || f.Duration > s.Duration:
+		return fmt.Errorf("duration_ns %d out of range 0..%d (%s's fault phase)", f.Duration, s.Duration, s.Name)
+	case f.VTime < 0:
+		return fmt.Errorf("negative vtime_ns %d", f.VTime)
+	case f.Failure.VTime < 0:
+		return fmt.Errorf("negative failure vtime_ns %d", f.Failure.VTime)
+	}
+	if f.Faults != nil {
+		if err := f.Faults.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(f.Plan) == 0 {
+		return nil
+	}
+	phase := s.Duration
+	if f.Duration > 0 {
+		phase = f.Duration
+	}
+	targets, ok := s.FaultTargets(v, f.Seed)
+	if !ok {
+		targets = math.MaxInt // setup fails: the run reports it
+	}
+	if targets == 0 {
+		return fmt.Errorf("plan has %d actions but %s has no fault targets", len(f.Plan), s.Name)
+	}
+	if err := f.Plan.Validate(targets); err != nil {
+		return err
+	}
+	for i, a := range f.Plan {
+		if a.At > phase {
+			return fmt.Errorf("plan action %d (%s) at_ns %d is after the fault phase (%v)", i, a.Kind, a.At, phase)
+		}
+	}
+	return nil
 }

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
@@ -97,9 +101,13 @@ type Tail struct {
 	sink      *lineSink
 }
 
-// NewTail returns a Tail keeping the last n events.
+// NewTail returns a Tail keeping the last n events. Its ring grows with
+// the events seen, so a huge n costs nothing until a run is that long.
 func NewTail(n int) *Tail {
-	t := &Tail{n: n, ring: make([]sim.TraceEvent, n)}
+	if n < 0 {
+		n = 0
+	}
+	t := &Tail{n: n}
 	t.sink = &lineSink{fn: t.line}
 	return t
 }
@@ -116,7 +124,11 @@ func (t *Tail) line(b []byte) {
 		return
 	}
 	if t.n > 0 {
-		t.ring[t.next] = ev
+		if !t.full && t.next == len(t.ring) {
+			t.ring = append(t.ring, ev)
+		} else {
+			t.ring[t.next] = ev
+		}
 		t.next = (t.next + 1) % t.n
 		if t.next == 0 {
 			t.full = true
@@ -221,11 +233,11 @@ func Replay(f *File, o Options) (*Outcome, error) {
 func Compare(f *File, res *scenarios.Result) []string {
 	var d []string
 	if res.Failure == nil {
-		return []string{fmt.Sprintf("the run passed (events=%d hash=%s); the file recorded %s", res.Events, res.TraceHash, f.Failure.Error())}
+		return []string{fmt.Sprintf("the run passed (events=%d hash=%s); the file recorded %s", res.Events, res.TraceHash, Escape(f.Failure.Error()))}
 	}
 	a, b := f.Failure, res.Failure
 	if a.Checker != b.Checker {
-		d = append(d, fmt.Sprintf("checker: file %q, replay %q (%s)", a.Checker, b.Checker, b.Message))
+		d = append(d, fmt.Sprintf("checker: file %q, replay %q (%s)", a.Checker, b.Checker, Escape(b.Message)))
 	}
 	if a.Checker == HangChecker && b.Checker == HangChecker {
 		return d // a hang has no event or hash to compare
@@ -237,7 +249,7 @@ func Compare(f *File, res *scenarios.Result) []string {
 		d = append(d, fmt.Sprintf("failure vtime: file %v, replay %v", a.VTime, b.VTime))
 	}
 	if f.TraceHash != "" && f.TraceHash != res.TraceHash {
-		d = append(d, fmt.Sprintf("trace hash: file %s, replay %s", f.TraceHash, res.TraceHash))
+		d = append(d, fmt.Sprintf("trace hash: file %s, replay %s", Escape(f.TraceHash), res.TraceHash))
 	}
 	return d
 }
@@ -256,20 +268,54 @@ func firstDiff(want, got []sim.TraceEvent) string {
 	return ""
 }
 
-// FormatEvent prints one trace event as a timeline line.
+// FormatEvent prints one trace event as a timeline line. Its text (node
+// names, kinds, messages) is escaped with Escape: it may come from a
+// hostile file, and a terminal must never receive its control sequences.
 func FormatEvent(e sim.TraceEvent) string {
 	who := e.Node
 	if who == "" {
 		who = "world"
 	}
-	s := fmt.Sprintf("#%-7d %12v  %-8s %-7s", e.Index, e.Time, who, e.Kind)
+	s := fmt.Sprintf("#%-7d %12v  %-8s %-7s", e.Index, e.Time, Escape(who), Escape(e.Kind))
 	if e.Peer != "" {
-		s += " ->" + e.Peer
+		s += " ->" + Escape(e.Peer)
 	}
 	if e.What != "" {
-		s += " " + e.What
+		s += " " + Escape(e.What)
 	}
 	return s
+}
+
+// Escape returns s with everything a terminal could act on written as a Go
+// escape: control characters (ESC, BEL, CR, NUL, ...), Unicode format
+// characters such as bidirectional overrides, and bytes that are not UTF-8.
+// Printable text, including non-ASCII letters, is left as it is.
+func Escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r) // '\x1b', '\a', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // PrintTimeline writes the events as lines, marking the failure event.

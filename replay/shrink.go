@@ -52,6 +52,9 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	if len(f.Plan) > MaxPlanActions {
+		return nil, nil, fmt.Errorf("shrink: plan has %d actions, more than %d", len(f.Plan), MaxPlanActions)
+	}
 	if f.PlanGenerated || f.Failure.Checker == HangChecker {
 		return nil, nil, errors.New("shrink: a hang cannot be shrunk by rerunning it; fix the loop first")
 	}
@@ -184,7 +187,7 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 	}
 	before := f.Size()
 	out.ShrunkFrom = &before
-	out.Capture(len(f.TraceTail)+40, o.Limit)
+	out.Capture(min(len(f.TraceTail)+40, MaxTraceTail), o.Limit)
 	return out, &ShrinkReport{Before: before, After: out.Size(), Runs: runs}, nil
 }
 

@@ -144,6 +144,28 @@ func (s *Scenario) FaultsFor(v Variant, seed uint64) *sim.Faults {
 	return nil
 }
 
+// FaultTargets returns how many fault targets (servers) the scenario
+// declares for variant v and seed: its Setup runs on a throwaway world and
+// no event runs. ok is false when Setup fails or panics (the run itself
+// then reports that). Replay uses it to check a failure file's plan against
+// the scenario before running anything.
+func (s *Scenario) FaultTargets(v Variant, seed uint64) (n int, ok bool) {
+	if s.Validate(v) != nil {
+		return 0, false
+	}
+	w := sim.NewWorld(seed, sim.Options{MaxEvents: 1})
+	c := &Cluster{W: w, Scenario: s, Variant: v, Seed: seed, Workload: w.Rand("workload"), metrics: map[string]float64{}}
+	defer func() {
+		if r := recover(); r != nil {
+			n, ok = 0, false
+		}
+	}()
+	if err := s.Setup(c); err != nil || w.Failure() != nil {
+		return 0, false
+	}
+	return len(c.servers), true
+}
+
 // Run executes one (scenario, variant, seed). A panic in node or scenario
 // code is a failure of the run, never a crash of the caller.
 func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
