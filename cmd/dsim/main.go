@@ -217,13 +217,15 @@ func cmdRun(args []string, stdout io.Writer) error {
 		return usagef("%v", err)
 	}
 	cfg := scenarios.Config{BreakAt: *breakAt}
+	var trace *errWriter
 	if *tracePath != "" {
 		f, err := os.Create(*tracePath)
 		if err != nil {
 			return usagef("trace: %v", err)
 		}
 		defer f.Close()
-		cfg.Trace = f
+		trace = &errWriter{w: f}
+		cfg.Trace = trace
 	}
 	res := scenarios.Run(s, v, seed, cfg)
 	if *asJSON {
@@ -233,10 +235,49 @@ func cmdRun(args []string, stdout io.Writer) error {
 	} else {
 		printResult(stdout, res)
 	}
+	if trace != nil {
+		// A trace cut short by a full disk must not pass for a whole one.
+		err := trace.err
+		if cerr := trace.w.(*os.File).Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("trace %s is incomplete: %v", *tracePath, unwrapPathErr(err))
+		}
+	}
 	if !res.Passed && res.Inspect == nil {
 		return errFailed
 	}
 	return nil
+}
+
+// errWriter remembers the first write error of w and drops everything
+// after it (the kernel's tracer ignores write errors so as not to disturb
+// the run; the command reports them when the run is over).
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// unwrapPathErr drops the "write PATH:" prefix of a file error whose path
+// the caller already names.
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func printResult(w io.Writer, r *scenarios.Result) {

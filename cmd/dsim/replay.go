@@ -15,6 +15,9 @@ func init() {
 	register(command{"replay", "re-run a failure file exactly and show the timeline around the failure", cmdReplay})
 }
 
+// maxWindow bounds replay --window: more than this is a job for --trace.
+const maxWindow = 100_000
+
 func readFailure(path string) (*replay.File, error) {
 	f, err := replay.Read(path)
 	if err != nil {
@@ -29,7 +32,7 @@ func readFailure(path string) (*replay.File, error) {
 func cmdReplay(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	all := fs.Bool("trace", false, "print the whole trace, not just the window before the failure")
-	window := fs.Int("window", 40, "trace events to show before the failure")
+	window := fs.Int("window", 40, fmt.Sprintf("trace events to show before the failure (1..%d; --trace shows them all)", maxWindow))
 	htmlPath := fs.String("html", "", "write a self-contained HTML timeline to FILE")
 	limit := fs.Duration("watchdog", 60*time.Second, "wall-clock limit of the run")
 	pos, err := parse(fs, args)
@@ -38,6 +41,9 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	}
 	if len(pos) != 1 {
 		return usagef("want exactly one failure FILE")
+	}
+	if *window < 1 || *window > maxWindow {
+		return usagef("--window %d out of range 1..%d (use --trace for the whole trace)", *window, maxWindow)
 	}
 	f, err := readFailure(pos[0])
 	if err != nil {
@@ -59,7 +65,7 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	res := out.Result
 	fmt.Fprintf(stdout, "replay %s seed %d", f.Scenario, f.Seed)
 	if f.Variant != "" {
-		fmt.Fprintf(stdout, " variant %s", f.Variant)
+		fmt.Fprintf(stdout, " variant %s", replay.Escape(f.Variant))
 	}
 	fmt.Fprintf(stdout, " (%d plan actions)\n", len(f.Plan))
 	if !*all {
@@ -81,8 +87,8 @@ func cmdReplay(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "html timeline: %s\n", *htmlPath)
 	}
 	if out.Same {
-		fmt.Fprintf(stdout, "REPRODUCED %s at event %d (vtime %v), trace hash %s\n", res.Failure.Checker, res.Failure.Event, res.Failure.VTime, res.TraceHash)
-		fmt.Fprintf(stdout, "failure: %s\n", res.Failure.Error())
+		fmt.Fprintf(stdout, "REPRODUCED %s at event %d (vtime %v), trace hash %s\n", replay.Escape(res.Failure.Checker), res.Failure.Event, res.Failure.VTime, res.TraceHash)
+		fmt.Fprintf(stdout, "failure: %s\n", replay.Escape(res.Failure.Error()))
 		return errFailed
 	}
 	fmt.Fprintf(stdout, "DIFFERENT from the file:\n")
@@ -97,6 +103,6 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	if res.Failure == nil {
 		return nil // the run passes now: nothing failed
 	}
-	fmt.Fprintf(stdout, "replay failure: %s\n", res.Failure.Error())
+	fmt.Fprintf(stdout, "replay failure: %s\n", replay.Escape(res.Failure.Error()))
 	return errFailed
 }

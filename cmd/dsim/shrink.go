@@ -27,6 +27,13 @@ func cmdShrink(args []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one failure FILE")
 	}
+	dst := *outPath
+	if dst == "" {
+		dst = strings.TrimSuffix(pos[0], ".json") + ".min.json"
+	}
+	if err := replay.CheckTarget(dst); err != nil { // before minutes of shrinking
+		return usagef("--out: %v", err)
+	}
 	f, err := readFailure(pos[0])
 	if err != nil {
 		return err
@@ -39,19 +46,15 @@ func cmdShrink(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	dst := *outPath
-	if dst == "" {
-		dst = strings.TrimSuffix(pos[0], ".json") + ".min.json"
-	}
 	small.Repro = "dsim replay " + dst
 	if _, err := small.WriteAs(dst); err != nil {
-		return err
+		return usagef("%v", err)
 	}
 	b, a := rep.Before, rep.After
-	fmt.Fprintf(stdout, "shrunk %s seed %d (%s) in %d runs\n", f.Scenario, f.Seed, f.Failure.Checker, rep.Runs)
+	fmt.Fprintf(stdout, "shrunk %s seed %d (%s) in %d runs\n", f.Scenario, f.Seed, replay.Escape(f.Failure.Checker), rep.Runs)
 	fmt.Fprintf(stdout, "  before: actions=%d events=%d fault-phase=%v variant=%q\n", b.Actions, b.Events, b.Duration, b.Variant)
 	fmt.Fprintf(stdout, "  after:  actions=%d events=%d fault-phase=%v variant=%q\n", a.Actions, a.Events, a.Duration, a.Variant)
-	fmt.Fprintf(stdout, "  failure: %s\n", small.Failure.Error())
+	fmt.Fprintf(stdout, "  failure: %s\n", replay.Escape(small.Failure.Error()))
 	fmt.Fprintf(stdout, "wrote %s (replay: dsim replay %s)\n", dst, dst)
 	return nil
 }
