@@ -119,7 +119,7 @@ func describe(v any) string {
 	case nil:
 		return "nil"
 	default:
-		return fmt.Sprintf("%T %+v", v, v)
+		return fmt.Sprintf("%T %s", v, formatValue(v)) // bytes as text: describe.go
 	}
 }
 
