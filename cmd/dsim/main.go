@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/smilingraft/dsim/replay"
 	"github.com/smilingraft/dsim/scenarios"
 	_ "github.com/smilingraft/dsim/scenarios/all"
 )
@@ -291,7 +292,7 @@ func printResult(w io.Writer, r *scenarios.Result) {
 	}
 	fmt.Fprintf(w, "%s %s  events=%d vtime=%v wall=%.1fms hash=%s\n", status, r.Scenario, r.Events, r.VTime, float64(r.WallNs)/1e6, r.TraceHash)
 	if r.Failure != nil {
-		fmt.Fprintf(w, "failure: %s\n", r.Failure.Error())
+		fmt.Fprintf(w, "failure: %s\n", replay.Escape(r.Failure.Error()))
 		if r.Failure.Stack != "" {
 			fmt.Fprintf(w, "%s\n", r.Failure.Stack)
 		}
