@@ -73,6 +73,11 @@ func readBounded(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// maxRangesPerScenario bounds the seed ranges of one (scenario, variant) a
+// summary may hold (one per merged campaign), so that placing each failure
+// in its range stays linear in the file's size.
+const maxRangesPerScenario = 16
+
 // ParseSummary decodes one summary (campaign --json output) and checks it
 // with Check; name labels errors, which are one line.
 func ParseSummary(name string, b []byte) (*Summary, error) {
@@ -158,6 +163,14 @@ func (s *Summary) Check() error {
 			return fmt.Errorf("the seed ranges' runs overflow")
 		}
 		k := sv{r.Scenario, r.Variant}
+		for _, o := range ranges[k] {
+			if o.From == r.From && o.Seeds == r.Seeds {
+				return fmt.Errorf("%s: the seed range from %d listed twice", r.Scenario, r.From)
+			}
+		}
+		if len(ranges[k]) == maxRangesPerScenario {
+			return fmt.Errorf("%s: more than %d seed ranges (campaigns) of one scenario and variant", r.Scenario, maxRangesPerScenario)
+		}
 		ranges[k] = append(ranges[k], r)
 		runsOf[r.Scenario] += r.Runs // at most sumRuns: no overflow
 	}
