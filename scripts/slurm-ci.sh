@@ -13,8 +13,13 @@
 #   B  --array=1-7:2  IDs 1,3,5,7: dsim must map (ID-MIN)/STEP to shards
 #                     0..3 of 4, each once (merge reports no missing or
 #                     duplicated shard, and again equals the unsharded run).
-#   C  --array=0,2,5  COUNT=3: the task with ID 5 must exit 2 with a one-line
-#                     error naming SLURM_ARRAY_TASK_ID.
+#   C  --array=0,2,5  a list, not a range: MIN=0, MAX=5, COUNT=3. Every task
+#                     (0 and 2 too, which once ran shards 0/3 and 2/3 while
+#                     shard 1/3 never ran) must exit 2 with a one-line error
+#                     naming SLURM_ARRAY_TASK_MAX, and run no seed.
+#   D  scancel        a long campaign, cancelled while it runs: Slurm's SIGTERM
+#                     must leave a summary marked interrupted, and merge must
+#                     exit 3 (incomplete) reporting the interrupted shard.
 #
 # Run as root from anywhere; called by .ci/run. Prints "SKIPPED: reason" and
 # exits 0 only when not root or when Slurm is not installed and apt cannot
@@ -109,8 +114,11 @@ wait_jobs() {
     done
 }
 
-A_ARGS=('counter/*' counter/unsafe-nosync --seeds 40)
-B_ARGS=(counter/basic counter/unsafe-nosync --seeds 12)
+# --files-per-checker 0 (A and B): every failure gets a file, so the shards' file names
+# can be compared with the unsharded run's (the default keeps the first 10
+# per (scenario, checker) in each process).
+A_ARGS=('counter/*' counter/unsafe-nosync --seeds 40 --files-per-checker 0)
+B_ARGS=(counter/basic counter/unsafe-nosync --seeds 12 --files-per-checker 0)
 C_ARGS=(counter/basic --seeds 6)
 
 log "submitting arrays 0-3, 1-7:2 and 0,2,5"
@@ -144,7 +152,26 @@ wait_jobs "$JA" "$JB" "$JC"
 mkdir -p "$W/A/rc"
 scontrol -o show job "$JA" | tr ' ' '\n' | awk -F= -v d="$W/A/rc" '
     $1 == "ArrayTaskId" { t = $2 } $1 == "ExitCode" { split($2, e, ":"); print e[1] > (d "/" t) }'
-log "all array tasks done; merging and comparing"
+log "all array tasks done; D: cancelling a running campaign"
+
+# D: a campaign far too long to finish, cancelled as a user or a time limit
+# would. exec: dsim itself is the batch step's process and gets the SIGTERM.
+mkdir -p "$W/D"/{summaries,out}
+JD=$(sbatch --parsable --job-name=dsim-ci-D --output="$W/D/out/0.out" --wrap \
+    "cd $(printf '%q' "$W/D") && exec $(printf '%q' "$DSIM") campaign counter/basic --seeds 1000000000 --workers 1 --shard 0/1 --json >summaries/0.json")
+JD=${JD%%;*}
+deadline=$(($(now_ms) + TIMEOUT * 1000))
+until [[ $(squeue -h -j "$JD" -o %T 2>/dev/null) == RUNNING ]]; do
+    (($(now_ms) < deadline)) || die "job $JD never started: $(squeue -h -o '%i %T %r' 2>&1 | tr '\n' ';')"
+    sleep 0.2
+done
+sleep 1
+scancel "$JD"
+wait_jobs "$JD"
+rc=0
+"$DSIM" campaign merge "$W/D/summaries" >"$W/D/merged.txt" 2>"$W/D/merge.err" || rc=$?
+echo "$rc" >"$W/D/merge.rc"
+log "merging and comparing"
 
 for name in A B; do
     rc=0
@@ -237,15 +264,32 @@ check_array("B", [1, 3, 5, 7], {1: 0, 3: 1, 5: 2, 7: 3})
 okA = compare("A")
 okB = compare("B")
 
-# C: --array=0,2,5 has COUNT=3, so ID 5 is out of range.
-rc5 = read(os.path.join(W, "C", "rc", "5")).strip()
-out5 = read(os.path.join(W, "C", "out", "5.out"))
-lines = [l for l in out5.splitlines() if l.strip()]
-if rc5 != "2":
-    err("C task 5: exit %s, want 2; output %r" % (rc5, out5[:300]))
-if len(lines) != 1 or "SLURM_ARRAY_TASK_ID" not in lines[0]:
-    err("C task 5: want one error line naming SLURM_ARRAY_TASK_ID, got %r" % out5[:300])
-others = {i: read(os.path.join(W, "C", "rc", str(i))).strip() for i in (0, 2)}
+# C: --array=0,2,5 is a list: every task must refuse it.
+lines = {}
+for i in (0, 2, 5):
+    rc = read(os.path.join(W, "C", "rc", str(i))).strip()
+    out = read(os.path.join(W, "C", "out", "%d.out" % i))
+    ls = [l for l in out.splitlines() if l.strip()]
+    if rc != "2":
+        err("C task %d: exit %s, want 2; output %r" % (i, rc, out[:300]))
+    if len(ls) != 1 or "SLURM_ARRAY_TASK_MAX" not in ls[0]:
+        err("C task %d: want one error line naming SLURM_ARRAY_TASK_MAX, got %r" % (i, out[:300]))
+    if read(os.path.join(W, "C", "summaries", "%d.json" % i)).strip():
+        err("C task %d: wrote a summary, so it ran seeds" % i)
+    lines[i] = ls[0] if ls else ""
+
+# D: cancelled by scancel (SIGTERM): the summary so far, marked interrupted.
+try:
+    d = load(os.path.join(W, "D", "summaries", "0.json"))
+    if not d["interrupted"] or d["runs"] == 0:
+        err("D: summary after scancel: interrupted=%s runs=%s" % (d["interrupted"], d["runs"]))
+    okD = "D: scancel -> summary of %d runs marked interrupted" % d["runs"]
+except Exception as e:
+    err("D: no summary after scancel: %s; output %r" % (e, read(os.path.join(W, "D", "out", "0.out"))[:300]))
+mrc = read(os.path.join(W, "D", "merge.rc")).strip()
+mtxt = read(os.path.join(W, "D", "merged.txt"))
+if mrc != "3" or "interrupted" not in mtxt:
+    err("D: merge of the cancelled shard exited %s, want 3 reporting it interrupted: %r %r" % (mrc, mtxt[-300:], read(os.path.join(W, "D", "merge.err"))))
 
 if errors:
     for e in errors:
@@ -254,7 +298,8 @@ if errors:
 print(okA)
 print(okB)
 print("B: --array=1-7:2 mapped IDs 1,3,5,7 to shards 0..3 of 4, each once")
-print("C: --array=0,2,5 task 5 exited 2: %s (tasks 0, 2 exited %s, %s)" % (lines[0], others[0], others[2]))
+print(okD + "; merge exited 3 (incomplete)")
+print("C: --array=0,2,5: tasks 0, 2 and 5 all exited 2 without running a seed: %s" % lines[0])
 EOF
 
 log "PASS"
