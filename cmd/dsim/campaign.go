@@ -139,6 +139,13 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 			return usagef("%v", err)
 		}
 	}
+	// SIGTERM is how Slurm, Kubernetes and CI runners cancel a job: stop
+	// like Ctrl-C, keep the files, print the summary so far. A second
+	// signal kills as usual. Caught from here on, before the first line on
+	// stderr, so a signal after that line is never the default death.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
 	o.Shard = campaign.All
 	if *shardStr != "" {
 		if o.Shard, err = campaign.ParseShard(*shardStr); err != nil {
@@ -210,12 +217,6 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stderr)
 	}
-	// SIGTERM is how Slurm, Kubernetes and CI runners cancel a job: stop
-	// like Ctrl-C, keep the files, print the summary so far. A second
-	// signal kills as usual.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() { <-ctx.Done(); stop() }()
 	sum := campaign.Run(ctx, o)
 	stop()
 	sum.RecoveredFiles = outRep.Recovered

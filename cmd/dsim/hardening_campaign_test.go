@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,9 +66,27 @@ func oneLineExit2(t *testing.T, r result, what string) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe to read while the process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startDsim starts the binary in dir without waiting, with the job-engine
-// variables cleared like dsim() does.
-func startDsim(t *testing.T, dir string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+// variables cleared like dsim() does, then env added.
+func startDsim(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(dsimBin, args...)
 	cmd.Dir = dir
@@ -81,7 +100,8 @@ func startDsim(t *testing.T, dir string, args ...string) (*exec.Cmd, *bytes.Buff
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	var out, errb bytes.Buffer
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -126,7 +146,7 @@ func TestSIGTERMKeepsSummaryAndIsIncomplete(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "failures")
-			cmd, stdout, stderr := startDsim(t, dir, "campaign", "counter/unsafe-nosync", "--seeds", "100000000",
+			cmd, stdout, stderr := startDsim(t, dir, nil, "campaign", "counter/unsafe-nosync", "--seeds", "100000000",
 				"--workers", "1", "--files-per-checker", "0", "--out", out, "--json")
 			waitForFile(t, out)
 			if err := cmd.Process.Signal(sig); err != nil {
@@ -154,8 +174,15 @@ func TestSIGTERMKeepsSummaryAndIsIncomplete(t *testing.T) {
 // Case 8: an interrupted campaign without failures exits "incomplete", not 0.
 func TestInterruptedPassingCampaignIsNotAPass(t *testing.T) {
 	dir := t.TempDir()
-	cmd, stdout, stderr := startDsim(t, dir, "campaign", "counter/basic", "--seeds", "100000000", "--workers", "1", "--json")
-	time.Sleep(700 * time.Millisecond)
+	// DSIM_SHARD makes the campaign print a line once its signal handler
+	// is in place; wait for it, then let it run a little.
+	cmd, stdout, stderr := startDsim(t, dir, []string{"DSIM_SHARD=0/1"}, "campaign", "counter/basic", "--seeds", "100000000", "--workers", "1", "--json")
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr.String(), "shard 0/1"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shard line on stderr: %q", stderr.String())
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
