@@ -12,8 +12,9 @@
 // clerk operation is recorded in the world's history (env.Invoke/Return) with
 // the plain OpInput/OpOutput structs that checkers convert. The Store also
 // implements the replicated-state-machine interface of nodes/rsm (DoOp,
-// Query, Snapshot, Restore over the binary op encoding of EncodeOp), so KV on
-// Raft reuses it, the messages and the clerk unchanged.
+// Query, Snapshot, Restore over the binary op encoding of EncodeOp), so
+// RaftServer, the KV on Raft (the lab's kvraft), hosts it in an rsm.RSM and
+// serves the same messages to the same clerk.
 //
 // Like every package under nodes/, it may import only sim (and other
 // packages under nodes/) and the deterministic parts of the standard library.
