@@ -5,6 +5,7 @@ package all
 import (
 	// Each import registers a system's scenarios.
 	_ "github.com/smilingraft/dsim/scenarios/counter"
+	_ "github.com/smilingraft/dsim/scenarios/kv"
 	_ "github.com/smilingraft/dsim/scenarios/kvsrv"
 	_ "github.com/smilingraft/dsim/scenarios/mr"
 	_ "github.com/smilingraft/dsim/scenarios/raft"
