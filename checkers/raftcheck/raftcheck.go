@@ -5,6 +5,14 @@
 // the first violation it sees through a FailFunc with a named checker and a
 // one-line reason.
 //
+// A peer that also reports its own state (the Auditor calls LogAppended,
+// LogBase, MatchAdvanced, VoteGranted and Acknowledged, whitebox.go) is
+// checked white-box as well, incrementally: Log Matching over the raw logs
+// with the snapshot boundary, Leader Completeness at every election, a
+// leader's matchIndex against what followers acknowledged, and votes and
+// acknowledgements durable before they leave. These catch a broken Raft
+// before (or without) any wrong output.
+//
 // It may import only sim types and the standard library: it knows Raft's
 // properties, not any Raft implementation, so it checks any peer that makes
 // those calls.
@@ -64,6 +72,13 @@ type Checker struct {
 	nCommits uint64 // Committed reports seen
 	nApplied uint64 // Applied reports seen
 	nLeaders uint64 // BecameLeader reports seen
+
+	// White-box state (whitebox.go), filled only by Auditor calls.
+	entries []atIndex         // index -> first report of each (index, term)
+	mirrors []*mirror         // server -> its raw log as reported
+	acks    map[ackKey]uint64 // (server, term) -> highest match acknowledged
+	commits []termCommit      // by term: highest index its leader committed
+	ledTerm map[int]uint64    // server -> highest term it became leader in
 }
 
 // New returns a checker that reports violations through fail.
@@ -78,11 +93,14 @@ func New(fail FailFunc) *Checker {
 		last:    map[int]uint64{},
 		fresh:   map[int]bool{},
 		snaps:   map[int]map[uint64]bool{},
+		acks:    map[ackKey]uint64{},
+		ledTerm: map[int]uint64{},
 	}
 }
 
 // BecameLeader records that server won an election in term. A second server
-// winning the same term breaks election safety.
+// winning the same term breaks election safety; a winner whose reported log
+// lacks a committed entry breaks leader completeness.
 func (c *Checker) BecameLeader(server int, term uint64) {
 	c.nLeaders++
 	if term > c.maxTerm {
@@ -93,6 +111,10 @@ func (c *Checker) BecameLeader(server int, term uint64) {
 		return
 	}
 	c.leaders[term] = server
+	if term > c.ledTerm[server] {
+		c.ledTerm[server] = term
+	}
+	c.leaderComplete(server, term)
 }
 
 // Committed records that server learnt that the entry (index, term, cmd) is
@@ -106,6 +128,9 @@ func (c *Checker) Committed(server int, index, term uint64, cmd []byte) {
 	}
 	if index > c.maxCommt {
 		c.maxCommt = index
+	}
+	if t, ok := c.ledTerm[server]; ok {
+		c.noteCommit(t, index)
 	}
 	e, ok := c.known[index]
 	if !ok {
@@ -196,6 +221,13 @@ func (c *Checker) Snapshotted(server int, index uint64) {
 func (c *Checker) Restarted(server int) {
 	c.fresh[server] = true
 	c.last[server] = 0
+	if m := c.reported(server); m != nil {
+		// Its log is whatever the new incarnation loads (LogBase, then
+		// LogAppended per entry).
+		m.terms = m.terms[:0]
+		m.base, m.baseTerm = 0, 0
+		m.gen++
+	}
 }
 
 // Stats are the checker's counters, for liveness conditions and metrics.

@@ -62,6 +62,14 @@ type Config struct {
 	// installs (for checkers). Its calls must not call back into Raft.
 	Observer Observer
 
+	// NoAssertions turns off Raft's internal invariant assertions (two
+	// leaders in one term, truncating a committed entry, a term moving
+	// backwards): where one would fail the run, Raft carries on as a Raft
+	// without them would. It exists to show that dsim's external checkers
+	// catch a broken Raft on their own, as they must for a user's Raft that
+	// asserts nothing.
+	NoAssertions bool
+
 	// UnsafeCommitPriorTerm (UNSAFE, the Figure 8 bug) lets a leader commit
 	// entries of earlier terms by counting replicas. It exists to show what
 	// dsim catches: a committed entry can be overwritten.
@@ -78,7 +86,30 @@ type Config struct {
 	// its predecessor, so its read point can be behind an acknowledged
 	// write: a stale read.
 	UnsafeReadBeforeTermCommit bool
+
+	// bug deliberately breaks this peer (tests of the white-box checkers
+	// only; see bugs_test.go). Zero is a correct Raft.
+	bug bug
 }
+
+// bug is a set of deliberate defects for tests to show that a checker
+// catches a broken Raft (only this package's tests can set them).
+type bug uint8
+
+const (
+	// bugVoteNoSync: the vote reply leaves before the vote is synced.
+	bugVoteNoSync bug = 1 << iota
+	// bugAckNoSync: AppendEntries acknowledgements leave before the
+	// appended entries are synced.
+	bugAckNoSync
+	// bugVoteIgnoresLog: votes are granted without the up-to-date check.
+	bugVoteIgnoresLog
+	// bugNoPrevCheck: followers append without checking PrevLogTerm.
+	bugNoPrevCheck
+	// bugMatchFromNext: a leader takes the follower's match from its own
+	// nextIndex (what it sent last) instead of the reply's Match.
+	bugMatchFromNext
+)
 
 // withDefaults returns a copy of c with zero values replaced by defaults.
 func (c Config) withDefaults() Config {

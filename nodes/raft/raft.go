@@ -52,6 +52,41 @@ type Observer interface {
 	Committed(server int, index, term uint64, cmd []byte)
 }
 
+// Auditor is an optional Observer extension for white-box checkers
+// (checkers/raftcheck): an Observer that also implements it is told of
+// every change to the raw log and of every message that promises durable
+// state, so that invariants over the nodes' state (Log Matching with the
+// snapshot boundary, Leader Completeness, a leader's matchIndex, sync
+// before promise) can be checked incrementally, as they happen. It uses
+// basic and sim types only, so checkers implement it without importing
+// raft. Calls are synchronous and must not call back into Raft.
+type Auditor interface {
+	// LogAppended: server's log now holds at index the entry of term with
+	// cmd (noop: one of Raft's own no-op entries), right after an entry of
+	// prevTerm (the snapshot's term at the log's base), and nothing after
+	// it (a conflicting suffix was dropped first). A restarted peer
+	// reports every entry it loaded from disk, after LogBase.
+	LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool)
+	// LogBase: server's log now begins right after (index, term), the
+	// entry its snapshot covers (taken by the service, installed from the
+	// leader, loaded at restart), and ends at last: the entries in
+	// (index, last] are those it held before the call.
+	LogBase(server int, index, term, last uint64)
+	// MatchAdvanced: the leader of term now believes peer's log matches
+	// its own through match (its matchIndex for peer rose to match).
+	MatchAdvanced(leader int, term uint64, peer int, match uint64)
+	// VoteGranted: server is sending a granted vote for candidate in term.
+	// diskTerm and diskVote are what its state file on disk says, and
+	// unsynced lists the writes to Raft's files a crash would now lose
+	// (both must show the vote durable already).
+	VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp)
+	// Acknowledged: server, in term, is telling the leader that its log
+	// matches the leader's through match (a successful AppendEntries or
+	// an InstallSnapshot reply); unsynced lists the writes to Raft's files
+	// a crash would now lose (there must be none).
+	Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp)
+}
+
 // snapshotter is an optional Observer extension: told when the service took
 // a snapshot through index (a restarted incarnation may resume after it).
 type snapshotter interface {
@@ -85,6 +120,7 @@ type Raft struct {
 	cfg   Config
 	apply func(ApplyMsg)
 	obs   Observer
+	aud   Auditor // obs as an Auditor, or nil
 	me, n int
 
 	corrupt bool // disk failed its checksums: inert forever
@@ -144,12 +180,22 @@ func New(env *sim.Env, cfg Config, apply func(ApplyMsg)) (*Raft, error) {
 		apply = func(ApplyMsg) {}
 	}
 	r := &Raft{env: env, cfg: cfg, apply: apply, obs: cfg.Observer, me: cfg.Me, n: len(cfg.Peers), leader: -1}
+	r.aud, _ = cfg.Observer.(Auditor)
 	if err := r.load(); err != nil {
 		r.corrupt = true
 		r.term, r.votedFor, r.snapIndex, r.snapshot, r.log = 0, -1, 0, nil, []Entry{{}}
 		env.Sometimes("raft: corrupt disk detected")
 		env.Logf("raft: refusing to run: %v", err)
+		if r.aud != nil {
+			r.aud.LogBase(r.me, 0, 0, 0)
+		}
 		return r, nil
+	}
+	if r.aud != nil {
+		r.aud.LogBase(r.me, r.snapIndex, r.log[0].Term, r.snapIndex)
+		for i := r.snapIndex + 1; i <= r.lastIndex(); i++ {
+			r.auditAppended(i)
+		}
 	}
 	r.durable = r.lastIndex()
 	r.commitIndex = r.snapIndex
@@ -187,6 +233,61 @@ func (r *Raft) peerIndex(id sim.NodeID) int {
 }
 
 func (r *Raft) send(p int, m sim.Message) { r.env.Send(r.cfg.Peers[p], m) }
+
+// ---- white-box reports (Auditor) ----
+
+// auditAppended reports the entry at index i (just placed) to the Auditor.
+func (r *Raft) auditAppended(i uint64) {
+	e := r.entry(i)
+	r.aud.LogAppended(r.me, i, e.Term, r.termAt(i-1), e.Cmd, e.Noop)
+}
+
+// auditAck reports an acknowledgement through match about to be sent.
+func (r *Raft) auditAck(match uint64) {
+	if r.aud != nil {
+		r.aud.Acknowledged(r.me, r.term, match, r.unsyncedOwn())
+	}
+}
+
+// auditVote reports a granted vote about to be sent, with what the state
+// file on disk holds.
+func (r *Raft) auditVote(p int) {
+	if r.aud == nil {
+		return
+	}
+	term, vote := uint64(0), -1
+	if b, ok := r.env.Disk().Read(r.name(fileState)); ok {
+		if pl, err := readOne(b); err == nil && len(pl) == 16 {
+			term, vote = le.Uint64(pl[0:]), int(int64(le.Uint64(pl[8:])))
+		}
+	}
+	r.aud.VoteGranted(r.me, r.term, p, term, vote, r.unsyncedOwn())
+}
+
+// unsyncedOwn returns the unsynced disk writes that touch Raft's own files
+// (nil, without allocating, when there are none).
+func (r *Raft) unsyncedOwn() []sim.DiskOp {
+	var own []sim.DiskOp
+	for _, op := range r.env.Disk().Unsynced() {
+		if r.ownsFile(op.Name) || r.ownsFile(op.To) {
+			own = append(own, op)
+		}
+	}
+	return own
+}
+
+// ownsFile reports whether name is one of Raft's files (or their temporary
+// twins) under Config.Prefix.
+func (r *Raft) ownsFile(name string) bool {
+	if len(name) < len(r.cfg.Prefix) || name[:len(r.cfg.Prefix)] != r.cfg.Prefix {
+		return false
+	}
+	switch name[len(r.cfg.Prefix):] {
+	case fileState, fileState + tmpSuffix, fileLog, fileLog + tmpSuffix, fileSnap, fileSnap + tmpSuffix:
+		return true
+	}
+	return false
+}
 
 // ---- durability ----
 
@@ -324,7 +425,7 @@ func (r *Raft) tally() bool {
 
 // setTerm moves to a newer term, forgetting the vote (unsynced).
 func (r *Raft) setTerm(t uint64) {
-	if t <= r.term {
+	if t <= r.term && !r.cfg.NoAssertions {
 		panic(fmt.Sprintf("raft: setTerm %d not above %d", t, r.term))
 	}
 	r.term = t
@@ -531,7 +632,7 @@ func (r *Raft) onRequestVote(p int, m *RequestVote) {
 		r.setTerm(m.Term)
 		r.becomeFollower()
 	}
-	grant := m.Term == r.term && (r.votedFor == -1 || r.votedFor == p) && r.upToDate(m)
+	grant := m.Term == r.term && (r.votedFor == -1 || r.votedFor == p) && (r.upToDate(m) || r.cfg.bug&bugVoteIgnoresLog != 0)
 	if grant && r.votedFor != p {
 		r.votedFor = p
 		r.persistState()
@@ -539,7 +640,12 @@ func (r *Raft) onRequestVote(p int, m *RequestVote) {
 	if grant {
 		r.resetElectionTimer()
 	}
-	r.syncIfDirty()
+	if r.cfg.bug&bugVoteNoSync == 0 {
+		r.syncIfDirty()
+	}
+	if grant {
+		r.auditVote(p)
+	}
 	r.send(p, &RequestVoteReply{Term: r.term, Granted: grant})
 }
 
@@ -584,8 +690,11 @@ func (r *Raft) heardFromLeader(t uint64, ldr int) {
 		}
 	}
 	if r.role == leader {
-		// Two leaders in one term is impossible unless a disk lied.
-		r.env.Fail("raft.internal", "server %d is leader of term %d and got AppendEntries from %d", r.me, t, ldr)
+		// Two leaders in one term is impossible unless a disk lied. (The
+		// message is ignored either way.)
+		if !r.cfg.NoAssertions {
+			r.env.Fail("raft.internal", "server %d is leader of term %d and got AppendEntries from %d", r.me, t, ldr)
+		}
 		return
 	}
 	if r.role != follower {
@@ -615,6 +724,7 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 		if uint64(len(ents)) <= skip {
 			r.syncIfDirty()
 			reply.Success, reply.Match = true, prev+uint64(len(ents))
+			r.auditAck(reply.Match)
 			r.send(p, reply)
 			return
 		}
@@ -625,7 +735,7 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 		reply.ConflictIndex = r.lastIndex() + 1
 		r.send(p, reply)
 		return
-	} else if t := r.termAt(prev); t != m.PrevLogTerm {
+	} else if t := r.termAt(prev); t != m.PrevLogTerm && r.cfg.bug&bugNoPrevCheck == 0 {
 		r.syncIfDirty()
 		reply.ConflictTerm = t
 		i := prev
@@ -645,7 +755,7 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 			break
 		}
 		if r.termAt(idx) != ents[k].Term {
-			if idx <= r.commitIndex && !r.cfg.UnsafeCommitPriorTerm {
+			if idx <= r.commitIndex && !r.cfg.UnsafeCommitPriorTerm && !r.cfg.NoAssertions {
 				r.env.Fail("raft.internal", "server %d would truncate committed index %d (commit %d)", r.me, idx, r.commitIndex)
 				return
 			}
@@ -666,6 +776,11 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 		} else {
 			r.persistAppend(from)
 		}
+		if r.aud != nil {
+			for i := from; i <= r.lastIndex(); i++ {
+				r.auditAppended(i)
+			}
+		}
 	}
 	match := prev + uint64(len(ents))
 	if m.LeaderCommit > r.commitIndex {
@@ -677,8 +792,11 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 			r.commitIndex = c
 		}
 	}
-	r.syncIfDirty()
+	if r.cfg.bug&bugAckNoSync == 0 {
+		r.syncIfDirty()
+	}
 	reply.Success, reply.Match = true, match
+	r.auditAck(match)
 	r.send(p, reply)
 	r.applyCommitted()
 }
@@ -712,8 +830,15 @@ func (r *Raft) onAppendEntriesReply(p int, m *AppendEntriesReply) {
 	}
 	r.ack(p, m.Seq, m.Sent)
 	if m.Success {
-		if m.Match > r.match[p] {
-			r.match[p] = m.Match
+		match := m.Match
+		if r.cfg.bug&bugMatchFromNext != 0 {
+			match = r.next[p] - 1
+		}
+		if match > r.match[p] {
+			r.match[p] = match
+			if r.aud != nil {
+				r.aud.MatchAdvanced(r.me, r.term, p, match)
+			}
 		}
 		if r.next[p] < r.match[p]+1 {
 			r.next[p] = r.match[p] + 1
@@ -771,6 +896,7 @@ func (r *Raft) onInstallSnapshot(p int, m *InstallSnapshot) {
 		// Everything through idx is committed here already: it matches.
 		r.syncIfDirty()
 		reply.Match = idx
+		r.auditAck(idx)
 		r.send(p, reply)
 		return
 	}
@@ -786,7 +912,11 @@ func (r *Raft) onInstallSnapshot(p int, m *InstallSnapshot) {
 	r.persistSnapshot()
 	r.persistLog()
 	r.sync()
+	if r.aud != nil {
+		r.aud.LogBase(r.me, idx, m.LastIncludedTerm, r.lastIndex())
+	}
 	reply.Match = idx
+	r.auditAck(idx)
 	r.send(p, reply)
 	r.stats.SnapshotsInstalled++
 	r.env.Sometimes("raft: snapshot installed on follower")
@@ -810,6 +940,9 @@ func (r *Raft) onInstallSnapshotReply(p int, m *InstallSnapshotReply) {
 	r.ack(p, m.Seq, m.Sent)
 	if m.Match > r.match[p] {
 		r.match[p] = m.Match
+		if r.aud != nil {
+			r.aud.MatchAdvanced(r.me, r.term, p, m.Match)
+		}
 	}
 	if r.next[p] < r.match[p]+1 {
 		r.next[p] = r.match[p] + 1
@@ -901,6 +1034,9 @@ func (r *Raft) Start(cmd []byte) (index, term uint64, isLeader bool) {
 func (r *Raft) startEntry(e Entry) uint64 {
 	r.log = append(r.log, e)
 	i := r.lastIndex()
+	if r.aud != nil {
+		r.auditAppended(i)
+	}
 	r.persistAppend(i)
 	r.scheduleFlush()
 	for p := 0; p < r.n; p++ {
@@ -954,6 +1090,9 @@ func (r *Raft) Snapshot(index uint64, data []byte) {
 	r.persistSnapshot()
 	r.persistLog()
 	r.scheduleFlush()
+	if r.aud != nil {
+		r.aud.LogBase(r.me, index, t, r.lastIndex())
+	}
 	if s, ok := r.obs.(snapshotter); ok {
 		s.Snapshotted(r.me, index)
 	}

@@ -41,6 +41,8 @@ const (
 	kRead        = "raft.read"
 	kUnsafeFig8  = "raft.unsafe_commit_prior_term"
 	kUnsafeLease = "raft.unsafe_lease"
+	kUnsafeRead  = "raft.unsafe_read_before_term_commit"
+	kAssertions  = "raft.assertions"
 )
 
 // params returns the variant keys of a raft scenario; servers > 0 adds
@@ -59,6 +61,8 @@ func params(servers int, over map[string]string) []scenarios.Param {
 		{Key: kRead, Default: "log", Doc: "read path: log | readindex | lease", Enum: []string{"log", "readindex", "lease"}},
 		{Key: kUnsafeFig8, Default: "false", Doc: "UNSAFE: commit prior-term entries by counting replicas (Figure 8 bug)"},
 		{Key: kUnsafeLease, Default: "false", Doc: "UNSAFE: lease reads trust the local (drifting) clock"},
+		{Key: kUnsafeRead, Default: "false", Doc: "UNSAFE: a new leader answers ReadIndex before an entry of its term commits"},
+		{Key: kAssertions, Default: "true", Doc: "Raft's internal invariant assertions; false leaves bugs to dsim's checkers alone"},
 	}
 	if servers > 0 {
 		ps = append([]scenarios.Param{{Key: kServers, Default: strconv.Itoa(servers), Doc: "number of Raft servers",
@@ -142,6 +146,35 @@ func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 	o.h.chk.Committed(server, index, term, cmd)
 }
 
+// The raft.Auditor extension: white-box reports of the servers' own state,
+// checked by the same checker.
+var _ raft.Auditor = hooks{}
+
+// LogAppended forwards to the checker (raft.Auditor).
+func (o hooks) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
+	o.h.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
+}
+
+// LogBase forwards to the checker (raft.Auditor).
+func (o hooks) LogBase(server int, index, term, last uint64) {
+	o.h.chk.LogBase(server, index, term, last)
+}
+
+// MatchAdvanced forwards to the checker (raft.Auditor).
+func (o hooks) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
+	o.h.chk.MatchAdvanced(leader, term, peer, match)
+}
+
+// VoteGranted forwards to the checker (raft.Auditor).
+func (o hooks) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
+	o.h.chk.VoteGranted(server, term, candidate, diskTerm, diskVote, unsynced)
+}
+
+// Acknowledged forwards to the checker (raft.Auditor).
+func (o hooks) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
+	o.h.chk.Acknowledged(server, term, match, unsynced)
+}
+
 // config returns server i's Raft configuration from the variant.
 func (h *harness) config(i int) raft.Config { return Config(h.c, i, h.ids, hooks{h, i}) }
 
@@ -152,22 +185,26 @@ func Params(servers int, over map[string]string) []scenarios.Param { return para
 
 // Config returns the Raft configuration of server me among peers from the
 // cluster's raft.* variant keys (declared with Params), reporting to obs.
+// An obs that also implements raft.Auditor (forwarding to a
+// raftcheck.Checker) gets the white-box checks too.
 func Config(c *scenarios.Cluster, me int, peers []sim.NodeID, obs raft.Observer) raft.Config {
 	peers = append([]sim.NodeID(nil), peers...)
 	return raft.Config{
-		Me:                     me,
-		Peers:                  peers,
-		ElectionMin:            sim.Duration(c.Int(kElectionMin)) * sim.Millisecond,
-		ElectionMax:            sim.Duration(c.Int(kElectionMax)) * sim.Millisecond,
-		Heartbeat:              sim.Duration(c.Int(kHeartbeat)) * sim.Millisecond,
-		PreVote:                c.Bool(kPreVote),
-		CheckQuorum:            c.Bool(kCheckQuorum),
-		FastBackup:             c.Bool(kFastBackup),
-		MaxEntries:             c.Int(kMaxEntries),
-		ReadMode:               c.String(kRead),
-		Observer:               obs,
-		UnsafeCommitPriorTerm:  c.Bool(kUnsafeFig8),
-		UnsafeLeaseTrustsClock: c.Bool(kUnsafeLease),
+		Me:                         me,
+		Peers:                      peers,
+		ElectionMin:                sim.Duration(c.Int(kElectionMin)) * sim.Millisecond,
+		ElectionMax:                sim.Duration(c.Int(kElectionMax)) * sim.Millisecond,
+		Heartbeat:                  sim.Duration(c.Int(kHeartbeat)) * sim.Millisecond,
+		PreVote:                    c.Bool(kPreVote),
+		CheckQuorum:                c.Bool(kCheckQuorum),
+		FastBackup:                 c.Bool(kFastBackup),
+		MaxEntries:                 c.Int(kMaxEntries),
+		ReadMode:                   c.String(kRead),
+		Observer:                   obs,
+		NoAssertions:               !c.Bool(kAssertions),
+		UnsafeCommitPriorTerm:      c.Bool(kUnsafeFig8),
+		UnsafeLeaseTrustsClock:     c.Bool(kUnsafeLease),
+		UnsafeReadBeforeTermCommit: c.Bool(kUnsafeRead),
 	}
 }
 

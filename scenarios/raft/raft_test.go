@@ -63,10 +63,10 @@ const unsafeBudget = 200
 // within the seed budget; the safe variant of the same scenario passes every
 // seed up to the one that failed.
 func TestUnsafeVariantsCaught(t *testing.T) {
-	for _, uc := range unsafeCases {
+	for _, uc := range adversaries {
 		uc := uc
-		t.Run(strings.TrimPrefix(uc.Name, "raft/"), func(t *testing.T) {
-			s, err := scenarios.Lookup(uc.Name)
+		t.Run(strings.TrimPrefix(uc.unsafeName, "raft/"), func(t *testing.T) {
+			s, err := scenarios.Lookup(uc.unsafeName)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,11 +77,11 @@ func TestUnsafeVariantsCaught(t *testing.T) {
 					continue
 				}
 				ok := false
-				for _, c := range uc.Checker {
+				for _, c := range uc.checkers {
 					ok = ok || res.Failure.Checker == c
 				}
 				if !ok {
-					t.Fatalf("seed %d failed by the wrong checker: %v (want one of %v)", seed, res.Failure, uc.Checker)
+					t.Fatalf("seed %d failed by the wrong checker: %v (want one of %v)", seed, res.Failure, uc.checkers)
 				}
 				found = seed
 				t.Logf("caught at seed %d: %v", seed, res.Failure)
@@ -90,9 +90,9 @@ func TestUnsafeVariantsCaught(t *testing.T) {
 				t.Fatalf("no violation within seeds 1..%d", unsafeBudget)
 			}
 			for seed := uint64(1); seed <= found; seed++ {
-				res := scenarios.Run(s, uc.Safe, seed, scenarios.Config{})
+				res := scenarios.Run(s, uc.safe, seed, scenarios.Config{})
 				if !res.Passed {
-					t.Fatalf("safe variant %s fails seed %d: %v", uc.Safe, seed, res.Failure)
+					t.Fatalf("safe variant %s fails seed %d: %v", uc.safe, seed, res.Failure)
 				}
 			}
 		})

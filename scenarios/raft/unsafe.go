@@ -8,27 +8,37 @@ import (
 	"github.com/smilingraft/dsim/sim"
 )
 
-// Unsafe scenarios exist to show a bug dsim catches; each has a safe
-// variant (the same scenario with the unsafe key turned off) that must pass.
-// unsafeCases lists them with that variant and the checker that must fire.
-var unsafeCases = []struct {
-	Name    string
-	Safe    scenarios.Variant
-	Checker []string
-}{
-	{"raft/unsafe-figure8", scenarios.Variant{kUnsafeFig8: "false"},
-		[]string{raftcheck.CommittedNeverLost, raftcheck.StateMachineSafety}},
-	{"raft/unsafe-lease", scenarios.Variant{kUnsafeLease: "false"}, []string{raftcheck.StaleRead}},
-	{"raft/unsafe-prevote-no-checkquorum", scenarios.Variant{kCheckQuorum: "true"}, []string{raftcheck.Liveness}},
+// An adversary is one adversarial schedule registered twice: as an unsafe
+// scenario with a bug switched on, which dsim must catch, and as a safe
+// scenario of the default campaign with the same schedule and the correct
+// rule, which must pass every seed (so that a change breaking the rule in
+// the safe protocol is found by the schedule built to expose it).
+type adversary struct {
+	unsafeName, unsafeDesc string
+	safeName, safeDesc     string
+	// over sets variant defaults of both; bug those of the unsafe one
+	// only; safe is what turns the unsafe one safe (the safe scenario's
+	// defaults, and what the tests run the unsafe one with).
+	over, bug map[string]string
+	safe      scenarios.Variant
+	// checkers are the ones that may catch the unsafe scenario.
+	checkers []string
+	duration sim.Duration
+	setup    func(c *scenarios.Cluster) error
 }
 
-func init() {
-	scenarios.Register(&scenarios.Scenario{
-		Name:        "raft/unsafe-figure8",
-		Description: "UNSAFE: leaders commit prior-term entries by counting replicas, under the partitions of the paper's Figure 8; a committed entry gets overwritten",
-		Params:      params(0, map[string]string{kUnsafeFig8: "true"}),
-		Duration:    240 * sim.Second, Unsafe: true,
-		Setup: func(c *scenarios.Cluster) error {
+var adversaries = []adversary{
+	{
+		unsafeName: "raft/unsafe-figure8",
+		unsafeDesc: "UNSAFE: leaders commit prior-term entries by counting replicas, under the partitions of the paper's Figure 8; a committed entry gets overwritten",
+		safeName:   "raft/figure8-adversary",
+		safeDesc:   "the paper's Figure 8 partitions, steered three times: a leader must not commit a prior-term entry by counting replicas",
+		bug:        map[string]string{kUnsafeFig8: "true"},
+		safe:       scenarios.Variant{kUnsafeFig8: "false"},
+		checkers: []string{raftcheck.LeaderCompleteness, raftcheck.CommittedNeverLost, raftcheck.StateMachineSafety,
+			raftcheck.LogMatching},
+		duration: 240 * sim.Second,
+		setup: func(c *scenarios.Cluster) error {
 			h, err := newHarness(c, 5, reliable, 0)
 			if err != nil {
 				return err
@@ -36,14 +46,18 @@ func init() {
 			h.script(loop(3, func(int) step { return figure8Adversary(h) }))
 			return nil
 		},
-	})
-
-	scenarios.Register(&scenarios.Scenario{
-		Name:        "raft/unsafe-lease",
-		Description: "UNSAFE: lease reads trust a slow-running clock on a leader that gets cut off; it serves stale reads",
-		Params:      params(0, map[string]string{kRead: "lease", kUnsafeLease: "true"}),
-		Duration:    30 * sim.Second, Unsafe: true,
-		Setup: func(c *scenarios.Cluster) error {
+	},
+	{
+		unsafeName: "raft/unsafe-lease",
+		unsafeDesc: "UNSAFE: lease reads trust a slow-running clock on a leader that gets cut off; it serves stale reads",
+		safeName:   "raft/lease-adversary",
+		safeDesc:   "lease reads from a leader whose clock runs slow and that gets cut off, five times: the lease must end before a new leader can commit",
+		over:       map[string]string{kRead: "lease"},
+		bug:        map[string]string{kUnsafeLease: "true"},
+		safe:       scenarios.Variant{kUnsafeLease: "false"},
+		checkers:   []string{raftcheck.StaleRead},
+		duration:   30 * sim.Second,
+		setup: func(c *scenarios.Cluster) error {
 			h, err := newHarness(c, 5, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}, 0)
 			if err != nil {
 				return err
@@ -52,14 +66,18 @@ func init() {
 			h.script(leaseRounds(h))
 			return nil
 		},
-	})
-
-	scenarios.Register(&scenarios.Scenario{
-		Name:        "raft/unsafe-prevote-no-checkquorum",
-		Description: "UNSAFE: PreVote without CheckQuorum; a leader that can send but not hear keeps followers quiet forever (no commits)",
-		Params:      params(0, map[string]string{kPreVote: "true", kCheckQuorum: "false"}),
-		Duration:    30 * sim.Second, Unsafe: true,
-		Setup: func(c *scenarios.Cluster) error {
+	},
+	{
+		unsafeName: "raft/unsafe-prevote-no-checkquorum",
+		unsafeDesc: "UNSAFE: PreVote without CheckQuorum; a leader that can send but not hear keeps followers quiet forever (no commits)",
+		safeName:   "raft/deaf-leader",
+		safeDesc:   "PreVote with CheckQuorum: a leader that can send but not hear steps down, and the rest elect a leader and commit within 5s",
+		over:       map[string]string{kPreVote: "true"},
+		bug:        map[string]string{kCheckQuorum: "false"},
+		safe:       scenarios.Variant{kCheckQuorum: "true"},
+		checkers:   []string{raftcheck.Liveness},
+		duration:   30 * sim.Second,
+		setup: func(c *scenarios.Cluster) error {
 			h, err := newHarness(c, 3, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}, 0)
 			if err != nil {
 				return err
@@ -69,7 +87,116 @@ func init() {
 			h.script(deafLeader(h))
 			return nil
 		},
-	})
+	},
+	{
+		unsafeName: "raft/unsafe-read-before-term-commit",
+		unsafeDesc: "UNSAFE: a new leader answers ReadIndex from its commitIndex before an entry of its term commits; its predecessor's last commit is missed (stale read)",
+		safeName:   "raft/new-leader-read",
+		safeDesc:   "a leader is cut off the moment it commits, and the next leader is asked for a read at once: it must first commit an entry of its term",
+		over:       map[string]string{kRead: "readindex"},
+		bug:        map[string]string{kUnsafeRead: "true"},
+		safe:       scenarios.Variant{kUnsafeRead: "false"},
+		checkers:   []string{raftcheck.StaleRead},
+		duration:   60 * sim.Second,
+		setup: func(c *scenarios.Cluster) error {
+			h, err := newHarness(c, 3, reliable, 0)
+			if err != nil {
+				return err
+			}
+			h.script(loop(5, func(int) step { return newLeaderRead(h) }))
+			return nil
+		},
+	},
+}
+
+// merged returns a copy of a with b's entries added.
+func merged(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func init() {
+	for _, a := range adversaries {
+		scenarios.Register(&scenarios.Scenario{
+			Name: a.unsafeName, Description: a.unsafeDesc, Params: params(0, merged(a.over, a.bug)),
+			Duration: a.duration, Unsafe: true, Setup: a.setup,
+		})
+		scenarios.Register(&scenarios.Scenario{
+			Name: a.safeName, Description: a.safeDesc, Params: params(0, merged(a.over, a.safe)),
+			Duration: a.duration, Setup: a.setup,
+		})
+	}
+}
+
+// newLeaderRead: a leader commits an entry and is cut off the moment it
+// counts it committed, before its followers learn the new commit index;
+// the first of them to win the next election is asked for read points at
+// once, every millisecond, until it serves one. A read point below the
+// entry the old leader committed is a stale read; a correct leader first
+// commits an entry of its own term (a no-op) and so learns the entry is
+// committed.
+func newLeaderRead(h *harness) step {
+	var l int
+	return seq(h.connectAll(), h.checkOneLeader(&l),
+		func(k func()) {
+			idx, _, ok := h.start(l, h.rnd())
+			if !ok {
+				k() // leadership moved on: try again next round
+				return
+			}
+			deadline := h.w.Now().Add(sim.Second)
+			var watch func()
+			watch = func() {
+				rf := h.rf(l)
+				switch {
+				case h.stopped():
+				case rf != nil && rf.CommitIndex() >= idx:
+					h.disconnect(l)
+					k()
+				case rf == nil || h.w.Now() >= deadline:
+					k()
+				default:
+					h.w.After(10*sim.Microsecond, watch)
+				}
+			}
+			watch()
+		},
+		func(k func()) {
+			end := h.w.Now().Add(2 * sim.Second)
+			served := false
+			var poll func()
+			poll = func() {
+				if h.stopped() {
+					return
+				}
+				if served || h.w.Now() >= end {
+					k()
+					return
+				}
+				for i := 0; i < h.n; i++ {
+					if i == l || !h.up(i) {
+						continue
+					}
+					if _, lead := h.state(i); lead {
+						i, st := i, h.chk.BeginRead()
+						h.rf(i).ReadIndex(func(index uint64, ok bool) {
+							if ok {
+								served = true
+								h.chk.EndRead(i, st, index)
+							}
+						})
+					}
+				}
+				h.w.After(sim.Millisecond, poll)
+			}
+			poll()
+		})
 }
 
 // leaseRounds: five rounds of slowing the leader's clock, cutting it off

@@ -33,6 +33,7 @@ import (
 	"strconv"
 
 	"github.com/smilingraft/dsim/checkers/raftcheck"
+	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/nodes/rsm"
 	"github.com/smilingraft/dsim/scenarios"
 	raftscen "github.com/smilingraft/dsim/scenarios/raft"
@@ -120,6 +121,36 @@ func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 // Snapshotted is Raft's optional observer extension: the service took a
 // snapshot through index.
 func (o hooks) Snapshotted(server int, index uint64) { o.h.chk.Snapshotted(server, index) }
+
+// The raft.Auditor extension: white-box reports of each server's Raft state
+// for the checker's Log Matching, Leader Completeness, matchIndex and
+// sync-before-promise checks.
+var _ raft.Auditor = hooks{}
+
+// LogAppended forwards to the checker (raft.Auditor).
+func (o hooks) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
+	o.h.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
+}
+
+// LogBase forwards to the checker (raft.Auditor).
+func (o hooks) LogBase(server int, index, term, last uint64) {
+	o.h.chk.LogBase(server, index, term, last)
+}
+
+// MatchAdvanced forwards to the checker (raft.Auditor).
+func (o hooks) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
+	o.h.chk.MatchAdvanced(leader, term, peer, match)
+}
+
+// VoteGranted forwards to the checker (raft.Auditor).
+func (o hooks) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
+	o.h.chk.VoteGranted(server, term, candidate, diskTerm, diskVote, unsynced)
+}
+
+// Acknowledged forwards to the checker (raft.Auditor).
+func (o hooks) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
+	o.h.chk.Acknowledged(server, term, match, unsynced)
+}
 
 // server is one RSM peer around the counter service.
 type server struct {

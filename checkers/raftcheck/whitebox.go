@@ -1,0 +1,361 @@
+package raftcheck
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/smilingraft/dsim/sim"
+)
+
+// White-box checker names: invariants over the servers' own state, which a
+// Raft reports through the Auditor calls (LogAppended, LogBase,
+// MatchAdvanced, VoteGranted, Acknowledged; nodes/raft's raft.Auditor).
+const (
+	// LogMatching: two logs that hold an entry with the same index and term
+	// agree on every entry up to it, the snapshot boundary included.
+	LogMatching = "raft.log-matching"
+	// LeaderCompleteness: a newly elected leader's log holds every entry
+	// committed before its election.
+	LeaderCompleteness = "raft.leader-completeness"
+	// MatchIndex: a leader's matchIndex for a follower is never ahead of
+	// what the follower acknowledged, and an acknowledgement is true: the
+	// follower's log matches the leader's through it.
+	MatchIndex = "raft.match-index"
+	// SyncBeforePromise: a granted vote and an acknowledged entry are on
+	// the synced part of the server's disk before the message leaves.
+	SyncBeforePromise = "raft.sync-before-promise"
+)
+
+// logRec is the first report of an entry, which Raft's (index, term)
+// identifies for ever: what came before it and its command. Every later
+// report of the same (index, term) must agree.
+type logRec struct {
+	term, prev uint64
+	cmd        []byte
+	noop, set  bool
+	server     int
+}
+
+// atIndex holds the entries reported at one index: nearly always one term,
+// so the first is kept inline.
+type atIndex struct {
+	first logRec
+	more  []logRec
+}
+
+// find returns the record of term at this index, or nil.
+func (a *atIndex) find(term uint64) *logRec {
+	if a.first.set && a.first.term == term {
+		return &a.first
+	}
+	for k := range a.more {
+		if a.more[k].term == term {
+			return &a.more[k]
+		}
+	}
+	return nil
+}
+
+// add records a new entry at this index.
+func (a *atIndex) add(r logRec) {
+	r.set = true
+	if !a.first.set {
+		a.first = r
+		return
+	}
+	a.more = append(a.more, r)
+}
+
+// ackKey names what one server acknowledged in one term.
+type ackKey struct {
+	server int
+	term   uint64
+}
+
+// mirror is what the checker knows of one server's raw log: its snapshot
+// boundary and the term of every entry after it.
+type mirror struct {
+	base, baseTerm uint64
+	terms          []uint64 // terms[k] is the term at index base+1+k
+	// gen is bumped whenever entries are dropped from the log's end
+	// (truncation, a discarding snapshot install, a restart): a leader's
+	// log is a stable reference for acknowledgements only while gen is
+	// what it was at its election.
+	gen               uint64
+	leadTerm, leadGen uint64 // the term this server was elected in, at gen
+	hasLead           bool
+}
+
+func (m *mirror) last() uint64 { return m.base + uint64(len(m.terms)) }
+
+// termAt returns the term at index i if the mirror holds it (the boundary
+// or an entry after it).
+func (m *mirror) termAt(i uint64) (uint64, bool) {
+	switch {
+	case i == m.base:
+		return m.baseTerm, true
+	case i > m.base && i <= m.last():
+		return m.terms[i-m.base-1], true
+	}
+	return 0, false
+}
+
+// log returns server's mirror, creating it.
+func (c *Checker) log(server int) *mirror {
+	for server >= len(c.mirrors) {
+		c.mirrors = append(c.mirrors, nil)
+	}
+	m := c.mirrors[server]
+	if m == nil {
+		m = &mirror{}
+		c.mirrors[server] = m
+	}
+	return m
+}
+
+// reported returns server's mirror if that server has ever reported its
+// log (through the Auditor calls), else nil.
+func (c *Checker) reported(server int) *mirror {
+	if server < 0 || server >= len(c.mirrors) {
+		return nil
+	}
+	return c.mirrors[server]
+}
+
+// LogAppended records that server's log now holds at index the entry of
+// term with cmd (noop: the protocol's own no-op entry), right after an
+// entry of prevTerm, and nothing after it. It checks Log Matching
+// incrementally: every report of one (index, term), from any server at any
+// time, must name the same command and the same previous term, so by
+// induction two logs that share an entry agree on everything before it.
+func (c *Checker) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
+	m := c.log(server)
+	if index <= m.base || index > m.last()+1 {
+		c.fail(LogMatching, "server %d placed an entry at index %d, outside its log (snapshot at %d, last index %d)",
+			server, index, m.base, m.last())
+		return
+	}
+	if pt, _ := m.termAt(index - 1); pt != prevTerm {
+		c.fail(LogMatching, "server %d placed (index %d, term %d) after term %d, but its log holds term %d at index %d",
+			server, index, term, prevTerm, pt, index-1)
+		return
+	}
+	for uint64(len(c.entries)) <= index {
+		c.entries = append(c.entries, atIndex{})
+	}
+	at := &c.entries[index]
+	if r := at.find(term); r != nil {
+		if r.prev != prevTerm {
+			c.fail(LogMatching, "(index %d, term %d) follows term %d on server %d but term %d on server %d: logs that share an entry disagree before it",
+				index, term, prevTerm, server, r.prev, r.server)
+			return
+		}
+		if r.noop != noop || !bytes.Equal(r.cmd, cmd) {
+			c.fail(LogMatching, "(index %d, term %d) holds %s on server %d but %s on server %d",
+				index, term, showEntry(cmd, noop), server, showEntry(r.cmd, r.noop), r.server)
+			return
+		}
+	} else {
+		at.add(logRec{term: term, prev: prevTerm, cmd: clone(cmd), noop: noop, server: server})
+	}
+	if index <= m.last() {
+		m.terms = m.terms[:index-m.base-1]
+		m.gen++
+	}
+	m.terms = append(m.terms, term)
+}
+
+// LogBase records that server's log now begins right after (index, term),
+// the entry its snapshot covers, and ends at last; the entries in
+// (index, last] are the ones it held before. The boundary must be the entry
+// known committed (or applied) at index, and a kept suffix must really
+// follow it in the server's log.
+func (c *Checker) LogBase(server int, index, term, last uint64) {
+	m := c.log(server)
+	if e, ok := c.known[index]; ok && index > 0 && e.term != term {
+		c.fail(LogMatching, "server %d's snapshot ends at (index %d, term %d), but the entry committed there has term %d",
+			server, index, term, e.term)
+		return
+	}
+	if last > index {
+		if t, ok := m.termAt(index); !ok || t != term || m.last() != last || index < m.base {
+			c.fail(LogMatching, "server %d keeps entries (%d, %d] after a snapshot at (index %d, term %d), but its log held term %d there and ended at %d",
+				server, index, last, index, term, t, m.last())
+			return
+		}
+		m.terms = m.terms[index-m.base:]
+	} else {
+		if m.last() > index {
+			m.gen++
+		}
+		m.terms = m.terms[:0]
+	}
+	m.base, m.baseTerm = index, term
+}
+
+// termCommit is the highest index the leader of one term reported
+// committed, and the highest over that term and every earlier one.
+type termCommit struct {
+	term, index, prefix uint64
+}
+
+// noteCommit records that the leader of term committed index, keeping
+// c.commits sorted by term with prefix maxima (terms mostly arrive in
+// order, so this is an append or an update of the last element).
+func (c *Checker) noteCommit(term, index uint64) {
+	cs := c.commits
+	k := len(cs)
+	for k > 0 && cs[k-1].term > term {
+		k--
+	}
+	if k > 0 && cs[k-1].term == term {
+		if index <= cs[k-1].index {
+			return
+		}
+		cs[k-1].index = index
+		k--
+	} else {
+		cs = append(cs, termCommit{})
+		copy(cs[k+1:], cs[k:])
+		cs[k] = termCommit{term: term, index: index}
+	}
+	for j := k; j < len(cs); j++ {
+		cs[j].prefix = cs[j].index
+		if j > 0 && cs[j-1].prefix > cs[j].prefix {
+			cs[j].prefix = cs[j-1].prefix
+		}
+	}
+	c.commits = cs
+}
+
+// committedBefore returns the highest index committed by the leader of a
+// term below term (0 if none).
+func (c *Checker) committedBefore(term uint64) uint64 {
+	cs := c.commits
+	k := len(cs)
+	for k > 0 && cs[k-1].term >= term {
+		k--
+	}
+	if k == 0 {
+		return 0
+	}
+	return cs[k-1].prefix
+}
+
+// leaderComplete checks, at server's election in term, that its log holds
+// the highest entry committed in an earlier term (Log Matching then gives
+// every entry below it). Entries committed in term or later are not its
+// business: a server elected late (after a pause) may rightly lack them.
+func (c *Checker) leaderComplete(server int, term uint64) {
+	m := c.reported(server)
+	if m == nil {
+		return
+	}
+	m.hasLead, m.leadTerm, m.leadGen = true, term, m.gen
+	ci := c.committedBefore(term)
+	e, ok := c.known[ci]
+	if ci == 0 || !ok {
+		return
+	}
+	if ci > m.last() {
+		c.fail(LeaderCompleteness, "server %d became leader of term %d with its log ending at index %d, but index %d (term %d) is committed",
+			server, term, m.last(), ci, e.term)
+		return
+	}
+	if t, ok := m.termAt(ci); ok && t != e.term {
+		c.fail(LeaderCompleteness, "server %d became leader of term %d holding term %d at index %d, but the entry committed there has term %d",
+			server, term, t, ci, e.term)
+	}
+	// ci below the snapshot boundary: the snapshot covers it, and LogBase
+	// checked the boundary against what was committed.
+}
+
+// MatchAdvanced records that the leader of term raised its matchIndex for
+// peer to match: peer must have acknowledged at least that much in term.
+func (c *Checker) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
+	if got := c.acks[ackKey{peer, term}]; match > got {
+		c.fail(MatchIndex, "leader %d of term %d set its matchIndex for server %d to %d, but server %d acknowledged only through index %d in term %d",
+			leader, term, peer, match, peer, got, term)
+	}
+}
+
+// Acknowledged records that server, in term, is telling the leader that its
+// log matches the leader's through match. Nothing it promises may be
+// unsynced, and the claim must be true: while the leader of term still
+// holds the log it was elected with (plus appends), both logs hold the same
+// term at match.
+func (c *Checker) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
+	if len(unsynced) > 0 {
+		c.fail(SyncBeforePromise, "server %d acknowledged its log through index %d in term %d with %d unsynced disk writes (first: %s)",
+			server, match, term, len(unsynced), showOp(unsynced[0]))
+		return
+	}
+	k := ackKey{server, term}
+	if match > c.acks[k] {
+		c.acks[k] = match
+	}
+	l, ok := c.leaders[term]
+	if !ok || l == server {
+		return
+	}
+	lm, fm := c.reported(l), c.reported(server)
+	if lm == nil || fm == nil || !lm.hasLead || lm.leadTerm != term || lm.leadGen != lm.gen {
+		return // the leader's log changed since (or was never reported)
+	}
+	if match > lm.last() || match > fm.last() {
+		c.fail(MatchIndex, "server %d acknowledged a match through index %d to leader %d of term %d, whose log ends at %d (its own ends at %d)",
+			server, match, l, term, lm.last(), fm.last())
+		return
+	}
+	lt, ok1 := lm.termAt(match)
+	ft, ok2 := fm.termAt(match)
+	if ok1 && ok2 && lt != ft {
+		c.fail(MatchIndex, "server %d acknowledged a match through index %d to leader %d of term %d, but they hold terms %d and %d there",
+			server, match, l, term, ft, lt)
+	}
+}
+
+// VoteGranted checks that server's vote for candidate in term is durable
+// before the reply leaves: its state file on disk says (diskTerm,
+// diskVote) and no write to its files is unsynced.
+func (c *Checker) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
+	if len(unsynced) > 0 {
+		c.fail(SyncBeforePromise, "server %d granted its vote to %d in term %d with %d unsynced disk writes (first: %s)",
+			server, candidate, term, len(unsynced), showOp(unsynced[0]))
+		return
+	}
+	if diskTerm != term || diskVote != candidate {
+		c.fail(SyncBeforePromise, "server %d granted its vote to %d in term %d, but its disk says term %d, vote %d",
+			server, candidate, term, diskTerm, diskVote)
+	}
+}
+
+// LogView returns what the checker knows of server's log: the snapshot
+// boundary (index and term) and the term of each entry after it (a copy).
+// ok is false if the server never reported its log.
+func (c *Checker) LogView(server int) (base, baseTerm uint64, terms []uint64, ok bool) {
+	m := c.reported(server)
+	if m == nil {
+		return 0, 0, nil, false
+	}
+	return m.base, m.baseTerm, append([]uint64(nil), m.terms...), true
+}
+
+func showEntry(cmd []byte, noop bool) string {
+	if noop {
+		return "a no-op"
+	}
+	return show(cmd)
+}
+
+func showOp(op sim.DiskOp) string {
+	names := [...]string{sim.OpWrite: "write", sim.OpAppend: "append", sim.OpDelete: "delete", sim.OpRename: "rename"}
+	k := fmt.Sprint(op.Kind)
+	if int(op.Kind) < len(names) && names[op.Kind] != "" {
+		k = names[op.Kind]
+	}
+	if op.To != "" {
+		return fmt.Sprintf("%s %s to %s", k, op.Name, op.To)
+	}
+	return fmt.Sprintf("%s %s", k, op.Name)
+}
