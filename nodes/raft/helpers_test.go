@@ -83,6 +83,9 @@ func newCluster(t testing.TB, n int, seed uint64, opts sim.Options, mod func(*Co
 	for i := 0; i < n; i++ {
 		i := i
 		id := c.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
+			if r, ok := c.cfg[i].Observer.(interface{ Restarted(int) }); ok {
+				r.Restarted(i) // a checker that follows incarnations
+			}
 			return &Node{Cfg: c.cfg[i], SnapshotEvery: c.snap}
 		})
 		if id != ids[i] {
