@@ -4,7 +4,8 @@
 // over the same inputs, every key exactly once, every reduce output file
 // present, the jobcount total, map and reduce parallelism (mtiming,
 // rtiming), early exit (output at the first process exit equals the final
-// output), and that the job finished.
+// output), that the job finished, and online that a published file never
+// changes (Published).
 //
 // It knows no node type: applications are passed as plain functions and
 // files as names and bytes, so it may import only sim types and the
@@ -12,14 +13,17 @@
 package mrcheck
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// KeyValue is one pair a map function emits.
-type KeyValue struct {
+// KeyValue is one pair a map function emits. It is an alias of a plain
+// struct type, so a system whose own pair type is the same struct (nodes/mr)
+// passes its map output without copying it.
+type KeyValue = struct {
 	Key   string
 	Value string
 }
@@ -215,4 +219,62 @@ func Finished(done bool, pending []string) error {
 		pending = append(pending[:8:8], "...")
 	}
 	return fmt.Errorf("job not done; unfinished tasks %v", pending)
+}
+
+// Published is the online check that a published file never changes: the
+// first time a watched file is seen to exist it counts as published (for
+// the safe protocol, that is the atomic rename), and from then on every
+// sighting must show exactly the same bytes, across crashes and restarts of
+// the file system too. A rewrite in place, a rename that replaces a
+// published file with other bytes, or a publication that a crash of the file
+// system undoes (no fsync) all break it.
+//
+// Sightings are cheap when nothing changed: the bytes are compared only
+// when the slice differs from the one recorded.
+type Published struct {
+	// Watch says which names are checked (nil: every name).
+	Watch func(name string) bool
+
+	files map[string][]byte
+}
+
+// Saw records one sighting of file name: its bytes, and whether it exists.
+// It returns the violation, if any.
+func (p *Published) Saw(name string, data []byte, exists bool) error {
+	if p.Watch != nil && !p.Watch(name) {
+		return nil
+	}
+	old, published := p.files[name]
+	switch {
+	case !published && exists:
+		if p.files == nil {
+			p.files = map[string][]byte{}
+		}
+		p.files[name] = data
+		return nil
+	case !published:
+		return nil
+	case !exists:
+		return fmt.Errorf("published file %s (%d bytes) disappeared", name, len(old))
+	case len(old) == len(data) && (len(data) == 0 || &old[0] == &data[0]):
+		return nil
+	case !bytes.Equal(old, data):
+		i := 0
+		for i < len(old) && i < len(data) && old[i] == data[i] {
+			i++
+		}
+		return fmt.Errorf("published file %s changed: %d bytes, now %d, first difference at byte %d", name, len(old), len(data), i)
+	}
+	p.files[name] = data // same bytes in a new slice: compare that next time
+	return nil
+}
+
+// Names returns the published names, sorted.
+func (p *Published) Names() []string {
+	out := make([]string, 0, len(p.files))
+	for n := range p.files {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

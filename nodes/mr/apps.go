@@ -5,12 +5,15 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/sim"
 )
 
-// KeyValue is one intermediate pair a Map call emits.
-type KeyValue struct {
+// KeyValue is one intermediate pair a Map call emits. It is an alias of a
+// plain struct type, the same as mrcheck.KeyValue, so that a checker takes
+// an application's output as it is, without copying it.
+type KeyValue = struct {
 	Key   string
 	Value string
 }
@@ -86,6 +89,26 @@ func Words(contents string) []string {
 	return strings.FieldsFunc(contents, func(r rune) bool { return !unicode.IsLetter(r) })
 }
 
+// eachWord calls fn with every word of contents, as Words splits them,
+// without building the list.
+func eachWord(contents string, fn func(string)) {
+	start := -1
+	for i, r := range contents {
+		letter := r < utf8.RuneSelf && ('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') ||
+			r >= utf8.RuneSelf && unicode.IsLetter(r)
+		switch {
+		case letter && start < 0:
+			start = i
+		case !letter && start >= 0:
+			fn(contents[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		fn(contents[start:])
+	}
+}
+
 func count(_ string, values []string) string { return strconv.Itoa(len(values)) }
 
 func sortedJoin(_ string, values []string) string {
@@ -97,11 +120,8 @@ func sortedJoin(_ string, values []string) string {
 // WC is the word count: (word, "1") per word; reduce counts.
 func WC() App {
 	return App{Name: "wc", Reduce: count, Map: func(_, contents string) []KeyValue {
-		words := Words(contents)
-		kva := make([]KeyValue, 0, len(words))
-		for _, w := range words {
-			kva = append(kva, KeyValue{w, "1"})
-		}
+		kva := make([]KeyValue, 0, len(contents)/6)
+		eachWord(contents, func(w string) { kva = append(kva, KeyValue{w, "1"}) })
 		return kva
 	}}
 }
@@ -113,12 +133,12 @@ func Indexer() App {
 		Map: func(doc, contents string) []KeyValue {
 			seen := map[string]bool{}
 			var kva []KeyValue
-			for _, w := range Words(contents) {
+			eachWord(contents, func(w string) {
 				if !seen[w] {
 					seen[w] = true
 					kva = append(kva, KeyValue{w, doc})
 				}
-			}
+			})
 			return kva
 		},
 		Reduce: func(_ string, values []string) string {

@@ -25,7 +25,9 @@ import (
 // FSOp is the kind of a file-system request.
 type FSOp uint8
 
-// File-system operations.
+// File-system operations. Writes (WriteAt, Create, Delete) are volatile
+// until a Rename or Sync makes them durable, like page-cache writes before
+// fsync: a crash of the FS node loses them (or keeps a torn prefix).
 const (
 	// OpWriteAt writes Data at offset Off of Name, creating and extending
 	// it as needed; bytes past the write are kept, and a write past the end
@@ -39,17 +41,23 @@ const (
 	OpRead
 	// OpList returns the names that start with Name, sorted.
 	OpList
-	// OpRename atomically moves Name to To, replacing To, if Name holds Off
-	// bytes whose CRC-32 is Sum: a duplicated rename delivered late must not
-	// publish a stray copy of Name that a late duplicated write re-created
-	// after the first rename. A missing or different source is reported
-	// (Missing) and changes nothing.
+	// OpRename publishes Name as To: fsync(Name), rename without replacing,
+	// fsync(directory), in one step. It applies only if Name holds Off bytes
+	// whose CRC-32 is Sum, so that a file a crash cut short, or one a late
+	// duplicated write re-created after an earlier rename, is never
+	// published. If To already exists it is left as it is (the first
+	// attempt to publish wins, so a published file never changes; the
+	// source is removed) and the reply says Exists. A source that does not
+	// match while To is missing is reported as Missing and changes nothing:
+	// the writer must write the file again.
 	OpRename
 	// OpDelete removes Name (missing is fine).
 	OpDelete
+	// OpSync makes every write so far durable (syncfs).
+	OpSync
 )
 
-var opNames = [...]string{"?", "writeat", "create", "read", "list", "rename", "delete"}
+var opNames = [...]string{"?", "writeat", "create", "read", "list", "rename", "delete", "sync"}
 
 // String names the operation.
 func (o FSOp) String() string {
@@ -72,12 +80,14 @@ type FSReq struct {
 // Size is the request's encoded size.
 func (r *FSReq) Size() int { return 20 + len(r.Name) + len(r.To) + len(r.Data) }
 
-// FSReply answers an FSReq.
+// FSReply answers an FSReq. OK is false for a malformed request.
 type FSReply struct {
 	OK      bool
 	Missing bool
-	Data    []byte
-	Names   []string
+	// Exists says a rename found its target already published.
+	Exists bool
+	Data   []byte
+	Names  []string
 }
 
 // Size is the reply's encoded size.
@@ -89,40 +99,70 @@ func (r *FSReply) Size() int {
 	return n
 }
 
-// FS is the shared file system, a node whose files live on its own sim disk
-// (each change synced before the reply, so it survives a crash). Scenarios
-// keep it reliable: it plays the lab's local directory that every process
-// shares. Reads see partial files: nothing hides a file being written.
+// FS is the shared file system, a node whose files live on its own sim disk.
+// Writes are volatile until a rename publishes a file (or a Sync), which
+// makes everything written so far durable; a crash of the FS node loses
+// what was not yet durable, and a restart serves the synced files: the disk
+// is the whole state, there is nothing else to recover. Reads see partial
+// files: nothing hides a file being written.
 type FS struct {
+	// OnChange, if set, runs after every request that changed a file, with
+	// its name, and with "" at every start: a restart may have taken any
+	// file back to its synced contents. Online checkers use it.
+	OnChange func(name string)
+
 	env *sim.Env
 }
 
 // Start keeps nothing in memory: the disk is the state.
-func (f *FS) Start(env *sim.Env) { f.env = env }
+func (f *FS) Start(env *sim.Env) {
+	f.env = env
+	if env.Incarnation() > 1 {
+		env.Logf("fs: restarted with %d synced files", len(env.Disk().List()))
+		env.Sometimes("mr: file system restarted")
+	}
+	if f.OnChange != nil {
+		f.OnChange("")
+	}
+}
 
-// Receive serves FS requests.
+// Receive serves FS requests; anything else is logged and dropped.
 func (f *FS) Receive(from sim.NodeID, msg sim.Message) {
 	req, ok := msg.(*sim.Request)
 	if !ok {
+		f.env.Logf("fs: dropped a %T from %d: not a request", msg, from)
 		return
 	}
 	r, ok := req.Body.(*FSReq)
 	if !ok {
+		f.env.Logf("fs: dropped a %T request from %d", req.Body, from)
 		return
 	}
-	f.env.Reply(from, req, Apply(f.env.Disk(), r))
+	f.env.Reply(from, req, apply(f.env.Disk(), r, f.OnChange))
 }
 
 // Apply performs one file-system request on disk d and returns the reply; it
 // is the FS node's whole logic, exported so that tests and scenarios can
 // prepare a file system directly.
-func Apply(d *sim.Disk, r *FSReq) *FSReply {
+func Apply(d *sim.Disk, r *FSReq) *FSReply { return apply(d, r, nil) }
+
+// Matches reports whether data is the file a rename of (size, sum) expects.
+func Matches(data []byte, size int, sum uint32) bool {
+	return len(data) == size && crc32.ChecksumIEEE(data) == sum
+}
+
+func apply(d *sim.Disk, r *FSReq, changed func(string)) *FSReply {
+	touch := func(name string) {
+		if changed != nil {
+			changed(name)
+		}
+	}
 	switch r.Op {
 	case OpWriteAt:
-		old, _ := d.Read(r.Name)
-		if r.Off < 0 {
+		if r.Off < 0 || r.Name == "" {
 			return &FSReply{}
 		}
+		old, _ := d.Read(r.Name)
 		end := r.Off + len(r.Data)
 		n := len(old)
 		if end > n {
@@ -132,11 +172,14 @@ func Apply(d *sim.Disk, r *FSReq) *FSReply {
 		copy(b, old)
 		copy(b[r.Off:], r.Data)
 		d.Write(r.Name, b)
-		d.Sync()
+		touch(r.Name)
 		return &FSReply{OK: true}
 	case OpCreate:
+		if r.Name == "" {
+			return &FSReply{}
+		}
 		d.Write(r.Name, r.Data)
-		d.Sync()
+		touch(r.Name)
 		return &FSReply{OK: true}
 	case OpRead:
 		b, ok := d.Read(r.Name)
@@ -154,17 +197,35 @@ func Apply(d *sim.Disk, r *FSReq) *FSReply {
 		sort.Strings(names)
 		return &FSReply{OK: true, Names: names}
 	case OpRename:
-		if b, ok := d.Read(r.Name); !ok || len(b) != r.Off || crc32.ChecksumIEEE(b) != r.Sum {
+		if r.Name == "" || r.To == "" || r.Name == r.To {
+			return &FSReply{}
+		}
+		b, ok := d.Read(r.Name)
+		match := ok && Matches(b, r.Off, r.Sum)
+		if _, exists := d.Read(r.To); exists {
+			if match {
+				d.Delete(r.Name)
+				d.Sync()
+				touch(r.Name)
+			}
+			return &FSReply{OK: true, Exists: true}
+		}
+		if !match {
 			return &FSReply{OK: true, Missing: true}
 		}
 		d.Rename(r.Name, r.To)
 		d.Sync()
+		touch(r.Name)
+		touch(r.To)
 		return &FSReply{OK: true}
 	case OpDelete:
 		if _, ok := d.Read(r.Name); ok {
 			d.Delete(r.Name)
-			d.Sync()
+			touch(r.Name)
 		}
+		return &FSReply{OK: true}
+	case OpSync:
+		d.Sync()
 		return &FSReply{OK: true}
 	}
 	return &FSReply{}

@@ -46,15 +46,88 @@ func TestFSLateDuplicateRenameDoesNotPublishStray(t *testing.T) {
 	ren := &FSReq{Op: OpRename, Name: "tmp", To: "mr-0-0", Off: len(data), Sum: crc32.ChecksumIEEE(data)}
 	Apply(d, &FSReq{Op: OpWriteAt, Name: "tmp", Off: 0, Data: data[:6]})
 	Apply(d, &FSReq{Op: OpWriteAt, Name: "tmp", Off: 6, Data: data[6:]})
-	if r := Apply(d, ren); !r.OK || r.Missing {
+	if r := Apply(d, ren); !r.OK || r.Missing || r.Exists {
 		t.Fatalf("rename of the complete file: %+v", r)
 	}
 	Apply(d, &FSReq{Op: OpWriteAt, Name: "tmp", Off: 6, Data: data[6:]}) // late duplicate
-	if r := Apply(d, ren); !r.Missing {
-		t.Fatalf("late duplicate rename was applied: %+v", r)
+	if r := Apply(d, ren); !r.OK || !r.Exists {
+		t.Fatalf("late duplicate rename: %+v, want Exists", r)
 	}
 	if got := read(d, "mr-0-0"); got != string(data) {
 		t.Fatalf("published file clobbered: %q", got)
+	}
+}
+
+// TestFSRenameNeverReplaces: a second attempt's complete file does not
+// replace a published one (the first publication wins) and its temporary
+// file is removed; a rename of an incomplete file with no published target
+// is reported Missing and changes nothing.
+func TestFSRenameNeverReplaces(t *testing.T) {
+	d := disk(t)
+	first, second := []byte("a 1\n"), []byte("a 2\n")
+	Apply(d, &FSReq{Op: OpWriteAt, Name: "t1", Data: first})
+	Apply(d, &FSReq{Op: OpWriteAt, Name: "t2", Data: second})
+	if r := Apply(d, &FSReq{Op: OpRename, Name: "t1", To: "mr-out-0", Off: len(first), Sum: crc32.ChecksumIEEE(first)}); r.Exists || r.Missing {
+		t.Fatalf("first publication: %+v", r)
+	}
+	if r := Apply(d, &FSReq{Op: OpRename, Name: "t2", To: "mr-out-0", Off: len(second), Sum: crc32.ChecksumIEEE(second)}); !r.Exists {
+		t.Fatalf("second publication: %+v, want Exists", r)
+	}
+	if got := read(d, "mr-out-0"); got != string(first) {
+		t.Fatalf("published file replaced: %q", got)
+	}
+	if _, ok := d.Read("t2"); ok {
+		t.Fatalf("the losing attempt's temporary file was kept")
+	}
+	Apply(d, &FSReq{Op: OpWriteAt, Name: "t3", Data: second[:2]})
+	if r := Apply(d, &FSReq{Op: OpRename, Name: "t3", To: "mr-out-1", Off: len(second), Sum: crc32.ChecksumIEEE(second)}); !r.Missing {
+		t.Fatalf("rename of a cut-short file: %+v, want Missing", r)
+	}
+	if _, ok := d.Read("mr-out-1"); ok {
+		t.Fatalf("a cut-short file was published")
+	}
+}
+
+// TestFSCrashKeepsOnlySyncedFiles: writes are volatile until a rename
+// publishes (and syncs); a crash of the FS node loses the unsynced
+// temporary file but keeps the published one, and the restarted node serves
+// it.
+func TestFSCrashKeepsOnlySyncedFiles(t *testing.T) {
+	w := sim.NewWorld(1, sim.Options{})
+	id := w.AddNode("fs", func() sim.Node { return &FS{} })
+	d := w.Disk(id)
+	pub := []byte("k\t1\n")
+	Apply(d, &FSReq{Op: OpWriteAt, Name: "t1", Data: pub})
+	Apply(d, &FSReq{Op: OpRename, Name: "t1", To: "mr-0-0", Off: len(pub), Sum: crc32.ChecksumIEEE(pub)})
+	Apply(d, &FSReq{Op: OpWriteAt, Name: "t2", Data: []byte("unsynced")})
+	w.Crash(id)
+	w.Restart(id)
+	if got := read(d, "mr-0-0"); got != string(pub) {
+		t.Fatalf("published file after a crash: %q", got)
+	}
+	if _, ok := d.Read("t2"); ok {
+		t.Fatalf("an unsynced write survived a crash")
+	}
+	Apply(d, &FSReq{Op: OpWriteAt, Name: "t3", Data: []byte("x")})
+	Apply(d, &FSReq{Op: OpSync})
+	w.Crash(id)
+	w.Restart(id)
+	if got := read(d, "t3"); got != "x" {
+		t.Fatalf("a synced write was lost: %q", got)
+	}
+}
+
+// TestFSBadRequests: malformed requests are refused, not applied.
+func TestFSBadRequests(t *testing.T) {
+	d := disk(t)
+	for _, r := range []*FSReq{{Op: OpWriteAt, Name: "f", Off: -1}, {Op: OpWriteAt}, {Op: OpCreate},
+		{Op: OpRename, Name: "a", To: "a"}, {Op: OpRename, Name: "a"}, {Op: 99}} {
+		if rep := Apply(d, r); rep.OK {
+			t.Errorf("%+v accepted", r)
+		}
+	}
+	if n := len(d.List()); n != 0 {
+		t.Fatalf("bad requests created %d files", n)
 	}
 }
 

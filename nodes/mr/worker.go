@@ -1,8 +1,9 @@
 package mr
 
 import (
+	"bytes"
 	"hash/crc32"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,7 +17,11 @@ import (
 // mr-out-<reduce>, publishing each file by renaming a unique temporary file
 // (unless Config.AtomicRename is off), and reports the attempt.
 //
-// Everything is a chain of callbacks: one task at a time, no concurrency.
+// One task at a time, as a chain of callbacks; within a task it keeps up to
+// Config.Window FS requests in flight, retries each with a growing timeout,
+// writes a file again if the FS lost it before the publishing rename, sends
+// a heartbeat every Config.Heartbeat, and tells the coordinator when it
+// gives a task up.
 type Worker struct {
 	Coord, FS sim.NodeID
 	App       App
@@ -39,6 +44,14 @@ type Worker struct {
 	exited bool
 	killed bool
 	reason string
+}
+
+// attempt is one task the worker runs. Once it is over (reported or given
+// up) the callbacks still in flight for it do nothing, so a worker never
+// runs two tasks at once.
+type attempt struct {
+	t    *Task
+	over bool
 }
 
 // Start begins asking for tasks after a small random delay.
@@ -72,6 +85,9 @@ func (w *Worker) Inspect() any {
 
 func (w *Worker) stopped() bool { return w.exited || w.killed || !w.env.Alive() }
 
+// live reports whether work on attempt a should go on.
+func (w *Worker) live(a *attempt) bool { return !a.over && !w.stopped() }
+
 func (w *Worker) exit(reason string) {
 	w.exited, w.reason = true, reason
 	if w.OnExit != nil {
@@ -93,10 +109,8 @@ func (w *Worker) ask() {
 	if w.stopped() {
 		return
 	}
-	w.env.Call(w.Coord, &GetTask{Worker: w.pid, Seq: w.seq}, w.Config.RPCTimeout, func(m sim.Message, ok bool) {
-		if w.stopped() {
-			return
-		}
+	live := func() bool { return !w.stopped() }
+	w.call(w.Coord, &GetTask{Worker: w.pid, Host: w.env.Name(), Boot: w.env.Incarnation(), Seq: w.seq}, askCopies, live, func(m sim.Message, ok bool) {
 		if !ok {
 			w.fails++
 			if w.fails >= w.Config.MaxContactFailures {
@@ -110,14 +124,26 @@ func (w *Worker) ask() {
 		w.seq++
 		t, _ := m.(*Task)
 		if t == nil {
+			w.env.Logf("worker: a %T answered GetTask", m)
 			w.env.After(w.Config.Poll, w.ask)
 			return
 		}
 		switch t.Kind {
-		case TaskMap:
-			w.runMap(t)
-		case TaskReduce:
-			w.runReduce(t)
+		case TaskMap, TaskReduce:
+			if t.NReduce < 1 || t.NMap < 1 || t.ID < 0 {
+				w.env.Logf("worker: malformed task %+v", *t)
+				w.env.After(w.Config.Poll, w.ask)
+				return
+			}
+			a := &attempt{t: t}
+			if w.Config.Heartbeat > 0 {
+				w.env.After(w.Config.Heartbeat, func() { w.heartbeat(a) })
+			}
+			if t.Kind == TaskMap {
+				w.runMap(a)
+			} else {
+				w.runReduce(a)
+			}
 		case TaskDone:
 			w.exit("job done")
 		default:
@@ -126,34 +152,144 @@ func (w *Worker) ask() {
 	})
 }
 
-// abandon gives up the current task (an FS request kept failing); the
-// coordinator re-issues it after its timeout.
-func (w *Worker) abandon() {
+// heartbeat tells the coordinator the attempt is alive, every Heartbeat
+// until it is over. One-way: a lost heartbeat is covered by the next.
+func (w *Worker) heartbeat(a *attempt) {
+	if !w.live(a) {
+		return
+	}
+	w.env.Send(w.Coord, &Progress{Kind: a.t.Kind, ID: a.t.ID, Attempt: a.t.Attempt})
+	w.env.After(w.Config.Heartbeat, func() { w.heartbeat(a) })
+}
+
+// abandon gives up the attempt (an FS request kept failing), tells the
+// coordinator so that it can hand the task out again without waiting for
+// the silence timeout, and asks for the next task.
+func (w *Worker) abandon(a *attempt) {
+	if !w.live(a) {
+		return
+	}
+	a.over = true
 	w.env.Sometimes("mr: worker abandoned a task")
+	w.env.Send(w.Coord, &Progress{Kind: a.t.Kind, ID: a.t.ID, Attempt: a.t.Attempt, Abandoned: true})
 	w.env.After(w.Config.Poll, w.ask)
 }
 
-// fs sends one FS request, retrying on timeout up to FSRetries times; on
-// giving up it abandons the task.
-func (w *Worker) fs(req *FSReq, cb func(*FSReply)) {
-	var try func(n int)
-	try = func(n int) {
-		w.env.Call(w.FS, req, w.Config.RPCTimeout, func(m sim.Message, ok bool) {
-			if w.stopped() {
+// hedge is how long the n-th copy of a request waits for an answer before
+// the next copy is sent: a fifth of RPCTimeout for the first hedgeFlat
+// copies (a lost message is common, so the next copy goes soon), then
+// doubling up to RPCTimeout (a peer that stays silent is down or cut off,
+// and is not flooded).
+func (w *Worker) hedge(n int) sim.Duration {
+	d := max(w.Config.RPCTimeout/5, 1)
+	for ; n > hedgeFlat && d < w.Config.RPCTimeout; n-- {
+		d *= 2
+	}
+	return min(d, w.Config.RPCTimeout)
+}
+
+// hedgeFlat is how many copies of a request go out at the shortest
+// interval.
+const hedgeFlat = 4
+
+// call sends body to node to and runs done once: with the first answer, or
+// with ok=false once maxCopies copies have all gone unanswered. Every
+// request a worker makes is idempotent (FS operations by their nature,
+// GetTask by its sequence number, Report by the coordinator's first-wins
+// rule), so it hedges rather than retries: when no answer came within
+// hedge(n) it sends another copy while the earlier ones stay pending (each
+// for 2*RPCTimeout), and whichever answer comes first wins. A message lost
+// or caught in the network's long tail then costs one hedge delay, not a
+// timeout, and a late answer to an earlier copy is still used. done does not
+// run once live() is false.
+func (w *Worker) call(to sim.NodeID, body sim.Message, maxCopies int, live func() bool, done func(sim.Message, bool)) {
+	answered := false
+	copies, pending := 0, 0
+	var hedgeTimer sim.Timer
+	var send func()
+	send = func() {
+		copies++
+		pending++
+		n := copies
+		w.env.Call(to, body, 2*w.Config.RPCTimeout, func(m sim.Message, ok bool) {
+			pending--
+			if answered || !live() {
 				return
 			}
-			if !ok {
-				if n+1 >= w.Config.FSRetries {
-					w.abandon()
-					return
+			if ok {
+				answered = true
+				w.env.Cancel(hedgeTimer)
+				done(m, true)
+				return
+			}
+			if pending > 0 || copies != n {
+				return // a later copy may still answer
+			}
+			// Every copy timed out and no hedge is due: the peer is down
+			// or cut off.
+			w.env.Cancel(hedgeTimer)
+			if copies >= maxCopies {
+				answered = true
+				done(nil, false)
+				return
+			}
+			send()
+		})
+		if copies < maxCopies {
+			hedgeTimer = w.env.After(w.hedge(n), func() {
+				if !answered && copies == n && live() {
+					send()
 				}
-				w.env.After(50*sim.Millisecond, func() { try(n + 1) })
-				return
+			})
+		}
+	}
+	send()
+}
+
+// fs sends one FS request for attempt a (hedged, up to FSRetries copies)
+// and runs cb with the answer; when no copy is answered it abandons the
+// attempt. cb runs only while the attempt goes on.
+func (w *Worker) fs(a *attempt, req *FSReq, cb func(*FSReply)) {
+	w.call(w.FS, req, w.Config.FSRetries, func() bool { return w.live(a) }, func(m sim.Message, ok bool) {
+		r, _ := m.(*FSReply)
+		if !ok || r == nil {
+			if ok {
+				w.env.Logf("worker: a %T answered an FS request", m)
 			}
-			cb(m.(*FSReply))
+			w.abandon(a)
+			return
+		}
+		cb(r)
+	})
+}
+
+// batch sends reqs for attempt a with at most Window in flight, then runs
+// then with the replies in request order.
+func (w *Worker) batch(a *attempt, reqs []*FSReq, then func([]*FSReply)) {
+	replies := make([]*FSReply, len(reqs))
+	if len(reqs) == 0 {
+		then(replies)
+		return
+	}
+	next, left := 0, len(reqs)
+	var launch func()
+	launch = func() {
+		i := next
+		next++
+		w.fs(a, reqs[i], func(r *FSReply) {
+			replies[i] = r
+			left--
+			switch {
+			case left == 0:
+				then(replies)
+			case next < len(reqs):
+				launch()
+			}
 		})
 	}
-	try(0)
+	for next < len(reqs) && next < w.Config.Window {
+		launch()
+	}
 }
 
 func (w *Worker) newCtx() *Ctx {
@@ -163,14 +299,14 @@ func (w *Worker) newCtx() *Ctx {
 }
 
 // play carries out an effect's marker, count and delay, then runs then.
-func (w *Worker) play(e Effect, c *Ctx, then func()) {
+func (w *Worker) play(a *attempt, e Effect, c *Ctx, then func()) {
 	steps := func() {
 		after := func() {
-			if w.stopped() {
+			if !w.live(a) {
 				return
 			}
 			if e.Remove && e.Marker != "" {
-				w.fs(&FSReq{Op: OpDelete, Name: e.Marker}, func(*FSReply) { then() })
+				w.fs(a, &FSReq{Op: OpDelete, Name: e.Marker}, func(*FSReply) { then() })
 				return
 			}
 			then()
@@ -183,7 +319,7 @@ func (w *Worker) play(e Effect, c *Ctx, then func()) {
 			after()
 		}
 		if e.Count != "" {
-			w.fs(&FSReq{Op: OpList, Name: e.Count}, func(r *FSReply) {
+			w.fs(a, &FSReq{Op: OpList, Name: e.Count}, func(r *FSReply) {
 				c.Count = len(r.Names)
 				counted()
 			})
@@ -192,7 +328,7 @@ func (w *Worker) play(e Effect, c *Ctx, then func()) {
 		counted()
 	}
 	if e.Marker != "" {
-		w.fs(&FSReq{Op: OpCreate, Name: e.Marker, Data: []byte("x")}, func(*FSReply) { steps() })
+		w.fs(a, &FSReq{Op: OpCreate, Name: e.Marker, Data: []byte("x")}, func(*FSReply) { steps() })
 		return
 	}
 	steps()
@@ -200,10 +336,12 @@ func (w *Worker) play(e Effect, c *Ctx, then func()) {
 
 func trivial(e Effect) bool { return e.Marker == "" && e.Count == "" && e.Delay <= 0 }
 
-func (w *Worker) runMap(t *Task) {
-	w.fs(&FSReq{Op: OpRead, Name: t.File}, func(r *FSReply) {
+func (w *Worker) runMap(a *attempt) {
+	t := a.t
+	w.fs(a, &FSReq{Op: OpRead, Name: t.File}, func(r *FSReply) {
 		if !r.OK {
-			w.abandon()
+			w.env.Logf("worker: input %q of map %d is missing", t.File, t.ID)
+			w.abandon(a)
 			return
 		}
 		contents := string(r.Data)
@@ -216,7 +354,7 @@ func (w *Worker) runMap(t *Task) {
 			w.kill()
 			return
 		}
-		w.play(e, c, func() {
+		w.play(a, e, c, func() {
 			var kva []KeyValue
 			if w.App.MapCtx != nil {
 				kva = w.App.MapCtx(c, t.File, contents)
@@ -226,13 +364,16 @@ func (w *Worker) runMap(t *Task) {
 			bufs := make([][]byte, t.NReduce)
 			for _, kv := range kva {
 				y := IHash(kv.Key) % t.NReduce
-				bufs[y] = append(bufs[y], kv.Key+"\t"+kv.Value+"\n"...)
+				b := append(bufs[y], kv.Key...)
+				b = append(b, '\t')
+				b = append(append(b, kv.Value...), '\n')
+				bufs[y] = b
 			}
 			files := make([]outFile, t.NReduce)
 			for y := range files {
 				files[y] = outFile{name: "mr-" + strconv.Itoa(t.ID) + "-" + strconv.Itoa(y), data: bufs[y]}
 			}
-			w.publish(files, 0, func() { w.report(t, 0) })
+			w.publish(a, files, func() { w.finish(a) })
 		})
 	})
 }
@@ -248,63 +389,87 @@ func intermediate(name string, reduce int) bool {
 	return err == nil && err2 == nil && y == reduce
 }
 
-func (w *Worker) runReduce(t *Task) {
-	w.fs(&FSReq{Op: OpList, Name: "mr-"}, func(r *FSReply) {
-		var names []string
+func (w *Worker) runReduce(a *attempt) {
+	t := a.t
+	w.fs(a, &FSReq{Op: OpList, Name: "mr-"}, func(r *FSReply) {
+		var reads []*FSReq
 		for _, n := range r.Names {
 			if intermediate(n, t.ID) {
-				names = append(names, n)
+				reads = append(reads, &FSReq{Op: OpRead, Name: n})
 			}
 		}
-		if len(names) != t.NMap {
+		if len(reads) != t.NMap {
 			// Every map has published all its files before reduces start;
 			// anything else means the file system lost one.
-			w.env.Fail("mr-intermediate", "reduce %d found %d intermediate files, want %d", t.ID, len(names), t.NMap)
+			w.env.Fail("mr-intermediate", "reduce %d found %d intermediate files, want %d", t.ID, len(reads), t.NMap)
 			return
 		}
-		var kva []KeyValue
-		var read func(i int)
-		read = func(i int) {
-			if i == len(names) {
-				w.reduceAll(t, kva)
-				return
+		w.batch(a, reads, func(rs []*FSReply) {
+			n := 0
+			for i, r := range rs {
+				if !r.OK {
+					w.env.Fail("mr-intermediate", "reduce %d: published intermediate file %s vanished", t.ID, reads[i].Name)
+					return
+				}
+				n += bytes.Count(r.Data, []byte{'\n'})
 			}
-			w.fs(&FSReq{Op: OpRead, Name: names[i]}, func(r *FSReply) {
-				for _, line := range strings.Split(string(r.Data), "\n") {
+			kva := make([]KeyValue, 0, n)
+			for _, r := range rs {
+				for rest := string(r.Data); rest != ""; {
+					var line string
+					line, rest, _ = strings.Cut(rest, "\n")
 					if k, v, ok := strings.Cut(line, "\t"); ok {
 						kva = append(kva, KeyValue{k, v})
 					}
 				}
-				read(i + 1)
-			})
-		}
-		read(0)
+			}
+			w.reduceAll(a, kva)
+		})
 	})
 }
 
-func (w *Worker) reduceAll(t *Task, kva []KeyValue) {
-	// Group values by key in file order and visit keys sorted: a stable
-	// sort of the pairs without moving them.
+func (w *Worker) reduceAll(a *attempt, kva []KeyValue) {
+	t := a.t
+	// Order the pairs by key, ties in file order (a stable sort, done as
+	// an ordinary sort of positions); each key's values are then one run
+	// of a single slice.
+	order := make([]int, len(kva))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := strings.Compare(kva[a].Key, kva[b].Key); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	values := make([]string, len(kva))
+	for i, p := range order {
+		values[i] = kva[p].Value
+	}
 	var keys []string
 	groups := map[string][]string{}
-	for _, kv := range kva {
-		if _, ok := groups[kv.Key]; !ok {
-			keys = append(keys, kv.Key)
+	for i := 0; i < len(order); {
+		k := kva[order[i]].Key
+		j := i + 1
+		for j < len(order) && kva[order[j]].Key == k {
+			j++
 		}
-		groups[kv.Key] = append(groups[kv.Key], kv.Value)
+		keys = append(keys, k)
+		groups[k] = values[i:j:j]
+		i = j
 	}
-	sort.Strings(keys)
 	var out []byte
 	finish := func() {
 		file := []outFile{{name: "mr-out-" + strconv.Itoa(t.ID), data: out}}
 		if w.App.Effect != nil {
-			w.publish(file, 0, func() { w.report(t, 0) })
+			w.publish(a, file, func() { w.finish(a) })
 			return
 		}
 		// Default compute time of a reduce task.
 		w.env.After(200*sim.Millisecond+sim.Duration(w.env.Rand().Intn(1000))*sim.Millisecond, func() {
-			if !w.stopped() {
-				w.publish(file, 0, func() { w.report(t, 0) })
+			if w.live(a) {
+				w.publish(a, file, func() { w.finish(a) })
 			}
 		})
 	}
@@ -334,7 +499,7 @@ func (w *Worker) reduceAll(t *Task, kva []KeyValue) {
 				emit()
 				continue
 			}
-			w.play(e, c, func() {
+			w.play(a, e, c, func() {
 				emit()
 				next(i + 1)
 			})
@@ -350,70 +515,127 @@ type outFile struct {
 	data []byte
 }
 
-// publish writes files[i:] one after the other, then runs then.
-func (w *Worker) publish(files []outFile, i int, then func()) {
+// publish makes files visible under their names, then runs then.
+func (w *Worker) publish(a *attempt, files []outFile, then func()) {
+	if !w.Config.AtomicRename {
+		w.publishInPlace(a, files, 0, then)
+		return
+	}
+	w.publishAtomic(a, files, 0, then)
+}
+
+// publishAtomic writes every file to a fresh temporary name (the chunks of
+// all files pipelined), then renames each into place. A rename that finds
+// its temporary file incomplete (the FS crashed and lost unsynced writes)
+// sends that file round again under a new temporary name, at most Rewrites
+// times. A target already published by another attempt is fine: the first
+// attempt's output stands.
+func (w *Worker) publishAtomic(a *attempt, files []outFile, round int, then func()) {
+	chunk := w.Config.ChunkBytes
+	var writes []*FSReq
+	renames := make([]*FSReq, len(files))
+	for i, f := range files {
+		w.tmp++
+		tmp := "mr-tmp-" + w.pid + "-" + strconv.Itoa(w.tmp)
+		off := 0
+		for {
+			end := min(len(f.data), off+chunk)
+			writes = append(writes, &FSReq{Op: OpWriteAt, Name: tmp, Off: off, Data: f.data[off:end]})
+			if off = end; off >= len(f.data) {
+				break
+			}
+		}
+		renames[i] = &FSReq{Op: OpRename, Name: tmp, To: f.name, Off: len(f.data), Sum: crc32.ChecksumIEEE(f.data)}
+	}
+	w.batch(a, writes, func(rs []*FSReply) {
+		for i, r := range rs {
+			if !r.OK {
+				w.env.Logf("worker: write %s refused", writes[i].Name)
+				w.abandon(a)
+				return
+			}
+		}
+		w.batch(a, renames, func(rs []*FSReply) {
+			var again []outFile
+			for i, r := range rs {
+				switch {
+				case !r.OK:
+					w.env.Logf("worker: rename %s -> %s refused", renames[i].Name, renames[i].To)
+					w.abandon(a)
+					return
+				case r.Exists:
+					w.env.Sometimes("mr: output already published by another attempt")
+				case r.Missing:
+					again = append(again, files[i])
+				}
+			}
+			if len(again) == 0 {
+				then()
+				return
+			}
+			if round >= w.Config.Rewrites {
+				w.abandon(a)
+				return
+			}
+			w.env.Sometimes("mr: output written again after the FS lost it")
+			w.publishAtomic(a, again, round+1, then)
+		})
+	})
+}
+
+// publishInPlace is the unsafe way: create (truncate) each final file with
+// its first chunk, then write the rest at their offsets, one file and one
+// request after another.
+func (w *Worker) publishInPlace(a *attempt, files []outFile, i int, then func()) {
 	if i == len(files) {
 		then()
 		return
 	}
 	f := files[i]
-	next := func() { w.publish(files, i+1, then) }
-	if !w.Config.AtomicRename {
-		// In place: create (truncate) the final file with the first chunk,
-		// then write the rest at their offsets.
-		first := f.data
-		if len(first) > w.Config.ChunkBytes {
-			first = first[:w.Config.ChunkBytes]
-		}
-		w.fs(&FSReq{Op: OpCreate, Name: f.name, Data: first}, func(*FSReply) {
-			w.writeChunks(f.name, f.data, len(first), next)
-		})
-		return
-	}
-	w.tmp++
-	tmp := "mr-tmp-" + w.pid + "-" + strconv.Itoa(w.tmp)
-	w.fs(&FSReq{Op: OpWriteAt, Name: tmp, Off: 0, Data: f.data[:min(len(f.data), w.Config.ChunkBytes)]}, func(r *FSReply) {
-		if !r.OK {
-			w.abandon()
-			return
-		}
-		w.writeChunks(tmp, f.data, min(len(f.data), w.Config.ChunkBytes), func() {
-			// Missing means an earlier copy of this request already renamed
-			// the complete file (its reply was lost): done either way.
-			w.fs(&FSReq{Op: OpRename, Name: tmp, To: f.name, Off: len(f.data), Sum: crc32.ChecksumIEEE(f.data)},
-				func(*FSReply) { next() })
-		})
+	first := f.data[:min(len(f.data), w.Config.ChunkBytes)]
+	w.fs(a, &FSReq{Op: OpCreate, Name: f.name, Data: first}, func(*FSReply) {
+		w.writeChunks(a, f.name, f.data, len(first), func() { w.publishInPlace(a, files, i+1, then) })
 	})
 }
 
 // writeChunks writes data[off:] to name in ChunkBytes pieces at their
 // offsets, one RPC each, then runs then.
-func (w *Worker) writeChunks(name string, data []byte, off int, then func()) {
+func (w *Worker) writeChunks(a *attempt, name string, data []byte, off int, then func()) {
 	if off >= len(data) {
 		then()
 		return
 	}
 	end := min(len(data), off+w.Config.ChunkBytes)
-	w.fs(&FSReq{Op: OpWriteAt, Name: name, Off: off, Data: data[off:end]}, func(r *FSReply) {
+	w.fs(a, &FSReq{Op: OpWriteAt, Name: name, Off: off, Data: data[off:end]}, func(r *FSReply) {
 		if !r.OK {
-			w.abandon()
+			w.abandon(a)
 			return
 		}
-		w.writeChunks(name, data, end, then)
+		w.writeChunks(a, name, data, end, then)
 	})
 }
 
-// report tells the coordinator the attempt is published, retrying a few
-// times; then asks for the next task either way.
-func (w *Worker) report(t *Task, n int) {
-	w.env.Call(w.Coord, &Report{Kind: t.Kind, ID: t.ID, Attempt: t.Attempt}, w.Config.RPCTimeout, func(_ sim.Message, ok bool) {
-		if w.stopped() {
-			return
-		}
-		if !ok && n < 5 {
-			w.env.After(50*sim.Millisecond, func() { w.report(t, n+1) })
-			return
-		}
+// finish ends the attempt once its output is published: it reports it
+// (a report never answered only costs a re-execution) and then asks for the
+// next task either way.
+func (w *Worker) finish(a *attempt) {
+	if !w.live(a) {
+		return
+	}
+	a.over = true
+	w.report(a.t)
+}
+
+// askCopies and reportCopies bound the copies of one GetTask and one
+// Report; an unanswered GetTask counts as one contact failure.
+const (
+	askCopies    = 3
+	reportCopies = 8
+)
+
+func (w *Worker) report(t *Task) {
+	live := func() bool { return !w.stopped() }
+	w.call(w.Coord, &Report{Kind: t.Kind, ID: t.ID, Attempt: t.Attempt}, reportCopies, live, func(_ sim.Message, ok bool) {
 		if ok {
 			w.done++
 		}

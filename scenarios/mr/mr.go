@@ -1,12 +1,18 @@
 // Package mr registers the MapReduce scenarios (mr/...): the 6.5840 Lab 1
 // tester's cases (wc, indexer, map and reduce parallelism, job count, early
 // exit, crash) on virtual time, the same job under partitions, lossy
-// networks, stragglers and swarm faults, and two unsafe variants dsim must
-// catch (no atomic rename, no re-issue).
+// networks, stragglers, late duplicated requests, file-system crashes and
+// swarm faults, and two unsafe variants dsim must catch (no atomic rename,
+// no re-issue).
 //
-// Every run has a shared file system node "fs" (reliable), a coordinator
-// "coord" and workers "w0".."wN-1"; the inputs are eight texts drawn from
-// the workload stream; nReduce is 10 like the lab's.
+// Every run has a shared file system node "fs" (a fault target in
+// mr/fs-crash and mr/swarm, where it crashes and restarts with its synced
+// files), a coordinator "coord" and workers "w0".."wN-1"; the inputs are
+// eight texts drawn from the workload stream; nReduce is 10 like the lab's.
+// Besides the output checks, every run checks online that a published file
+// (mr-out-*, mr-X-Y) never changes, and reports how many tasks finished
+// while a fault was active (maps_/reduces_/tasks_done_under_faults): the
+// fault scenarios last long enough for both phases to run under faults.
 //
 // It may import sim, scenarios, nodes/mr and checkers/mrcheck.
 package mr
@@ -36,9 +42,15 @@ type spec struct {
 	faults     func(scenarios.Variant) sim.Faults
 	crashLoop  bool // a killed worker is replaced 1s later while the job runs
 	coordFault bool // the coordinator is a fault target too (first)
+	fsFault    bool // the file system is a fault target too (first)
+	fsOnly     bool // the file system is the only fault target
+	calm       bool // a lab test with no faults: no task can finish under one
 	stagger    bool // jobcount: workers 2.. start when worker 1 exits
 	unsafe     bool
 	check      func(c *scenarios.Cluster, lines []string) error
+	// fsNode, when set, builds the file-system node instead of mr.FS
+	// (tests plant a broken one); onChange feeds the published-file check.
+	fsNode func(onChange func(string)) sim.Node
 }
 
 func params(s spec) []scenarios.Param {
@@ -50,8 +62,10 @@ func params(s spec) []scenarios.Param {
 		{Key: "mr.workers", Default: strconv.Itoa(s.workers), Doc: "number of worker processes (slots) running at once",
 			Range: scenarios.Span(minWorkers, 64)},
 		{Key: "mr.nreduce", Default: "10", Doc: "number of reduce tasks", Range: scenarios.Span(1, 1000)},
-		{Key: "mr.reissue_timeout_ms", Default: "10000", Doc: "re-issue a task still running after this long (the lab needs > 5000)",
+		{Key: "mr.reissue_timeout_ms", Default: "10000", Doc: "re-issue a task whose worker was silent this long (the lab needs > 5000)",
 			Range: scenarios.Span(1, 3_600_000)},
+		{Key: "mr.heartbeat_ms", Default: "1000", Doc: "workers report progress this often; 0: never, and tasks are re-issued after running mr.reissue_timeout_ms in all (the lab's rule)",
+			Range: scenarios.Span(0, 3_600_000), BelowKey: "mr.reissue_timeout_ms"},
 		{Key: "mr.atomic_rename", Default: strconv.FormatBool(s.rename), Doc: "publish outputs by temp file + rename (false: write in place, unsafe)"},
 		{Key: "mr.reissue", Default: strconv.FormatBool(s.reissue), Doc: "re-issue tasks of silent workers (false: never, unsafe)"},
 	}
@@ -60,17 +74,7 @@ func params(s spec) []scenarios.Param {
 // Words per generated input text.
 const inputWords = 1500
 
-func toCheck(app mr.App) (mrcheck.MapFunc, mrcheck.ReduceFunc) {
-	mapf := func(f, s string) []mrcheck.KeyValue {
-		kva := app.Map(f, s)
-		out := make([]mrcheck.KeyValue, len(kva))
-		for i, kv := range kva {
-			out[i] = mrcheck.KeyValue{Key: kv.Key, Value: kv.Value}
-		}
-		return out
-	}
-	return mapf, app.Reduce
-}
+func toCheck(app mr.App) (mrcheck.MapFunc, mrcheck.ReduceFunc) { return app.Map, app.Reduce }
 
 // files returns every file of the FS disk.
 func files(d *sim.Disk) []mrcheck.File {
@@ -102,6 +106,7 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 		cfg := mr.DefaultConfig()
 		cfg.NReduce = nr
 		cfg.ReissueTimeout = sim.Duration(to) * sim.Millisecond
+		cfg.Heartbeat = sim.Duration(c.Int("mr.heartbeat_ms")) * sim.Millisecond
 		cfg.AtomicRename = c.Bool("mr.atomic_rename")
 		cfg.Reissue = c.Bool("mr.reissue")
 		if err := cfg.Validate(); err != nil {
@@ -114,7 +119,39 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 		}
 		w := c.W
 
-		fs := w.AddNode("fs", func() sim.Node { return &mr.FS{} })
+		// Online: a published file never changes (checked on every change
+		// and at every restart of the file system).
+		published := &mrcheck.Published{Watch: func(name string) bool {
+			return strings.HasPrefix(name, "mr-out") || isIntermediate(name)
+		}}
+		var fs sim.NodeID
+		sawAll := func() error {
+			d := w.Disk(fs)
+			for _, n := range mergeNames(published.Names(), d.List()) {
+				b, ok := d.Read(n)
+				if err := published.Saw(n, b, ok); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		saw := func(name string) {
+			var err error
+			if name == "" {
+				err = sawAll()
+			} else {
+				b, ok := w.Disk(fs).Read(name)
+				err = published.Saw(name, b, ok)
+			}
+			if err != nil {
+				w.Fail("mr-published", "%v", err)
+			}
+		}
+		newFS := s.fsNode
+		if newFS == nil {
+			newFS = func(onChange func(string)) sim.Node { return &mr.FS{OnChange: onChange} }
+		}
+		fs = w.AddNode("fs", func() sim.Node { return newFS(saw) })
 		inputs := mr.GenerateInputs(c.Workload, inputWords)
 		var inFiles []mrcheck.File
 		var inNames []string
@@ -126,6 +163,8 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 		w.Disk(fs).Sync()
 
 		var (
+			finished   [2]int // tasks finished while a fault was active: maps, reduces
+			superseded int    // tasks finished by the report of a superseded attempt
 			done       bool
 			doneAt     sim.Time
 			firstExit  []string // output when the first process exited
@@ -156,7 +195,14 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 			}
 		}
 		coord := w.AddNode("coord", func() sim.Node {
-			return &mr.Coordinator{Files: inNames, Config: cfg, OnIssue: onIssue, OnDone: func() {
+			return &mr.Coordinator{Files: inNames, Config: cfg, OnIssue: onIssue, OnFinish: func(k mr.Kind, _ int, old bool) {
+				if old {
+					superseded++
+				}
+				if w.FaultActive() {
+					finished[min(int(k-mr.TaskMap), 1)]++
+				}
+			}, OnDone: func() {
 				if !done {
 					done, doneAt = true, w.Now()
 				}
@@ -203,10 +249,15 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 		for i := 0; i < first; i++ {
 			addWorker(i)
 		}
+		if s.fsFault || s.fsOnly {
+			c.Servers(fs)
+		}
 		if s.coordFault {
 			c.Servers(coord)
 		}
-		c.Servers(workers...)
+		if !s.fsOnly {
+			c.Servers(workers...)
+		}
 
 		c.Progress("mr-job", func() error {
 			cn, ok := w.Node(coord).(*mr.Coordinator)
@@ -232,17 +283,27 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 			}
 			return nil
 		})
+		c.Check("mr-published", sawAll) // a last look at every published file
+		// The offline checks run once the job is over and the files are
+		// final: read and sort the output once.
+		var finalOut []string
+		final := func() []string {
+			if finalOut == nil {
+				finalOut = mrcheck.Output(files(w.Disk(fs)))
+			}
+			return finalOut
+		}
 		c.Check("mr-files", func() error {
 			return mrcheck.OutputFiles(names(files(w.Disk(fs))), nr)
 		})
 		c.Check("mr-keys-once", func() error {
-			return mrcheck.KeysOnce(mrcheck.Output(files(w.Disk(fs))))
+			return mrcheck.KeysOnce(final())
 		})
 		c.Check("mr-early-exit", func() error {
 			if !exitedOnce {
 				return fmt.Errorf("no process ever exited")
 			}
-			return mrcheck.EarlyExit(firstExit, mrcheck.Output(files(w.Disk(fs))))
+			return mrcheck.EarlyExit(firstExit, final())
 		})
 		if s.seq != "" {
 			want := func() []string {
@@ -250,11 +311,11 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 				return mrcheck.Sequential(inFiles, mapf, reducef)
 			}
 			c.Check("mr-output", func() error {
-				return mrcheck.Equal(mrcheck.Output(files(w.Disk(fs))), want())
+				return mrcheck.Equal(final(), want())
 			})
 		}
 		if s.check != nil {
-			c.Check("mr-"+s.app, func() error { return s.check(c, mrcheck.Output(files(w.Disk(fs)))) })
+			c.Check("mr-"+s.app, func() error { return s.check(c, final()) })
 		}
 		c.Check("mr-metrics", func() error {
 			if cn, ok := w.Node(coord).(*mr.Coordinator); ok {
@@ -263,10 +324,54 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 				c.Metric("reduce_attempts", float64(r))
 			}
 			c.Metric("job_done_s", float64(doneAt)/float64(sim.Second))
+			c.Metric("maps_done_under_faults", float64(finished[0]))
+			c.Metric("reduces_done_under_faults", float64(finished[1]))
+			c.Metric("tasks_done_under_faults", float64(finished[0]+finished[1]))
+			c.Metric("superseded_reports_accepted", float64(superseded))
 			return nil
 		})
 		return nil
 	}
+}
+
+// isIntermediate reports whether name is a map output file, mr-<X>-<Y>.
+// It is called on every change of the file system, so it does not allocate.
+func isIntermediate(name string) bool {
+	rest, ok := strings.CutPrefix(name, "mr-")
+	if !ok {
+		return false
+	}
+	x, y, ok := strings.Cut(rest, "-")
+	return ok && digits(x) && digits(y)
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// mergeNames returns the sorted union of two sorted name lists.
+func mergeNames(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
 }
 
 // pendingErr is the liveness error of an unfinished job, formatted only
@@ -288,7 +393,7 @@ func calm() sim.NetOptions {
 func specs() []spec {
 	lab := func(name, desc, app, seq string, workers int) spec {
 		return spec{name: name, desc: desc, app: app, seq: seq, workers: workers, rename: true, reissue: true,
-			liveness: 45 * sim.Second}
+			liveness: 45 * sim.Second, calm: true}
 	}
 	all := sim.AllKinds()
 	stragglers := func(scenarios.Variant) sim.Faults {
@@ -297,14 +402,14 @@ func specs() []spec {
 	}
 	crash := lab("mr/crash", "lab crash test: crash app, workers exit at random and are replaced 1s later; output equals nocrash's within 120s",
 		"crash", "nocrash", 4)
-	crash.liveness, crash.crashLoop = 120*sim.Second, true
+	crash.liveness, crash.crashLoop, crash.calm = 120*sim.Second, true, false
 	noReissue := crash
 	noReissue.name = "mr/unsafe-no-reissue"
 	noReissue.desc = "UNSAFE: no re-issue timeout; a task held by a crashed worker is never done (dsim must catch it)"
 	noReissue.reissue, noReissue.unsafe = false, true
 	fault := func(name, desc string, f func(scenarios.Variant) sim.Faults) spec {
 		s := lab(name, desc, "wc", "wc", 4)
-		s.duration, s.liveness, s.faults = 20*sim.Second, 60*sim.Second, f
+		s.duration, s.liveness, s.faults, s.calm = 20*sim.Second, 60*sim.Second, f, false
 		return s
 	}
 	jobcount := lab("mr/job-count", "lab job count test: jobcount x4 (two later); each of the 8 maps runs exactly once",
@@ -322,8 +427,24 @@ func specs() []spec {
 			OneWay: true, PartitionStability: sim.Second}}
 	})
 	partition.coordFault = true
-	swarm := fault("mr/swarm", "wc under swarm faults aimed at workers (coordinator and FS reliable): a random mix per seed", nil)
-	swarm.faults, swarm.kinds = nil, &all
+	swarm := fault("mr/swarm", "wc under swarm faults aimed at the workers and the file system (coordinator reliable): a random mix per seed", nil)
+	swarm.faults, swarm.kinds, swarm.fsFault = nil, &all, true
+	fsCrash := fault("mr/fs-crash", "wc while the file system crashes and restarts again and again (torn unsynced writes) on a network that loses and duplicates 1 message in 20: published files survive, lost temporary files are written again",
+		func(scenarios.Variant) sim.Faults {
+			base := calm()
+			base.Loss, base.Dup = sim.R(1, 20), sim.R(1, 20)
+			return sim.Faults{Step: 250 * sim.Millisecond, Network: sim.NetworkFaults{Base: base},
+				Process: sim.ProcessFaults{Crash: sim.R(1, 4), MaxDown: 1, CrashStability: 300 * sim.Millisecond},
+				Disk:    sim.DiskFaults{Torn: sim.R(1, 2)}}
+		})
+	fsCrash.fsOnly = true
+	lateDup := fault("mr/late-duplicates", "wc among stragglers (pauses past the re-issue timeout) on a network that duplicates a third of all messages and delays a quarter by up to 15s: late duplicated requests of superseded attempts",
+		func(scenarios.Variant) sim.Faults {
+			base := calm()
+			base.DelayMax, base.Dup, base.Reorder, base.Tail, base.TailMax = 20*sim.Millisecond, sim.R(1, 3), sim.R(1, 1), sim.R(1, 4), 15*sim.Second
+			return sim.Faults{Step: 200 * sim.Millisecond, Network: sim.NetworkFaults{Base: base},
+				Process: sim.ProcessFaults{Pause: sim.R(1, 8), MaxDown: 2, CrashStability: 3 * sim.Second}}
+		})
 	noRename := fault("mr/unsafe-no-rename", "UNSAFE: outputs written in place (no temp file + rename); duplicated, late and straggling writes truncate published files (dsim must catch it)",
 		func(scenarios.Variant) sim.Faults {
 			base := calm()
@@ -342,15 +463,16 @@ func specs() []spec {
 			return sim.Faults{Network: sim.NetworkFaults{Base: lossyNet()}}
 		}),
 		fault("mr/stragglers", "wc with slow workers: pauses of 3-12s, some past the re-issue timeout", stragglers),
-		swarm, noRename, noReissue,
+		swarm, fsCrash, lateDup, noRename, noReissue,
 	}
 }
 
-func register(s spec) {
-	scenarios.Register(&scenarios.Scenario{
+// scenario builds the Scenario of spec s.
+func scenario(s spec) *scenarios.Scenario {
+	return &scenarios.Scenario{
 		Name: s.name, Description: s.desc, Params: params(s), Duration: s.duration, Liveness: s.liveness,
 		Kinds: s.kinds, Faults: s.faults, Unsafe: s.unsafe, Setup: setup(s),
-	})
+	}
 }
 
 func init() {
@@ -358,6 +480,6 @@ func init() {
 		if !strings.HasPrefix(s.name, "mr/") {
 			panic("mr: bad scenario name " + s.name)
 		}
-		register(s)
+		scenarios.Register(scenario(s))
 	}
 }

@@ -102,14 +102,19 @@ func TestUnsafeVariantsCaught(t *testing.T) {
 }
 
 // TestJobCountCatchesEarlyReissue shortens the re-issue timeout to 3 s,
-// inside the jobcount app's 2-5 s map time: tasks still running are handed
-// out again, and the job-count check must see more than 8 map runs. (At 1 s
-// no attempt ever finishes in time and the job livelocks instead.)
+// inside the jobcount app's 2-5 s map time, with heartbeats off (the lab's
+// rule: re-issue on running time): tasks still running are handed out
+// again, and the job-count check must see more than 8 map runs. With
+// heartbeats on, the same timeout re-issues nothing and the job passes.
 func TestJobCountCatchesEarlyReissue(t *testing.T) {
 	s := lookup(t, "mr/job-count")
-	r := scenarios.Run(s, scenarios.Variant{"mr.reissue_timeout_ms": "3000"}, 1, scenarios.Config{})
+	r := scenarios.Run(s, scenarios.Variant{"mr.reissue_timeout_ms": "3000", "mr.heartbeat_ms": "0"}, 1, scenarios.Config{})
 	if r.Passed || r.Failure.Checker != "mr-jobcount" {
 		t.Fatalf("re-issue after 3s not caught by mr-jobcount: %+v", r.Failure)
+	}
+	r = scenarios.Run(s, scenarios.Variant{"mr.reissue_timeout_ms": "3000"}, 1, scenarios.Config{})
+	if !r.Passed {
+		t.Fatalf("3s silence timeout with heartbeats: %v", r.Failure)
 	}
 }
 
