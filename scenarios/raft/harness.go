@@ -2,7 +2,14 @@
 // the MIT 6.5840 Raft lab tester (LABS.md §2.3), scripted in virtual time
 // with the same bounds, and shapes no lab has (swarm faults, bridges, rings,
 // one-way cuts, pauses, clock drift, torn writes), plus unsafe variants that
-// dsim must catch.
+// dsim must catch; each unsafe variant's adversarial schedule also runs as a
+// safe scenario of the default campaign (unsafe.go).
+//
+// Every server reports to raftcheck's Checker, white-box reports included
+// (raft.Auditor: raw logs, matchIndex, votes and acknowledgements with the
+// disk's unsynced writes), so Log Matching, Leader Completeness, matchIndex
+// and sync-before-promise are checked online in every scenario, with or
+// without Raft's own assertions (raft.assertions).
 //
 // Lab scenarios run their script from time zero and stop the run when it
 // ends; a script still running at the scenario's Duration fails

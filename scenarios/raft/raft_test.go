@@ -99,6 +99,54 @@ func TestUnsafeVariantsCaught(t *testing.T) {
 	}
 }
 
+// With Raft's own assertions off (raft.assertions=false), dsim's checkers
+// alone, raftcheck's online and white-box ones, still catch every unsafe
+// variant within the seed budget, with one of the expected checkers.
+func TestUnsafeCaughtWithoutAssertions(t *testing.T) {
+	off := scenarios.Variant{kAssertions: "false"}
+	for _, a := range adversaries {
+		a := a
+		t.Run(strings.TrimPrefix(a.unsafeName, "raft/"), func(t *testing.T) {
+			s, err := scenarios.Lookup(a.unsafeName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for seed := uint64(1); seed <= unsafeBudget; seed++ {
+				res := scenarios.Run(s, off, seed, scenarios.Config{})
+				if res.Passed {
+					continue
+				}
+				for _, c := range a.checkers {
+					if res.Failure.Checker == c {
+						t.Logf("caught at seed %d: %v", seed, res.Failure)
+						return
+					}
+				}
+				t.Fatalf("seed %d failed by %v (want one of %v)", seed, res.Failure, a.checkers)
+			}
+			t.Fatalf("no violation within seeds 1..%d", unsafeBudget)
+		})
+	}
+}
+
+// Turning the assertions off changes nothing for a correct Raft.
+func TestSafeWithoutAssertions(t *testing.T) {
+	off := scenarios.Variant{kAssertions: "false"}
+	for _, name := range []string{"raft/swarm", "raft/figure8-adversary", "raft/figure8-unreliable"} {
+		s, err := scenarios.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := uint64(1); seed <= 5; seed++ {
+			a := scenarios.Run(s, scenarios.Variant{}, seed, scenarios.Config{})
+			b := scenarios.Run(s, off, seed, scenarios.Config{})
+			if !a.Passed || !b.Passed || a.TraceHash != b.TraceHash {
+				t.Fatalf("%s seed %d: assertions on %v %s, off %v %s", name, seed, a.Failure, a.TraceHash, b.Failure, b.TraceHash)
+			}
+		}
+	}
+}
+
 // Bad variants are refused by the scenario's declared ranges before setup
 // runs (a "usage" failure of Run; the CLI refuses them with exit 2), never
 // a panic.
