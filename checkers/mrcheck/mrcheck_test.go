@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func wcMap(_, contents string) []KeyValue {
@@ -125,5 +127,75 @@ func TestFinished(t *testing.T) {
 	}
 	if err := Finished(true, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPublishedCatchesChanges feeds the online check histories of one file:
+// the safe ones (published once; seen again with the same bytes, in the same
+// or a new slice; unwatched files changing) pass, and each real violation
+// (rewritten in place, grown, truncated, replaced by another attempt's
+// bytes, lost by a crash) is named.
+func TestPublishedCatchesChanges(t *testing.T) {
+	type sighting struct {
+		data   string
+		exists bool
+	}
+	watch := func(name string) bool { return strings.HasPrefix(name, "mr-out") }
+	cases := []struct {
+		name    string
+		file    string
+		history []sighting
+		want    string // "" when the history is legal
+	}{
+		{"published once, seen again", "mr-out-0", []sighting{{"", false}, {"a 1\n", true}, {"a 1\n", true}}, ""},
+		{"unwatched file changes", "mr-tmp-w0.1-3", []sighting{{"a", true}, {"ab", true}, {"", false}}, ""},
+		{"grown in place", "mr-out-0", []sighting{{"a 1\n", true}, {"a 1\nb 2\n", true}}, "changed: 4 bytes, now 8, first difference at byte 4"},
+		{"truncated by a late create", "mr-out-0", []sighting{{"a 1\nb 2\n", true}, {"a 1\n", true}}, "changed: 8 bytes, now 4"},
+		{"replaced by another attempt", "mr-out-3", []sighting{{"a 1\n", true}, {"a 2\n", true}}, "first difference at byte 2"},
+		{"lost by a crash", "mr-out-1", []sighting{{"a 1\n", true}, {"", false}}, "mr-out-1 (4 bytes) disappeared"},
+	}
+	for _, tc := range cases {
+		p := &Published{Watch: watch}
+		var err error
+		for _, s := range tc.history {
+			if err = p.Saw(tc.file, []byte(s.data), s.exists); err != nil {
+				break
+			}
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: legal history refused: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestPublishedFastPath: a sighting of the very slice recorded is accepted
+// without comparing, and a new slice with the same bytes is recorded so the
+// next sighting of it is fast too; Names lists what was published.
+func TestPublishedFastPath(t *testing.T) {
+	p := &Published{}
+	b := []byte("x 1\n")
+	for i := 0; i < 3; i++ {
+		if err := p.Saw("mr-out-0", b, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := append([]byte(nil), b...)
+	if err := p.Saw("mr-out-0", c, true); err != nil {
+		t.Fatal(err)
+	}
+	if &p.files["mr-out-0"][0] != &c[0] {
+		t.Fatalf("the equal new slice was not recorded")
+	}
+	if err := p.Saw("mr-1-0", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"mr-1-0", "mr-out-0"}, p.Names()); diff != "" {
+		t.Fatalf("Names (-want +got):\n%s", diff)
+	}
+	if err := p.Saw("mr-1-0", []byte{}, true); err != nil {
+		t.Fatalf("an empty published file seen empty again: %v", err)
 	}
 }
