@@ -74,11 +74,12 @@ type Checker struct {
 	nLeaders uint64 // BecameLeader reports seen
 
 	// White-box state (whitebox.go), filled only by Auditor calls.
-	entries []atIndex         // index -> first report of each (index, term)
+	entries []logRec          // index -> first (index, term) reported there
+	extra   map[logKey]logRec // later (index, term)s at an index
 	mirrors []*mirror         // server -> its raw log as reported
-	acks    map[ackKey]uint64 // (server, term) -> highest match acknowledged
+	acks    [][]termMatch     // server -> highest match acknowledged, by term
 	commits []termCommit      // by term: highest index its leader committed
-	ledTerm map[int]uint64    // server -> highest term it became leader in
+	ledTerm []uint64          // server -> highest term it became leader in
 }
 
 // New returns a checker that reports violations through fail.
@@ -93,8 +94,6 @@ func New(fail FailFunc) *Checker {
 		last:    map[int]uint64{},
 		fresh:   map[int]bool{},
 		snaps:   map[int]map[uint64]bool{},
-		acks:    map[ackKey]uint64{},
-		ledTerm: map[int]uint64{},
 	}
 }
 
@@ -111,7 +110,10 @@ func (c *Checker) BecameLeader(server int, term uint64) {
 		return
 	}
 	c.leaders[term] = server
-	if term > c.ledTerm[server] {
+	for server >= len(c.ledTerm) {
+		c.ledTerm = append(c.ledTerm, 0)
+	}
+	if server >= 0 && term > c.ledTerm[server] {
 		c.ledTerm[server] = term
 	}
 	c.leaderComplete(server, term)
@@ -129,8 +131,8 @@ func (c *Checker) Committed(server int, index, term uint64, cmd []byte) {
 	if index > c.maxCommt {
 		c.maxCommt = index
 	}
-	if t, ok := c.ledTerm[server]; ok {
-		c.noteCommit(t, index)
+	if server >= 0 && server < len(c.ledTerm) && c.ledTerm[server] > 0 {
+		c.noteCommit(c.ledTerm[server], index)
 	}
 	e, ok := c.known[index]
 	if !ok {

@@ -32,44 +32,83 @@ const (
 type logRec struct {
 	term, prev uint64
 	cmd        []byte
+	server     int32
 	noop, set  bool
-	server     int
 }
 
-// atIndex holds the entries reported at one index: nearly always one term,
-// so the first is kept inline.
-type atIndex struct {
-	first logRec
-	more  []logRec
-}
+// logKey names an entry that is not the first reported at its index (kept
+// in a map: only conflicting suffixes make them).
+type logKey struct{ index, term uint64 }
 
-// find returns the record of term at this index, or nil.
-func (a *atIndex) find(term uint64) *logRec {
-	if a.first.set && a.first.term == term {
-		return &a.first
-	}
-	for k := range a.more {
-		if a.more[k].term == term {
-			return &a.more[k]
+// findEntry returns the record of (index, term), or nil.
+func (c *Checker) findEntry(index, term uint64) *logRec {
+	if index < uint64(len(c.entries)) {
+		if r := &c.entries[index]; r.set && r.term == term {
+			return r
 		}
+	}
+	if r, ok := c.extra[logKey{index, term}]; ok {
+		return &r
 	}
 	return nil
 }
 
-// add records a new entry at this index.
-func (a *atIndex) add(r logRec) {
+// addEntry records the first report of (index, term).
+func (c *Checker) addEntry(index uint64, r logRec) {
 	r.set = true
-	if !a.first.set {
-		a.first = r
+	for uint64(len(c.entries)) <= index {
+		c.entries = append(c.entries, logRec{})
+	}
+	if !c.entries[index].set {
+		c.entries[index] = r
 		return
 	}
-	a.more = append(a.more, r)
+	if c.extra == nil {
+		c.extra = map[logKey]logRec{}
+	}
+	c.extra[logKey{index, r.term}] = r
 }
 
-// ackKey names what one server acknowledged in one term.
-type ackKey struct {
-	server int
-	term   uint64
+// termMatch is the highest match one server acknowledged in one term.
+type termMatch struct{ term, match uint64 }
+
+// acked returns the highest match server acknowledged in term (0 if none).
+func (c *Checker) acked(server int, term uint64) uint64 {
+	if server < 0 || server >= len(c.acks) {
+		return 0
+	}
+	as := c.acks[server]
+	for k := len(as) - 1; k >= 0; k-- { // a server's terms only grow
+		if as[k].term == term {
+			return as[k].match
+		}
+		if as[k].term < term {
+			break
+		}
+	}
+	return 0
+}
+
+// noteAck records that server acknowledged match in term.
+func (c *Checker) noteAck(server int, term, match uint64) {
+	for server >= len(c.acks) {
+		c.acks = append(c.acks, nil)
+	}
+	as := c.acks[server]
+	k := len(as)
+	for k > 0 && as[k-1].term > term {
+		k--
+	}
+	if k > 0 && as[k-1].term == term {
+		if match > as[k-1].match {
+			as[k-1].match = match
+		}
+		return
+	}
+	as = append(as, termMatch{})
+	copy(as[k+1:], as[k:])
+	as[k] = termMatch{term, match}
+	c.acks[server] = as
 }
 
 // mirror is what the checker knows of one server's raw log: its snapshot
@@ -128,6 +167,8 @@ func (c *Checker) reported(server int) *mirror {
 // incrementally: every report of one (index, term), from any server at any
 // time, must name the same command and the same previous term, so by
 // induction two logs that share an entry agree on everything before it.
+// cmd is kept, not copied: the caller must never modify it afterwards
+// (Raft's log entries are immutable).
 func (c *Checker) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
 	m := c.log(server)
 	if index <= m.base || index > m.last()+1 {
@@ -140,11 +181,7 @@ func (c *Checker) LogAppended(server int, index, term, prevTerm uint64, cmd []by
 			server, index, term, prevTerm, pt, index-1)
 		return
 	}
-	for uint64(len(c.entries)) <= index {
-		c.entries = append(c.entries, atIndex{})
-	}
-	at := &c.entries[index]
-	if r := at.find(term); r != nil {
+	if r := c.findEntry(index, term); r != nil {
 		if r.prev != prevTerm {
 			c.fail(LogMatching, "(index %d, term %d) follows term %d on server %d but term %d on server %d: logs that share an entry disagree before it",
 				index, term, prevTerm, server, r.prev, r.server)
@@ -156,7 +193,7 @@ func (c *Checker) LogAppended(server int, index, term, prevTerm uint64, cmd []by
 			return
 		}
 	} else {
-		at.add(logRec{term: term, prev: prevTerm, cmd: clone(cmd), noop: noop, server: server})
+		c.addEntry(index, logRec{term: term, prev: prevTerm, cmd: cmd, noop: noop, server: int32(server)})
 	}
 	if index <= m.last() {
 		m.terms = m.terms[:index-m.base-1]
@@ -273,7 +310,7 @@ func (c *Checker) leaderComplete(server int, term uint64) {
 // MatchAdvanced records that the leader of term raised its matchIndex for
 // peer to match: peer must have acknowledged at least that much in term.
 func (c *Checker) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
-	if got := c.acks[ackKey{peer, term}]; match > got {
+	if got := c.acked(peer, term); match > got {
 		c.fail(MatchIndex, "leader %d of term %d set its matchIndex for server %d to %d, but server %d acknowledged only through index %d in term %d",
 			leader, term, peer, match, peer, got, term)
 	}
@@ -290,10 +327,7 @@ func (c *Checker) Acknowledged(server int, term, match uint64, unsynced []sim.Di
 			server, match, term, len(unsynced), showOp(unsynced[0]))
 		return
 	}
-	k := ackKey{server, term}
-	if match > c.acks[k] {
-		c.acks[k] = match
-	}
+	c.noteAck(server, term, match)
 	l, ok := c.leaders[term]
 	if !ok || l == server {
 		return
