@@ -429,6 +429,7 @@ func specs() []spec {
 	partition.coordFault = true
 	swarm := fault("mr/swarm", "wc under swarm faults aimed at the workers and the file system (coordinator reliable): a random mix per seed", nil)
 	swarm.faults, swarm.kinds, swarm.fsFault = nil, &all, true
+	swarm.duration = 30 * sim.Second // long enough for the reduce phase too
 	fsCrash := fault("mr/fs-crash", "wc while the file system crashes and restarts again and again (torn unsynced writes) on a network that loses and duplicates 1 message in 20: published files survive, lost temporary files are written again",
 		func(scenarios.Variant) sim.Faults {
 			base := calm()
@@ -445,6 +446,7 @@ func specs() []spec {
 			return sim.Faults{Step: 200 * sim.Millisecond, Network: sim.NetworkFaults{Base: base},
 				Process: sim.ProcessFaults{Pause: sim.R(1, 8), MaxDown: 2, CrashStability: 3 * sim.Second}}
 		})
+	lateDup.duration = 30 * sim.Second // long enough for the reduce phase too
 	noRename := fault("mr/unsafe-no-rename", "UNSAFE: outputs written in place (no temp file + rename); duplicated, late and straggling writes truncate published files (dsim must catch it)",
 		func(scenarios.Variant) sim.Faults {
 			base := calm()

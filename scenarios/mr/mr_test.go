@@ -52,7 +52,7 @@ func TestSafeScenariosPass(t *testing.T) {
 
 // TestDeterminism runs one seed twice and compares trace hashes.
 func TestDeterminism(t *testing.T) {
-	for _, name := range []string{"mr/swarm", "mr/crash", "mr/lossy"} {
+	for _, name := range []string{"mr/swarm", "mr/crash", "mr/lossy", "mr/fs-crash", "mr/late-duplicates"} {
 		s := lookup(t, name)
 		a := scenarios.Run(s, nil, 7, scenarios.Config{})
 		b := scenarios.Run(s, nil, 7, scenarios.Config{})
@@ -141,14 +141,26 @@ func TestCampaign(t *testing.T) {
 		t.Skip("set -mr.campaign=N")
 	}
 	for _, s := range safe(t) {
-		fails := 0
+		fails, noMaps, noReduces := 0, 0, 0
+		var maps, reduces float64
 		for seed := uint64(1); seed <= uint64(*campaignSeeds); seed++ {
-			if r := scenarios.Run(s, nil, seed, scenarios.Config{}); !r.Passed {
+			r := scenarios.Run(s, nil, seed, scenarios.Config{})
+			if !r.Passed {
 				fails++
 				t.Errorf("%s seed %d: %v", s.Name, seed, r.Failure)
+				continue
+			}
+			m, red := r.Metrics["maps_done_under_faults"], r.Metrics["reduces_done_under_faults"]
+			maps, reduces = maps+m, reduces+red
+			if m == 0 {
+				noMaps++
+			}
+			if red == 0 {
+				noReduces++
 			}
 		}
-		t.Logf("%s: %d/%d seeds failed", s.Name, fails, *campaignSeeds)
+		t.Logf("%s: %d/%d seeds failed; under faults %.0f maps, %.0f reduces; seeds with none: %d (maps), %d (reduces)",
+			s.Name, fails, *campaignSeeds, maps, reduces, noMaps, noReduces)
 	}
 }
 
