@@ -330,6 +330,13 @@ func (c *Coordinator) Receive(from sim.NodeID, msg sim.Message) {
 			c.env.Reply(from, req, &Task{Kind: TaskWait})
 			return
 		}
+		if b.Host != "" && b.Boot < c.boots[b.Host] {
+			// From a boot of that host that has since restarted: whatever
+			// it is handed would be held by nobody.
+			c.env.Sometimes("mr: GetTask of a past boot answered with wait")
+			c.env.Reply(from, req, &Task{Kind: TaskWait})
+			return
+		}
 		c.rebooted(b.Host, b.Boot)
 		t := c.assign(b.Host, b.Boot)
 		c.last[b.Worker] = lastAnswer{seq: b.Seq, task: t}

@@ -106,6 +106,7 @@ func TestCoordinatorAttemptRules(t *testing.T) {
 	}
 
 	wantTask(t, "w0 rebooted", r.task("w0.2", "w0", 2, 1), TaskMap, 0, 2)
+	wantTask(t, "a late first ask of w0's lost boot", r.task("w0.1", "w0", 1, 9), TaskWait, 0, 0)
 	wantTask(t, "w0's other task is free too", r.task("w1.1", "w1", 1, 3), TaskMap, 1, 2)
 	wantTask(t, "nothing left", r.task("w1.1", "w1", 1, 4), TaskWait, 0, 0)
 	r.call(&Report{Kind: TaskMap, ID: 0, Attempt: 2})

@@ -129,7 +129,11 @@ func TestVariantsValidate(t *testing.T) {
 	if r.Passed || r.Failure.Checker != "usage" {
 		t.Fatalf("mr.workers=0 accepted: %+v", r.Failure)
 	}
-	r = scenarios.Run(s, scenarios.Variant{"mr.workers": "5", "mr.nreduce": "3"}, 1, scenarios.Config{})
+	r = scenarios.Run(s, scenarios.Variant{"mr.heartbeat_ms": "10000"}, 1, scenarios.Config{})
+	if r.Passed || r.Failure.Checker != "usage" {
+		t.Fatalf("a heartbeat as long as the re-issue timeout accepted: %+v", r.Failure)
+	}
+	r = scenarios.Run(s, scenarios.Variant{"mr.workers": "5", "mr.nreduce": "3", "mr.heartbeat_ms": "0"}, 1, scenarios.Config{})
 	if !r.Passed {
 		t.Fatalf("mr.workers=5,mr.nreduce=3: %v", r.Failure)
 	}
