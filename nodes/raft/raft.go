@@ -38,7 +38,8 @@ type ApplyMsg struct {
 
 // Observer is told what checkers need to know. It uses basic types only, so
 // checkers implement it without importing raft. Calls are synchronous and
-// must not call back into Raft.
+// must not call back into Raft. An Observer that also implements Auditor
+// gets white-box reports of the peer's own state too.
 type Observer interface {
 	// BecameLeader: server won the election of term.
 	BecameLeader(server int, term uint64)

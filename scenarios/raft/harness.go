@@ -154,8 +154,12 @@ func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 }
 
 // The raft.Auditor extension: white-box reports of the servers' own state,
-// checked by the same checker.
-var _ raft.Auditor = hooks{}
+// checked by the same checker (which implements it itself, so other hosts
+// may embed a *raftcheck.Checker in their observer).
+var (
+	_ raft.Auditor = hooks{}
+	_ raft.Auditor = (*raftcheck.Checker)(nil)
+)
 
 // LogAppended forwards to the checker (raft.Auditor).
 func (o hooks) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
