@@ -74,12 +74,12 @@ type Checker struct {
 	nLeaders uint64 // BecameLeader reports seen
 
 	// White-box state (whitebox.go), filled only by Auditor calls.
-	entries []logRec          // index -> first (index, term) reported there
-	extra   map[logKey]logRec // later (index, term)s at an index
-	mirrors []*mirror         // server -> its raw log as reported
-	acks    [][]termMatch     // server -> highest match acknowledged, by term
-	commits []termCommit      // by term: highest index its leader committed
-	ledTerm []uint64          // server -> highest term it became leader in
+	entries []logRec      // index -> first (index, term) reported there
+	more    []logRec      // later (index, term)s, chained from entries
+	mirrors []*mirror     // server -> its raw log as reported
+	acks    [][]termMatch // server -> highest match acknowledged, by term
+	commits []termCommit  // by term: highest index its leader committed
+	ledTerm []uint64      // server -> highest term it became leader in
 }
 
 // New returns a checker that reports violations through fail.

@@ -33,24 +33,28 @@ type logRec struct {
 	term, prev uint64
 	cmd        []byte
 	server     int32
+	next       int32 // 1 + the position in Checker.more of the next term's record at this index; 0: none
 	noop, set  bool
 }
 
-// logKey names an entry that is not the first reported at its index (kept
-// in a map: only conflicting suffixes make them).
-type logKey struct{ index, term uint64 }
-
-// findEntry returns the record of (index, term), or nil.
+// findEntry returns the record of (index, term), or nil. The first term
+// reported at an index sits in c.entries; others (conflicting suffixes)
+// are chained from it through c.more.
 func (c *Checker) findEntry(index, term uint64) *logRec {
-	if index < uint64(len(c.entries)) {
-		if r := &c.entries[index]; r.set && r.term == term {
-			return r
+	if index >= uint64(len(c.entries)) {
+		return nil
+	}
+	r := &c.entries[index]
+	if !r.set {
+		return nil
+	}
+	for r.term != term {
+		if r.next == 0 {
+			return nil
 		}
+		r = &c.more[r.next-1]
 	}
-	if r, ok := c.extra[logKey{index, term}]; ok {
-		return &r
-	}
-	return nil
+	return r
 }
 
 // addEntry records the first report of (index, term).
@@ -59,14 +63,14 @@ func (c *Checker) addEntry(index uint64, r logRec) {
 	for uint64(len(c.entries)) <= index {
 		c.entries = append(c.entries, logRec{})
 	}
-	if !c.entries[index].set {
-		c.entries[index] = r
+	head := &c.entries[index]
+	if !head.set {
+		*head = r
 		return
 	}
-	if c.extra == nil {
-		c.extra = map[logKey]logRec{}
-	}
-	c.extra[logKey{index, r.term}] = r
+	r.next = head.next
+	c.more = append(c.more, r)
+	head.next = int32(len(c.more))
 }
 
 // termMatch is the highest match one server acknowledged in one term.

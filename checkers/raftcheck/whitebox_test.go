@@ -83,6 +83,14 @@ func TestWhiteBoxHistories(t *testing.T) {
 			appendAll(c, 0, 1, 0, 1)
 			c.LogAppended(1, 1, 1, 0, cmd("other"), false)
 		}},
+		{"different commands at one (index, term), third term at that index", LogMatching, func(c *Checker) {
+			boot(c, 0, 1, 2, 3)
+			c.LogAppended(0, 1, 1, 0, cmd("a"), false)
+			c.LogAppended(1, 1, 2, 0, cmd("b"), false)
+			c.LogAppended(2, 1, 3, 0, cmd("c"), false)
+			c.LogAppended(3, 1, 3, 0, cmd("c"), false) // agrees: legal
+			c.LogAppended(3, 1, 2, 0, cmd("B"), false)
+		}},
 		{"a no-op and a command at one (index, term)", LogMatching, func(c *Checker) {
 			boot(c, 0, 1)
 			c.LogAppended(0, 1, 1, 0, nil, true)
