@@ -51,7 +51,7 @@ const (
 	kTimeout = "kvsrv.timeout_ms"
 )
 
-var timeoutParam = scenarios.Param{Key: kTimeout, Default: "100", Doc: "clerk per-attempt timeout, ms"}
+var timeoutParam = scenarios.Param{Key: kTimeout, Default: "100", Doc: "clerk per-attempt timeout, ms", Range: scenarios.Span(1, 60000)}
 
 // deployment is one server and the harness of a scenario run.
 type deployment struct {
@@ -450,7 +450,7 @@ func swarm(im impl) func(c *scenarios.Cluster) error {
 
 func kvsrvScenarios(im impl) []*scenarios.Scenario {
 	clients := func(def int) scenarios.Param {
-		return scenarios.Param{Key: kClients, Default: strconv.Itoa(def), Doc: "number of clients"}
+		return scenarios.Param{Key: kClients, Default: strconv.Itoa(def), Doc: "number of clients", Range: scenarios.Span(1, 64)}
 	}
 	swarmKinds := sim.Kinds{Loss: true, Dup: true, Delay: true, Reorder: true, Partition: true, OneWay: true,
 		Flaky: true, Clog: true, Pause: true, Drift: true, Jump: true}
@@ -469,7 +469,7 @@ func kvsrvScenarios(im impl) []*scenarios.Scenario {
 		{
 			Name:        "kvsrv/mem-many-clients",
 			Description: "lab TestMemPutManyClientsReliable, scaled: many clerks, server state must not grow with them",
-			Params:      []scenarios.Param{{Key: kClerks, Default: "1000", Doc: "number of clerks (over 10 client nodes)"}, timeoutParam},
+			Params:      []scenarios.Param{{Key: kClerks, Default: "1000", Doc: "number of clerks (over 10 client nodes)", Range: scenarios.Span(10, 100000)}, timeoutParam},
 			Duration:    60 * sim.Second, Setup: memManyClients(im),
 		},
 		{

@@ -111,7 +111,7 @@ func lockScenarios(im impl) []*scenarios.Scenario {
 				Name: "lock/" + name + "-" + net,
 				Description: fmt.Sprintf("lab lock test: %d client(s) on a %s network for 2s; mutual exclusion online, no deadlock",
 					n, net),
-				Params:   []scenarios.Param{{Key: kClients, Default: strconv.Itoa(n), Doc: "number of clients"}, timeoutParam},
+				Params:   []scenarios.Param{{Key: kClients, Default: strconv.Itoa(n), Doc: "number of clients", Range: scenarios.Span(1, 64)}, timeoutParam},
 				Duration: 2 * sim.Second, Liveness: 5 * sim.Second, Setup: lockTest(im),
 			}
 			if net == "unreliable" {
