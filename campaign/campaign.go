@@ -115,6 +115,9 @@ type Failure struct {
 	// checker) already had Options.FilesPerChecker files. Repro reruns it.
 	FileSkipped bool   `json:"file_skipped,omitempty"`
 	Repro       string `json:"repro"`
+	// Artifacts are the checker files written beside File (porcupine's
+	// picture of a linearizability violation, ...).
+	Artifacts []string `json:"artifacts,omitempty"`
 }
 
 // SeedRange says which seeds of one scenario a summary covers: shard
@@ -171,6 +174,10 @@ type Summary struct {
 	// PartialTempFiles are the temp files that could not be finished.
 	RecoveredFiles   []string `json:"recovered_files,omitempty"`
 	PartialTempFiles []string `json:"partial_temp_files,omitempty"`
+	// Undecided lists "scenario seed N: checker: reason", one per run whose
+	// checkers reached no verdict (porcupine's timeout): neither passed nor
+	// failed, so the campaign is incomplete.
+	Undecided []string `json:"undecided,omitempty"`
 	// Problems lists what makes the summary incomplete besides the fields
 	// above: missing, duplicated or interrupted shards (merged summaries),
 	// options Run refused, a counter that would have overflowed.
@@ -184,6 +191,9 @@ func (s *Summary) Incomplete() []string {
 	var why []string
 	if s.Interrupted {
 		why = append(why, fmt.Sprintf("interrupted after %d runs", s.Runs))
+	}
+	if n := len(s.Undecided); n > 0 {
+		why = append(why, fmt.Sprintf("%d checks reached no verdict (porcupine timed out; not a pass)", n))
 	}
 	if s.UnwrittenFiles > 0 {
 		why = append(why, fmt.Sprintf("%d failure files could not be written", s.UnwrittenFiles))
@@ -374,6 +384,10 @@ func Run(ctx context.Context, o Options) *Summary {
 			for k := range r.res.Coverage {
 				facts.Reached[k]++
 			}
+			if r.fail == nil && len(r.res.Undecided) > 0 {
+				sum.Undecided = append(sum.Undecided, fmt.Sprintf("%s seed %d: %s", name, r.seed, strings.Join(r.res.Undecided, "; ")))
+				break
+			}
 			if r.fail == nil {
 				sum.Passed++
 				break
@@ -561,6 +575,15 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 		return out
 	}
 	f.File, f.Repro = path, file.Repro
+	if len(res.Artifacts) > 0 {
+		arts, err := replay.WriteArtifacts(path, res.Artifacts)
+		f.Artifacts = arts
+		if err != nil {
+			f.Message += " (artifact not written: " + err.Error() + ")"
+		} else {
+			f.Message += " (picture: " + strings.Join(arts, ", ") + ")"
+		}
+	}
 	if !hung && res.Failure.Checker != replay.DivergenceChecker {
 		file.Capture(40, limit)
 		_, _ = file.WriteAs(path)

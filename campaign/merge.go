@@ -177,8 +177,8 @@ func (s *Summary) Check() error {
 	if sumRuns != s.Runs {
 		return fmt.Errorf("runs %d, but the seed ranges add up to %d", s.Runs, sumRuns)
 	}
-	if s.Passed > s.Runs || s.Runs-s.Passed != uint64(len(s.Failures)) {
-		return fmt.Errorf("runs %d is not passed %d plus %d failures", s.Runs, s.Passed, len(s.Failures))
+	if s.Passed > s.Runs || s.Runs-s.Passed != uint64(len(s.Failures))+uint64(len(s.Undecided)) {
+		return fmt.Errorf("runs %d is not passed %d plus %d failures plus %d undecided", s.Runs, s.Passed, len(s.Failures), len(s.Undecided))
 	}
 	if s.DoubleRuns > s.Runs {
 		return fmt.Errorf("double_runs %d above runs %d", s.DoubleRuns, s.Runs)
@@ -342,6 +342,7 @@ func Merge(parts []*Summary) (*Summary, error) {
 		}
 		out.Interrupted = out.Interrupted || p.Interrupted
 		out.Failures = append(out.Failures, p.Failures...)
+		out.Undecided = append(out.Undecided, p.Undecided...)
 		for _, pr := range p.Problems {
 			// Missing and duplicated shards are recomputed from the shards
 			// lists below; an earlier merge's verdict on them is stale.

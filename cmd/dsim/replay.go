@@ -86,6 +86,15 @@ func cmdReplay(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "html timeline: %s\n", *htmlPath)
 	}
+	if len(res.Artifacts) > 0 {
+		arts, err := replay.WriteArtifacts(pos[0], res.Artifacts)
+		for _, a := range arts {
+			fmt.Fprintf(stdout, "artifact: %s\n", a)
+		}
+		if err != nil {
+			return fmt.Errorf("artifacts: %w", err)
+		}
+	}
 	if out.Same {
 		fmt.Fprintf(stdout, "REPRODUCED %s at event %d (vtime %v), trace hash %s\n", replay.Escape(res.Failure.Checker), res.Failure.Event, res.Failure.VTime, res.TraceHash)
 		fmt.Fprintf(stdout, "failure: %s\n", replay.Escape(res.Failure.Error()))

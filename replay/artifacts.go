@@ -1,0 +1,47 @@
+package replay
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ArtifactPath is where the artifact name (porcupine.html, ...) of the
+// failure file at path lives: beside it, sharing its stem
+// ("x.json" -> "x.porcupine.html"), so one listing shows both.
+func ArtifactPath(path, name string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + "." + name
+}
+
+// WriteArtifacts writes a run's artifacts (scenarios.Result.Artifacts)
+// beside the failure file at path, atomically each, and returns the paths
+// written in name order. Names with a path separator are refused.
+func WriteArtifacts(path string, files map[string][]byte) ([]string, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		if n == "" || strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") {
+			return out, fmt.Errorf("artifact name %q: want a plain file name", n)
+		}
+		p := ArtifactPath(path, n)
+		if err := CheckTarget(p); err != nil {
+			return out, err
+		}
+		tmp := p + ".tmp"
+		if err := os.WriteFile(tmp, files[n], 0o644); err != nil {
+			return out, fmt.Errorf("artifact %s: %w", p, err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			os.Remove(tmp)
+			return out, fmt.Errorf("artifact %s: %w", p, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
