@@ -234,6 +234,11 @@ func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
 	w.Schedule(plan, c.servers)
 	w.Note("phase faults until %v", s.Duration)
 	if !w.RunUntil(sim.Time(s.Duration)) {
+		if w.Halted() {
+			// A scripted scenario stopped the world when its script ended:
+			// its offline checks still run.
+			c.runChecks()
+		}
 		return res
 	}
 	if s.Liveness <= 0 {
@@ -265,6 +270,9 @@ func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
 			break
 		}
 		if !w.RunUntil(minTime(w.Now().Add(10*sim.Millisecond), deadline)) {
+			if w.Halted() {
+				c.runChecks()
+			}
 			return res
 		}
 	}

@@ -52,3 +52,18 @@ func TestUndecidedIsNotAPass(t *testing.T) {
 		}
 	}
 }
+
+// A scripted scenario that stops the world when its script ends still has
+// its offline checks run (they used to be skipped, silently passing).
+func TestChecksRunAfterScriptStops(t *testing.T) {
+	s := &scenarios.Scenario{Name: "test/stops", Duration: 10 * sim.Second,
+		Setup: func(c *scenarios.Cluster) error {
+			c.W.After(sim.Second, c.W.Stop)
+			c.Check("after-stop", func() error { return errors.New("caught") })
+			return nil
+		}}
+	res := scenarios.Run(s, nil, 1, scenarios.Config{})
+	if res.Failure == nil || res.Failure.Checker != "after-stop" {
+		t.Fatalf("failure %v, want the after-stop check's", res.Failure)
+	}
+}

@@ -273,6 +273,10 @@ func (w *World) Stopped() bool {
 	return w.failure != nil || (w.breakAt > 0 && w.events >= w.breakAt)
 }
 
+// Halted reports whether the last RunUntil ended because node or scenario
+// code called Stop (a script that finished), not by a failure or BreakAt.
+func (w *World) Halted() bool { return w.halt && w.failure == nil }
+
 // Pending returns the number of queued events.
 func (w *World) Pending() int { return w.q.len() }
 
