@@ -56,6 +56,7 @@ import (
 	"github.com/smilingraft/dsim/checkers/kvcheck"
 	"github.com/smilingraft/dsim/checkers/raftcheck"
 	kvnode "github.com/smilingraft/dsim/nodes/kv"
+	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/nodes/rsm"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/scenarios/kvsrv"
@@ -177,6 +178,37 @@ func (o observer) Committed(server int, index, term uint64, cmd []byte) {
 
 // Snapshotted is Raft's optional observer extension.
 func (o observer) Snapshotted(server int, index uint64) { o.g.chk.Snapshotted(server, index) }
+
+// The raft.Auditor extension: white-box reports of each server's Raft state
+// (raw log, matchIndex, votes and acknowledgements with unsynced writes)
+// go to raftcheck's Log Matching, Leader Completeness, matchIndex and
+// sync-before-promise checks.
+var _ raft.Auditor = observer{}
+
+// LogAppended forwards to the checker (raft.Auditor).
+func (o observer) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
+	o.g.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
+}
+
+// LogBase forwards to the checker (raft.Auditor).
+func (o observer) LogBase(server int, index, term, last uint64) {
+	o.g.chk.LogBase(server, index, term, last)
+}
+
+// MatchAdvanced forwards to the checker (raft.Auditor).
+func (o observer) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
+	o.g.chk.MatchAdvanced(leader, term, peer, match)
+}
+
+// VoteGranted forwards to the checker (raft.Auditor).
+func (o observer) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
+	o.g.chk.VoteGranted(server, term, candidate, diskTerm, diskVote, unsynced)
+}
+
+// Acknowledged forwards to the checker (raft.Auditor).
+func (o observer) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
+	o.g.chk.Acknowledged(server, term, match, unsynced)
+}
 
 // newGroup builds n RaftServers on net, declares them as the fault targets
 // and registers the KV checkers (porcupine, durability) and the metrics.
