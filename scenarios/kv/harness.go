@@ -155,59 +155,23 @@ type client struct {
 	done  int               // operations completed
 }
 
-// observer forwards a server's Raft observer calls to the checker and marks
-// leader changes on the picture's timeline.
-type observer struct{ g *group }
+// observer is what each server's Raft reports to: the embedded raftcheck
+// Checker takes every Observer and raft.Auditor call (online and white-box
+// checks); BecameLeader also marks leader changes on the picture's timeline.
+type observer struct {
+	*raftcheck.Checker
+	g *group
+}
 
+var _ raft.Auditor = observer{}
+
+// BecameLeader tells the checker and puts the leader change on the timeline.
 func (o observer) BecameLeader(server int, term uint64) {
-	o.g.chk.BecameLeader(server, term)
+	o.Checker.BecameLeader(server, term)
 	o.g.w.Note("s%d became leader in term %d", server, term)
 	now := int64(o.g.w.Now())
 	o.g.h.Annotations = append(o.g.h.Annotations, kvcheck.Annotation{Tag: "leader", Start: now, End: now,
 		Description: fmt.Sprintf("s%d leads term %d", server, term)})
-}
-func (o observer) Applied(server int, index, term uint64, cmd []byte) {
-	o.g.chk.Applied(server, index, term, cmd)
-}
-func (o observer) SnapshotInstalled(server int, index, term uint64) {
-	o.g.chk.SnapshotInstalled(server, index, term)
-}
-func (o observer) Committed(server int, index, term uint64, cmd []byte) {
-	o.g.chk.Committed(server, index, term, cmd)
-}
-
-// Snapshotted is Raft's optional observer extension.
-func (o observer) Snapshotted(server int, index uint64) { o.g.chk.Snapshotted(server, index) }
-
-// The raft.Auditor extension: white-box reports of each server's Raft state
-// (raw log, matchIndex, votes and acknowledgements with unsynced writes)
-// go to raftcheck's Log Matching, Leader Completeness, matchIndex and
-// sync-before-promise checks.
-var _ raft.Auditor = observer{}
-
-// LogAppended forwards to the checker (raft.Auditor).
-func (o observer) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
-	o.g.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
-}
-
-// LogBase forwards to the checker (raft.Auditor).
-func (o observer) LogBase(server int, index, term, last uint64) {
-	o.g.chk.LogBase(server, index, term, last)
-}
-
-// MatchAdvanced forwards to the checker (raft.Auditor).
-func (o observer) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
-	o.g.chk.MatchAdvanced(leader, term, peer, match)
-}
-
-// VoteGranted forwards to the checker (raft.Auditor).
-func (o observer) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
-	o.g.chk.VoteGranted(server, term, candidate, diskTerm, diskVote, unsynced)
-}
-
-// Acknowledged forwards to the checker (raft.Auditor).
-func (o observer) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
-	o.g.chk.Acknowledged(server, term, match, unsynced)
 }
 
 // newGroup builds n RaftServers on net, declares them as the fault targets
@@ -229,7 +193,7 @@ func newGroup(c *scenarios.Cluster, n int, net sim.NetOptions) (*group, error) {
 		i := i
 		id := c.W.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
 			g.chk.Restarted(i)
-			cfg := rsm.Config{MaxRaftState: g.maxRaftState, Raft: raftscen.Config(c, i, g.ids, observer{g})}
+			cfg := rsm.Config{MaxRaftState: g.maxRaftState, Raft: raftscen.Config(c, i, g.ids, observer{g.chk, g})}
 			cfg.Raft.UnsafeReadBeforeTermCommit = unsafeRead
 			return kvnode.NewRaftServer(cfg)
 		})

@@ -98,58 +98,20 @@ type harness struct {
 	broken func(*counter)
 }
 
-// hooks forwards server i's Raft observer calls to the checker.
+// hooks is what a server's Raft reports to: the embedded raftcheck Checker
+// takes every Observer and raft.Auditor call (online and white-box checks);
+// BecameLeader also notes the election in the trace.
 type hooks struct {
+	*raftcheck.Checker
 	h *harness
-	i int
 }
 
-func (o hooks) BecameLeader(server int, term uint64) {
-	o.h.chk.BecameLeader(server, term)
-	o.h.w.Note("s%d became leader in term %d", server, term)
-}
-func (o hooks) Applied(server int, index, term uint64, cmd []byte) {
-	o.h.chk.Applied(server, index, term, cmd)
-}
-func (o hooks) SnapshotInstalled(server int, index, term uint64) {
-	o.h.chk.SnapshotInstalled(server, index, term)
-}
-func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
-	o.h.chk.Committed(server, index, term, cmd)
-}
-
-// Snapshotted is Raft's optional observer extension: the service took a
-// snapshot through index.
-func (o hooks) Snapshotted(server int, index uint64) { o.h.chk.Snapshotted(server, index) }
-
-// The raft.Auditor extension: white-box reports of each server's Raft state
-// for the checker's Log Matching, Leader Completeness, matchIndex and
-// sync-before-promise checks.
 var _ raft.Auditor = hooks{}
 
-// LogAppended forwards to the checker (raft.Auditor).
-func (o hooks) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
-	o.h.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
-}
-
-// LogBase forwards to the checker (raft.Auditor).
-func (o hooks) LogBase(server int, index, term, last uint64) {
-	o.h.chk.LogBase(server, index, term, last)
-}
-
-// MatchAdvanced forwards to the checker (raft.Auditor).
-func (o hooks) MatchAdvanced(leader int, term uint64, peer int, match uint64) {
-	o.h.chk.MatchAdvanced(leader, term, peer, match)
-}
-
-// VoteGranted forwards to the checker (raft.Auditor).
-func (o hooks) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
-	o.h.chk.VoteGranted(server, term, candidate, diskTerm, diskVote, unsynced)
-}
-
-// Acknowledged forwards to the checker (raft.Auditor).
-func (o hooks) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
-	o.h.chk.Acknowledged(server, term, match, unsynced)
+// BecameLeader tells the checker and notes the election in the trace.
+func (o hooks) BecameLeader(server int, term uint64) {
+	o.Checker.BecameLeader(server, term)
+	o.h.w.Note("s%d became leader in term %d", server, term)
 }
 
 // server is one RSM peer around the counter service.
@@ -217,7 +179,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, broken func(*co
 		id := c.W.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
 			h.chk.Restarted(i)
 			cfg := h.cfg
-			cfg.Raft = raftscen.Config(c, i, h.ids, hooks{h, i})
+			cfg.Raft = raftscen.Config(c, i, h.ids, hooks{h.chk, h})
 			return &server{cfg: cfg, me: i, h: h}
 		})
 		if id != h.ids[i] {
