@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/smilingraft/dsim/nodes/wire"
 )
 
 // Err is the outcome of a KV operation, named as in the lab so that traces
@@ -217,8 +219,8 @@ func (s *Store) Snapshot() []byte {
 	b = binary.AppendUvarint(b, uint64(len(s.m)))
 	for _, k := range s.Keys() {
 		e := s.m[k]
-		b = appendString(b, k)
-		b = appendString(b, e.Value)
+		b = wire.AppendString(b, k)
+		b = wire.AppendString(b, e.Value)
 		b = binary.AppendUvarint(b, e.Version)
 	}
 	return b
@@ -250,25 +252,22 @@ func DecodeSnapshot(data []byte) (map[string]Entry, error) {
 	if len(data) < len(snapshotMagic) || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, errors.New("snapshot: bad magic")
 	}
-	d := decoder{b: data[len(snapshotMagic):]}
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
+	d := wire.NewDecoder(data[len(snapshotMagic):])
+	n := d.Uvarint()
+	if d.Err() == nil && n > uint64(d.Len()) {
 		return nil, errors.New("snapshot: key count exceeds data")
 	}
 	prev := ""
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		k, v, ver := d.str(), d.str(), d.uvarint()
-		if d.err == nil && i > 0 && k <= prev {
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		k, v, ver := d.Str(), d.Str(), d.Uvarint()
+		if d.Err() == nil && i > 0 && k <= prev {
 			return nil, errors.New("snapshot: keys not sorted")
 		}
 		prev = k
 		m[k] = Entry{Value: v, Version: ver}
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("trailing bytes")
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("snapshot: %w", d.err)
+	if err := d.Done(); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	return m, nil
 }
@@ -277,9 +276,9 @@ func DecodeSnapshot(data []byte) (map[string]Entry, error) {
 func EncodeOp(op Op) []byte {
 	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(op.Key)+len(op.Value)+binary.MaxVarintLen64)
 	b = append(b, byte(op.Kind))
-	b = appendString(b, op.Key)
+	b = wire.AppendString(b, op.Key)
 	if op.Kind == KindPut {
-		b = appendString(b, op.Value)
+		b = wire.AppendString(b, op.Value)
 		b = binary.AppendUvarint(b, op.Version)
 	}
 	return b
@@ -291,23 +290,21 @@ func DecodeOp(b []byte) (Op, error) {
 		return Op{}, errors.New("op: empty")
 	}
 	op := Op{Kind: Kind(b[0])}
-	d := decoder{b: b[1:]}
+	d := wire.NewDecoder(b[1:])
 	switch op.Kind {
 	case KindGet:
-		op.Key = d.str()
+		op.Key = d.Str()
 	case KindPut:
-		op.Key, op.Value, op.Version = d.str(), d.str(), d.uvarint()
+		op.Key, op.Value, op.Version = d.Str(), d.Str(), d.Uvarint()
 	default:
 		return Op{}, fmt.Errorf("op: unknown kind %d", b[0])
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("trailing bytes")
+	err := d.Done()
+	if err == nil {
+		err = op.Validate()
 	}
-	if d.err == nil {
-		d.err = op.Validate()
-	}
-	if d.err != nil {
-		return Op{}, fmt.Errorf("op: %w", d.err)
+	if err != nil {
+		return Op{}, fmt.Errorf("op: %w", err)
 	}
 	return op, nil
 }
@@ -316,7 +313,7 @@ func DecodeOp(b []byte) (Op, error) {
 func EncodeResult(r Result) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64*2+len(r.Value))
 	b = append(b, errCode(r.Err))
-	b = appendString(b, r.Value)
+	b = wire.AppendString(b, r.Value)
 	b = binary.AppendUvarint(b, r.Version)
 	return b
 }
@@ -330,13 +327,10 @@ func DecodeResult(b []byte) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("result: unknown error code %d", b[0])
 	}
-	d := decoder{b: b[1:]}
-	r := Result{Err: e, Value: d.str(), Version: d.uvarint()}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("trailing bytes")
-	}
-	if d.err != nil {
-		return Result{}, fmt.Errorf("result: %w", d.err)
+	d := wire.NewDecoder(b[1:])
+	r := Result{Err: e, Value: d.Str(), Version: d.Uvarint()}
+	if err := d.Done(); err != nil {
+		return Result{}, fmt.Errorf("result: %w", err)
 	}
 	return r, nil
 }
@@ -357,43 +351,4 @@ func codeErr(c byte) (Err, bool) {
 		return "", false
 	}
 	return errCodes[c], true
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// decoder reads uvarints and length-prefixed strings, remembering the first
-// error so that callers check once.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errors.New("string exceeds data")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

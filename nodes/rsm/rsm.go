@@ -28,6 +28,7 @@ import (
 	"sort"
 
 	"github.com/smilingraft/dsim/nodes/raft"
+	"github.com/smilingraft/dsim/nodes/wire"
 	"github.com/smilingraft/dsim/sim"
 )
 
@@ -547,9 +548,9 @@ func (s *RSM) encodeSnapshot() []byte {
 		d := s.dup[c]
 		b = binary.AppendUvarint(b, c)
 		b = binary.AppendUvarint(b, d.seq)
-		b = appendBytes(b, d.result)
+		b = wire.AppendBytes(b, d.result)
 	}
-	return appendBytes(b, s.sm.Snapshot())
+	return wire.AppendBytes(b, s.sm.Snapshot())
 }
 
 // restore loads a snapshot taken at index; a malformed one fails the run.
@@ -573,64 +574,24 @@ func decodeSnapshot(b []byte) (dup map[uint64]dupEntry, sm []byte, index uint64,
 	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
 		return nil, nil, 0, fmt.Errorf("no %q header (%d bytes)", snapMagic, len(b))
 	}
-	d := decoder{b: b[len(snapMagic):]}
-	index = d.uvarint()
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("%d clients in %d bytes", n, len(d.b))
+	d := wire.NewDecoder(b[len(snapMagic):])
+	index = d.Uvarint()
+	n := d.Uvarint()
+	if d.Err() == nil && n > uint64(d.Len()) {
+		d.Fail(fmt.Errorf("%d clients in %d bytes", n, d.Len()))
 	}
 	dup = map[uint64]dupEntry{}
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		c := d.uvarint()
-		seq := d.uvarint()
-		res := d.bytes()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		c := d.Uvarint()
+		seq := d.Uvarint()
+		res := d.Bytes()
 		dup[c] = dupEntry{seq: seq, result: res}
 	}
-	sm = d.bytes()
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
-	}
-	if d.err != nil {
-		return nil, nil, 0, d.err
+	sm = d.Bytes()
+	if err := d.Done(); err != nil {
+		return nil, nil, 0, err
 	}
 	return dup, sm, index, nil
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = fmt.Errorf("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("field of %d bytes, %d left", n, len(d.b))
-		return nil
-	}
-	v := clone(d.b[:n])
-	d.b = d.b[n:]
-	return v
-}
-
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
 }
 
 func clone(b []byte) []byte {
