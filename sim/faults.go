@@ -240,24 +240,7 @@ func (g *gen) partitions(r *Rand) Plan {
 			k := 1 + r.Intn(len(rest)-1)
 			a = Action{Kind: ActLinks, Cuts: between(rest[:k], rest[k:], true)}
 		case 4: // majorities ring: each node sees its ring neighbours only
-			perm := r.Perm(g.n)
-			var cuts [][2]int
-			reach := g.n / 2 / 2
-			if reach < 1 {
-				reach = 1
-			}
-			for i := 0; i < g.n; i++ {
-				for j := 0; j < g.n; j++ {
-					dist := (j - i + g.n) % g.n
-					if dist > g.n/2 {
-						dist = g.n - dist
-					}
-					if i != j && dist > reach {
-						cuts = append(cuts, [2]int{perm[i], perm[j]})
-					}
-				}
-			}
-			a = Action{Kind: ActLinks, Cuts: cuts}
+			a = Action{Kind: ActLinks, Cuts: RingCuts(r.Perm(g.n))}
 		case 5: // one-way cuts: one side cannot hear the other
 			perm := r.Perm(g.n)
 			k := 1 + r.Intn(g.n-1)
@@ -272,6 +255,29 @@ func (g *gen) partitions(r *Rand) Plan {
 
 // between lists the cuts from every node of a to every node of b, and back
 // if both.
+// RingCuts returns the one-way cuts of a majorities ring over the targets
+// in perm's order: each node keeps its links to the nearest (n/2+1)/2
+// nodes on either side, so it sees a majority of n counting itself, and no
+// two nodes far apart on the ring hear each other. Plans, the raft shapes
+// and the KV shapes all draw the ring here.
+func RingCuts(perm []int) [][2]int {
+	n := len(perm)
+	reach := (n/2 + 1) / 2
+	var cuts [][2]int
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			dist := (j - i + n) % n
+			if dist > n/2 {
+				dist = n - dist
+			}
+			if i != j && dist > reach {
+				cuts = append(cuts, [2]int{perm[i], perm[j]})
+			}
+		}
+	}
+	return cuts
+}
+
 func between(a, b []int, both bool) [][2]int {
 	var cuts [][2]int
 	for _, x := range a {

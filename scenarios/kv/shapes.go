@@ -179,21 +179,8 @@ func (g *group) bridge() {
 
 // ring: every server sees only its ring neighbours (a majority with them).
 func (g *group) ring() {
-	perm := g.c.Workload.Perm(g.n)
-	reach := (g.n - 1) / 2 / 2
-	if reach < 1 {
-		reach = 1
-	}
-	for i := 0; i < g.n; i++ {
-		for j := 0; j < g.n; j++ {
-			d := (j - i + g.n) % g.n
-			if d > g.n/2 {
-				d = g.n - d
-			}
-			if i != j && d > reach {
-				g.w.Cut(g.ids[perm[i]], g.ids[perm[j]])
-			}
-		}
+	for _, c := range sim.RingCuts(g.c.Workload.Perm(g.n)) {
+		g.w.Cut(g.ids[c[0]], g.ids[c[1]])
 	}
 }
 

@@ -187,21 +187,8 @@ func init() {
 		script: func(h *harness) {
 			h.every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
-				perm := h.c.Workload.Perm(h.n)
-				reach := (h.n - 1) / 2 / 2
-				if reach < 1 {
-					reach = 1
-				}
-				for i := 0; i < h.n; i++ {
-					for j := 0; j < h.n; j++ {
-						d := (j - i + h.n) % h.n
-						if d > h.n/2 {
-							d = h.n - d
-						}
-						if i != j && d > reach {
-							h.w.Cut(h.ids[perm[i]], h.ids[perm[j]])
-						}
-					}
+				for _, c := range sim.RingCuts(h.c.Workload.Perm(h.n)) {
+					h.w.Cut(h.ids[c[0]], h.ids[c[1]])
 				}
 			})
 		}})
