@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{"campaign", "run many seeds of many scenarios (campaign merge: combine shard summaries)", campaignExit})
+	register(command{"campaign", "run many seeds of many scenarios (campaign merge: combine shard summaries)", cmdCampaign})
 }
 
 // exitIncomplete is the exit status of a campaign or merge whose summary
@@ -34,18 +33,8 @@ type incompleteError struct{ why []string }
 
 func (e incompleteError) Error() string { return "incomplete: " + strings.Join(e.why, "; ") }
 
-// campaignExit runs campaign or merge and exits with exitIncomplete itself,
-// since the command table knows only 0, 1 and 2. (If main grows a way to
-// return other statuses, this shim can go.)
-func campaignExit(args []string, stdout io.Writer) error {
-	err := cmdCampaign(args, stdout)
-	var ie incompleteError
-	if errors.As(err, &ie) {
-		fmt.Fprintf(stderr, "dsim campaign: %s\n", oneLine(ie.Error(), 2000))
-		os.Exit(exitIncomplete)
-	}
-	return err
-}
+// ExitCode makes mainExit exit with exitIncomplete after the one-line reason.
+func (e incompleteError) ExitCode() int { return exitIncomplete }
 
 // stderr is where progress and failure lines go; tests may replace it.
 var stderr io.Writer = os.Stderr

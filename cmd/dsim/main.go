@@ -83,6 +83,10 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 			default:
 				msg := strings.ReplaceAll(err.Error(), "\n", " ")
 				fmt.Fprintf(stderr, "dsim %s: %s\n", c.name, msg)
+				var coded interface{ ExitCode() int }
+				if errors.As(err, &coded) {
+					return coded.ExitCode()
+				}
 				return 2
 			}
 		}
@@ -246,6 +250,9 @@ func cmdRun(args []string, stdout io.Writer) error {
 			return fmt.Errorf("trace %s is incomplete: %v", *tracePath, unwrapPathErr(err))
 		}
 	}
+	if res.Failure == nil && len(res.Undecided) > 0 {
+		return incompleteError{res.Undecided}
+	}
 	if !res.Passed && res.Inspect == nil {
 		return errFailed
 	}
@@ -285,6 +292,8 @@ func printResult(w io.Writer, r *scenarios.Result) {
 	fmt.Fprintf(w, "seed %d  repro: %s\n", r.Seed, r.Repro)
 	status := "PASS"
 	switch {
+	case r.Failure == nil && len(r.Undecided) > 0:
+		status = "UNDECIDED"
 	case !r.Passed:
 		status = "FAIL"
 	case r.Inspect != nil:
