@@ -66,37 +66,69 @@ func (d *Disk) TotalSize() int {
 	return n
 }
 
+// gate runs before disk operation op: it reports whether the operation may
+// go ahead. A crashed process writes nothing (a handler that crashed at a
+// crash point runs on, but its writes are void), and a crash point armed
+// before op fires here.
+func (d *Disk) gate(op string) bool {
+	p := d.p
+	if !p.up {
+		return false
+	}
+	return p.point == nil || !d.w.hit(p, op, true, nil)
+}
+
+// after runs after disk operation op: a crash point armed after op fires.
+func (d *Disk) after(op string) {
+	if p := d.p; p.point != nil {
+		d.w.hit(p, op, false, nil)
+	}
+}
+
 // Write replaces the file's contents with a copy of data.
 func (d *Disk) Write(name string, data []byte) {
+	if !d.gate(OnWrite) {
+		return
+	}
 	b := append([]byte(nil), data...)
 	d.cache[name] = b
 	d.pending = append(d.pending, DiskOp{Kind: OpWrite, Name: name, Data: b})
 	d.written += uint64(len(data))
+	d.after(OnWrite)
 }
 
 // Append appends a copy of data to the file, creating it if needed.
 func (d *Disk) Append(name string, data []byte) {
+	if !d.gate(OnAppend) {
+		return
+	}
 	d.cache[name] = append(d.cache[name], data...)
 	d.pending = append(d.pending, DiskOp{Kind: OpAppend, Name: name, Data: append([]byte(nil), data...)})
 	d.written += uint64(len(data))
+	d.after(OnAppend)
 }
 
 // Delete removes the file.
 func (d *Disk) Delete(name string) {
+	if !d.gate(OnDelete) {
+		return
+	}
 	delete(d.cache, name)
 	d.pending = append(d.pending, DiskOp{Kind: OpDelete, Name: name})
+	d.after(OnDelete)
 }
 
 // Rename atomically moves file from to to, replacing to. It is a no-op if
 // from does not exist.
 func (d *Disk) Rename(from, to string) {
 	b, ok := d.cache[from]
-	if !ok {
+	if !ok || !d.gate(OnRename) {
 		return
 	}
 	delete(d.cache, from)
 	d.cache[to] = b
 	d.pending = append(d.pending, DiskOp{Kind: OpRename, Name: from, To: to})
+	d.after(OnRename)
 }
 
 // List returns the current file names, sorted.
@@ -110,8 +142,10 @@ func (d *Disk) List() []string {
 }
 
 // Sync makes every write so far durable.
+//
+// A Sync with nothing unsynced does nothing and is no crash point.
 func (d *Disk) Sync() {
-	if len(d.pending) == 0 {
+	if len(d.pending) == 0 || !d.gate(OnSync) {
 		return
 	}
 	for _, op := range d.pending {
@@ -131,6 +165,7 @@ func (d *Disk) Sync() {
 	d.pending = d.pending[:0]
 	d.syncs++
 	d.w.mix(evDisk, d.p.id, NoNode, 3)
+	d.after(OnSync)
 }
 
 // Unsynced returns the writes a crash would now lose, oldest first: the

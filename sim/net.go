@@ -161,6 +161,13 @@ func (w *World) Heal() {
 func (w *World) Linked(from, to NodeID) bool { return !w.net.link(from, to).cut }
 
 func (w *World) send(from, to NodeID, msg Message) {
+	w.transmit(from, to, msg)
+	if p := w.procs[from]; p.point != nil {
+		w.hit(p, OnSend, false, msg)
+	}
+}
+
+func (w *World) transmit(from, to NodeID, msg Message) {
 	if to < 0 || int(to) >= len(w.procs) {
 		panic(fmt.Sprintf("sim: %s sends to unknown node %d (nodes boot as they are added; send from a timer at start-up)", w.Name(from), to))
 	}

@@ -22,6 +22,11 @@ const (
 	ActDrift   = "drift"   // Node's clock runs at (1e6+PPM)/1e6
 	ActJump    = "jump"    // Node's clock jumps by Delay (signed)
 	ActNet     = "net"     // the network's message-level behaviour becomes Net
+	// ActCrashPoint arms a crash point on Node (or the leader): it crashes
+	// at its Nth matching operation On (after a send of type Msg, or
+	// Before/after a disk operation) within Delay (0: until healed), and
+	// restarts after For. State, when set, picks what the disk keeps.
+	ActCrashPoint = "crashpoint"
 )
 
 // Action is one timed fault. Node and Peer index the scenario's fault
@@ -43,6 +48,12 @@ type Action struct {
 	For    Duration    `json:"for_ns,omitempty"`
 	PPM    int64       `json:"ppm,omitempty"`
 	Net    *NetOptions `json:"net,omitempty"`
+	// Crash point fields (ActCrashPoint only).
+	On     string      `json:"on,omitempty"`
+	Msg    string      `json:"msg,omitempty"`
+	Before bool        `json:"before,omitempty"`
+	Nth    int         `json:"nth,omitempty"`
+	State  *CrashState `json:"state,omitempty"`
 }
 
 // String prints the action as one short line for timelines.
@@ -69,6 +80,12 @@ func (a Action) String() string {
 		return fmt.Sprintf("@%v jump %s %v", a.At, who, a.Delay)
 	case ActNet:
 		return fmt.Sprintf("@%v net %+v", a.At, *a.Net)
+	case ActCrashPoint:
+		s := fmt.Sprintf("@%v crashpoint %s %s, down %v", a.At, who, pointDesc(a), a.For)
+		if a.Delay > 0 {
+			s += fmt.Sprintf(", armed for %v", a.Delay)
+		}
+		return s
 	}
 	return fmt.Sprintf("@%v %s %s", a.At, a.Kind, who)
 }
@@ -97,7 +114,7 @@ func (p Plan) Validate(targets int) error {
 func (a Action) validate(targets int) error {
 	switch a.Kind {
 	case ActLinks, ActIsolate, ActFlaky, ActClog, ActHeal, ActCrash, ActRestart,
-		ActPause, ActResume, ActWipe, ActCorrupt, ActDrift, ActJump, ActNet:
+		ActPause, ActResume, ActWipe, ActCorrupt, ActDrift, ActJump, ActNet, ActCrashPoint:
 	default:
 		return fmt.Errorf("unknown kind %q", a.Kind)
 	}
@@ -124,6 +141,13 @@ func (a Action) validate(targets int) error {
 	if err := a.Ratio.validate("ratio"); err != nil {
 		return err
 	}
+	if a.Kind == ActCrashPoint {
+		if err := a.validatePoint(); err != nil {
+			return err
+		}
+	} else if a.On != "" || a.Msg != "" || a.Before || a.Nth != 0 || a.State != nil {
+		return fmt.Errorf("crash point fields on a %s action", a.Kind)
+	}
 	if a.Kind == ActNet {
 		if a.Net == nil {
 			return fmt.Errorf("net action without options")
@@ -131,6 +155,28 @@ func (a Action) validate(targets int) error {
 		if err := a.Net.Validate(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validatePoint checks a crash point's fields: a known operation, a message
+// type only for sends, before only for disk operations, a non-negative
+// count and a sane crash state.
+func (a Action) validatePoint() error {
+	switch a.On {
+	case OnSend, OnWrite, OnAppend, OnRename, OnDelete, OnSync:
+	default:
+		return fmt.Errorf("crash point on %q: want send, write, append, rename, delete or sync", a.On)
+	}
+	switch {
+	case a.Msg != "" && a.On != OnSend:
+		return fmt.Errorf("crash point msg %q on %s: message types filter sends only", a.Msg, a.On)
+	case a.Before && a.On == OnSend:
+		return fmt.Errorf("crash point before send: a crash before a send is a crash after the previous operation")
+	case a.Nth < 0:
+		return fmt.Errorf("negative nth %d", a.Nth)
+	case a.State != nil && (a.State.Keep < 0 || a.State.Torn < -1):
+		return fmt.Errorf("crash state keep %d torn %d: want keep >= 0, torn >= -1", a.State.Keep, a.State.Torn)
 	}
 	return nil
 }
@@ -321,6 +367,8 @@ func (w *World) apply(a Action, targets []NodeID, resolved map[int]NodeID) {
 		w.Jump(node, a.Delay)
 	case ActNet:
 		w.SetNet(*a.Net)
+	case ActCrashPoint:
+		w.ArmCrashPoint(node, a)
 	}
 }
 
@@ -328,6 +376,7 @@ func (w *World) apply(a Action, targets []NodeID, resolved map[int]NodeID) {
 // reliable with the given behaviour, every paused node resumed, every crashed
 // node restarted, clocks back to true speed.
 func (w *World) HealAll(targets []NodeID, net NetOptions) {
+	w.disarmAll()
 	w.Heal()
 	w.SetNet(net)
 	for _, id := range targets {

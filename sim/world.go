@@ -99,6 +99,8 @@ type proc struct {
 	clogDelay Duration
 
 	recv, sent, sentBytes uint64
+
+	point *armed // crash point armed on this node, or nil
 }
 
 // World is one simulated universe: nodes, network, disks, clocks, a history
@@ -121,13 +123,14 @@ type World struct {
 	breakAt uint64
 	cur     NodeID
 
-	netRand  *Rand
-	diskRand *Rand
-	hooks    []func()
-	history  []Operation
-	cover    map[string]uint64
-	tr       *tracer
-	stats    NetStats
+	netRand   *Rand
+	diskRand  *Rand
+	hooks     []func()
+	history   []Operation
+	cover     map[string]uint64
+	tr        *tracer
+	pointHook CrashPointHook
+	stats     NetStats
 }
 
 // NewWorld builds an empty world from a seed and options.
