@@ -259,3 +259,60 @@ func TestCrashPointActionValidatesAndRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratedCrashPointsFireAndKeepAMajorityUp draws plans with crash
+// points and short downtimes and runs them on gossip worlds (which send
+// and write to disk): points fire on every operation kind across seeds, at
+// no instant are more than MaxDown targets down, and short downtimes stay
+// within ShortDownMax.
+func TestGeneratedCrashPointsFireAndKeepAMajorityUp(t *testing.T) {
+	f := Faults{Process: ProcessFaults{Crash: R(10, 100), CrashPoint: R(30, 100), ShortDown: R(1, 2),
+		CrashStability: 200 * Millisecond, PointMsgs: "string"}}
+	fired := map[string]bool{}
+	short := 0
+	for seed := uint64(1); seed <= 40; seed++ {
+		plan := GeneratePlan(seed, f, 5, 5*Second)
+		if err := plan.Validate(5); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range plan {
+			if a.Kind == ActCrashPoint && a.For <= ShortDownMax {
+				short++
+			}
+		}
+		w := NewWorld(seed, Options{})
+		var ids []NodeID
+		for i := 0; i < 5; i++ {
+			ids = append(ids, NodeID(i))
+		}
+		for i := 0; i < 5; i++ {
+			w.AddNode(string(rune('a'+i)), func() Node { return &gossip{peers: ids} })
+		}
+		w.AfterEvent(func() {
+			down := 0
+			for _, id := range ids {
+				if !w.Up(id) {
+					down++
+				}
+			}
+			if down > 2 {
+				t.Fatalf("seed %d at %v: %d of 5 targets down", seed, w.Now(), down)
+			}
+		})
+		w.Schedule(plan, ids)
+		w.RunUntil(Time(5 * Second))
+		for k := range w.Coverage() {
+			if strings.HasPrefix(k, "sim: crash point ") {
+				fired[strings.TrimPrefix(k, "sim: crash point ")] = true
+			}
+		}
+	}
+	for _, want := range []string{"after send string", "after send", "after append", "before sync", "after sync"} {
+		if !fired[want] {
+			t.Errorf("no generated crash point fired %q in 40 seeds (fired: %v)", want, fired)
+		}
+	}
+	if short == 0 {
+		t.Errorf("no short downtime drawn in 40 seeds")
+	}
+}

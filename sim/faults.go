@@ -1,5 +1,7 @@
 package sim
 
+import "strings"
+
 // NetworkFaults are the nemesis's network knobs. Probabilities are chances
 // per decision step (Faults.Step).
 type NetworkFaults struct {
@@ -34,7 +36,25 @@ type ProcessFaults struct {
 	MaxDown int `json:"max_down,omitempty"`
 	// CrashStability is the minimum time a node stays down or paused.
 	CrashStability Duration `json:"crash_stability_ns,omitempty"`
+	// CrashPoint is the chance per step of arming a crash point on a
+	// target: it crashes right after one of its next sends, or just
+	// before or after one of its next disk operations (see ActCrashPoint),
+	// within a second.
+	CrashPoint Ratio `json:"crash_point,omitempty"`
+	// PointMsgs names, comma-separated, the message types (MessageType)
+	// that send crash points prefer: the messages that promise something
+	// (votes, acknowledgements). Empty: any message. A string, not a
+	// slice, so that Faults stays comparable.
+	PointMsgs string `json:"point_msgs,omitempty"`
+	// ShortDown is the share of crashes and pauses (crash points included)
+	// whose downtime is drawn from 0..ShortDownMax instead of the
+	// stability range: a quick restart while peers still act on what the
+	// node promised before it died.
+	ShortDown Ratio `json:"short_down,omitempty"`
 }
+
+// ShortDownMax bounds a short downtime (ProcessFaults.ShortDown).
+const ShortDownMax = 100 * Millisecond
 
 // DiskFaults are the nemesis's disk knobs.
 type DiskFaults struct {
@@ -76,6 +96,12 @@ type Kinds struct {
 	Partition, OneWay, Flaky, Clog   bool
 	Crash, CrashLeader, Pause        bool
 	Torn, Wipe, Corrupt, Drift, Jump bool
+	// CrashPoint arms crash points tied to sends and disk operations;
+	// ShortDown lets crashes and pauses last only 0..100ms.
+	CrashPoint, ShortDown bool
+	// PointMsgs are the message types send crash points prefer
+	// (comma-separated, see ProcessFaults.PointMsgs).
+	PointMsgs string
 }
 
 // AllKinds enables every fault kind except disk wipes (amnesia breaks the
@@ -83,7 +109,7 @@ type Kinds struct {
 func AllKinds() Kinds {
 	return Kinds{Loss: true, Dup: true, Delay: true, Reorder: true, Partition: true, OneWay: true,
 		Flaky: true, Clog: true, Crash: true, CrashLeader: true, Pause: true, Torn: true,
-		Corrupt: false, Drift: true, Jump: true}
+		Corrupt: false, Drift: true, Jump: true, CrashPoint: true, ShortDown: true}
 }
 
 // Swarm draws a random subset of the allowed kinds at random intensities:
@@ -150,6 +176,14 @@ func Swarm(r *Rand, k Kinds) Faults {
 		f.Clock.Jump = ratio(5, 100)
 		f.Clock.JumpMax = Duration(10+r.Intn(2000)) * Millisecond
 	}
+	// Drawn last, so that scenarios without these kinds keep their plans.
+	if on(k.CrashPoint) {
+		pf.CrashPoint = ratio(10, 100)
+		pf.PointMsgs = k.PointMsgs
+	}
+	if on(k.ShortDown) {
+		pf.ShortDown = ratio(100, 100)
+	}
 	return f
 }
 
@@ -173,6 +207,7 @@ func GeneratePlan(seed uint64, f Faults, n int, duration Duration) Plan {
 	}
 	plan = append(plan, g.partitions(NewRand(StreamSeed(seed, "nemesis/partition")))...)
 	plan = append(plan, g.links(NewRand(StreamSeed(seed, "nemesis/link")))...)
+	g.points = NewRand(StreamSeed(seed, "nemesis/crashpoint"))
 	plan = append(plan, g.processes(NewRand(StreamSeed(seed, "nemesis/process")))...)
 	plan = append(plan, g.clocks(NewRand(StreamSeed(seed, "nemesis/clock")))...)
 	plan.Sort()
@@ -180,11 +215,12 @@ func GeneratePlan(seed uint64, f Faults, n int, duration Duration) Plan {
 }
 
 type gen struct {
-	f    Faults
-	n    int
-	end  Duration
-	step Duration
-	id   int
+	f      Faults
+	n      int
+	end    Duration
+	step   Duration
+	id     int
+	points *Rand // crash points and short downtimes: their own stream
 }
 
 func (g *gen) nextID() int { g.id++; return g.id }
@@ -335,7 +371,7 @@ func (g *gen) links(r *Rand) Plan {
 
 func (g *gen) processes(r *Rand) Plan {
 	pf, df := g.f.Process, g.f.Disk
-	if pf.Crash.Zero() && pf.Pause.Zero() {
+	if pf.Crash.Zero() && pf.Pause.Zero() && pf.CrashPoint.Zero() {
 		return nil
 	}
 	maxDown := pf.MaxDown
@@ -361,6 +397,12 @@ func (g *gen) processes(r *Rand) Plan {
 		if down >= maxDown {
 			continue
 		}
+		if a, ok := g.point(t, downUntil); ok {
+			p = append(p, a)
+			if down++; down >= maxDown {
+				continue
+			}
+		}
 		crash := r.Chance(pf.Crash)
 		pause := !crash && r.Chance(pf.Pause)
 		if !crash && !pause {
@@ -370,6 +412,7 @@ func (g *gen) processes(r *Rand) Plan {
 		if d <= 0 {
 			break
 		}
+		d = g.shorten(d)
 		id := g.nextID()
 		var a Action
 		if crash && r.Chance(pf.CrashLeader) {
@@ -415,6 +458,64 @@ func (g *gen) processes(r *Rand) Plan {
 		p = append(p, back)
 	}
 	return p
+}
+
+// shorten replaces a downtime by a short one (0..ShortDownMax) with the
+// ShortDown chance, drawn from the crash point stream so that plans
+// without short downtimes keep their draws.
+func (g *gen) shorten(d Duration) Duration {
+	if sd := g.f.Process.ShortDown; !sd.Zero() && g.points.Chance(sd) {
+		return g.points.Between(0, ShortDownMax)
+	}
+	return d
+}
+
+// pointOps are the operations a generated crash point fires on, sends
+// weighted up: most promises leave in messages.
+var pointOps = []struct {
+	on     string
+	before bool
+}{
+	{OnSend, false}, {OnSend, false}, {OnSend, false},
+	{OnSync, true}, {OnSync, false}, {OnWrite, false}, {OnAppend, false},
+	{OnRename, true}, {OnRename, false},
+}
+
+// point draws whether to arm a crash point at t on a target that is up (and
+// not reserved) and, if so, reserves that target for the arming window and
+// the downtime after it so that the processes' MaxDown bound still holds.
+func (g *gen) point(t Duration, downUntil []Duration) (Action, bool) {
+	pf := g.f.Process
+	r := g.points
+	if pf.CrashPoint.Zero() || !r.Chance(pf.CrashPoint) {
+		return Action{}, false
+	}
+	var free []int
+	for i, u := range downUntil {
+		if u <= t {
+			free = append(free, i)
+		}
+	}
+	if len(free) == 0 {
+		return Action{}, false
+	}
+	node := free[r.Intn(len(free))]
+	window := Duration(1+r.Intn(10)) * g.step
+	down := g.dwell(r, pf.CrashStability, t)
+	if sd := pf.ShortDown; !sd.Zero() && r.Chance(sd) {
+		down = r.Between(0, ShortDownMax)
+	}
+	if down <= 0 || t+window+down >= g.end {
+		return Action{}, false
+	}
+	op := pointOps[r.Intn(len(pointOps))]
+	a := Action{At: t, Kind: ActCrashPoint, Node: node, On: op.on, Before: op.before,
+		Nth: 1 + r.Intn(4), Delay: window, For: down}
+	if msgs := strings.Split(pf.PointMsgs, ","); op.on == OnSend && pf.PointMsgs != "" && r.Intn(4) != 0 {
+		a.Msg = msgs[r.Intn(len(msgs))]
+	}
+	downUntil[node] = t + window + down
+	return a, true
 }
 
 func (g *gen) clocks(r *Rand) Plan {

@@ -251,6 +251,7 @@ func (f Faults) Validate() error {
 	}{
 		{"partition", f.Network.Partition}, {"flaky", f.Network.Flaky}, {"clog", f.Network.Clog},
 		{"crash", f.Process.Crash}, {"crash_leader", f.Process.CrashLeader}, {"pause", f.Process.Pause},
+		{"crash_point", f.Process.CrashPoint}, {"short_down", f.Process.ShortDown},
 		{"torn", f.Disk.Torn}, {"wipe", f.Disk.Wipe}, {"corrupt", f.Disk.Corrupt},
 		{"drift", f.Clock.Drift}, {"jump", f.Clock.Jump},
 	} {
