@@ -243,9 +243,11 @@ func (r *Raft) auditAppended(i uint64) {
 	r.aud.LogAppended(r.me, i, e.Term, r.termAt(i-1), e.Cmd, e.Noop)
 }
 
-// auditAck reports an acknowledgement through match about to be sent.
+// auditAck reports an acknowledgement through match about to be sent. A
+// dead incarnation (crashed at a crash point inside this very handler)
+// sends nothing, so it promises nothing.
 func (r *Raft) auditAck(match uint64) {
-	if r.aud != nil {
+	if r.aud != nil && r.env.Alive() {
 		r.aud.Acknowledged(r.me, r.term, match, r.unsyncedOwn())
 	}
 }
@@ -253,7 +255,7 @@ func (r *Raft) auditAck(match uint64) {
 // auditVote reports a granted vote about to be sent, with what the state
 // file on disk holds.
 func (r *Raft) auditVote(p int) {
-	if r.aud == nil {
+	if r.aud == nil || !r.env.Alive() {
 		return
 	}
 	term, vote := uint64(0), -1
