@@ -93,6 +93,10 @@ type Config struct {
 	Trace io.Writer
 	// BreakAt stops the run after that event (0: never).
 	BreakAt uint64
+	// Observe, when set, is called with the world before Setup: tools
+	// attach hooks (crash-state enumeration) or keep it to ask after the
+	// run which node an event belonged to.
+	Observe func(w *sim.World)
 }
 
 // Result is the outcome of one run; its JSON form is the CLI contract's.
@@ -150,20 +154,27 @@ func (s *Scenario) FaultsFor(v Variant, seed uint64) *sim.Faults {
 // then reports that). Replay uses it to check a failure file's plan against
 // the scenario before running anything.
 func (s *Scenario) FaultTargets(v Variant, seed uint64) (n int, ok bool) {
+	ids, ok := s.TargetIDs(v, seed)
+	return len(ids), ok
+}
+
+// TargetIDs returns the scenario's fault targets for variant v and seed, in
+// the order plan actions index them, the same way FaultTargets does.
+func (s *Scenario) TargetIDs(v Variant, seed uint64) (ids []sim.NodeID, ok bool) {
 	if s.Validate(v) != nil {
-		return 0, false
+		return nil, false
 	}
 	w := sim.NewWorld(seed, sim.Options{MaxEvents: 1})
 	c := &Cluster{W: w, Scenario: s, Variant: v, Seed: seed, Workload: w.Rand("workload"), metrics: map[string]float64{}}
 	defer func() {
 		if r := recover(); r != nil {
-			n, ok = 0, false
+			ids, ok = nil, false
 		}
 	}()
 	if err := s.Setup(c); err != nil || w.Failure() != nil {
-		return 0, false
+		return nil, false
 	}
-	return len(c.servers), true
+	return c.servers, true
 }
 
 // Run executes one (scenario, variant, seed). A panic in node or scenario
@@ -188,6 +199,9 @@ func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
 	}
 	w := sim.NewWorld(seed, opts)
 	w.BreakAt(cfg.BreakAt)
+	if cfg.Observe != nil {
+		cfg.Observe(w)
+	}
 	c := &Cluster{W: w, Scenario: s, Variant: v, Seed: seed,
 		Workload: w.Rand("workload"), metrics: map[string]float64{}}
 	defer func() {

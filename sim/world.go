@@ -122,6 +122,7 @@ type World struct {
 	halt    bool
 	breakAt uint64
 	cur     NodeID
+	last    NodeID // the node whose handler ran in the latest event
 
 	netRand   *Rand
 	diskRand  *Rand
@@ -142,6 +143,7 @@ func NewWorld(seed uint64, opts Options) *World {
 		diskRand: NewRand(StreamSeed(seed, "disk")),
 		hash:     14695981039346656037 ^ seed,
 		cur:      NoNode,
+		last:     NoNode,
 		cover:    map[string]uint64{},
 	}
 	w.net.opts = opts.Net
@@ -210,6 +212,11 @@ func (w *World) boot(p *proc) {
 	p.node.Start(p.env)
 	w.cur = prev
 }
+
+// LastNode returns the node the latest event belonged to (a timer of it or
+// a delivery to it), or NoNode for a scheduled function: with BreakAt, the
+// node whose handler ran at the event a run stopped after.
+func (w *World) LastNode() NodeID { return w.last }
 
 // NumNodes returns the number of nodes added.
 func (w *World) NumNodes() int { return len(w.procs) }
@@ -344,6 +351,7 @@ func (w *World) step() {
 	e := w.q.pop()
 	w.now = e.at
 	w.events++
+	w.last = e.node
 	switch e.kind {
 	case evFunc:
 		w.mix(evFunc, NoNode, NoNode, 0)

@@ -22,10 +22,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smilingraft/dsim/replay"
 	"github.com/smilingraft/dsim/scenarios"
 	_ "github.com/smilingraft/dsim/scenarios/all"
+	"github.com/smilingraft/dsim/sim"
 )
 
 // usageError is bad input: exit status 2 with a one-line reason.
@@ -199,6 +201,10 @@ func cmdRun(args []string, stdout io.Writer) error {
 	tracePath := fs.String("trace", "", "write the full JSON-lines trace to FILE")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	breakAt := fs.Uint64("break", 0, "stop after event K and print every node's state")
+	crashAt := fs.Uint64("crash-states", 0, "crash-state enumeration: crash the node of event K before its next Sync, once per state its disk could be left in")
+	crashNode := fs.String("crash-node", "", "with --crash-states: the node to crash (default: event K's node)")
+	crashDown := fs.Duration("crash-down", 10*time.Millisecond, "with --crash-states: downtime before the restart")
+	outDir := fs.String("out", "failures", "with --crash-states: directory for failure files")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -220,6 +226,19 @@ func cmdRun(args []string, stdout io.Writer) error {
 	}
 	if err := s.Validate(v); err != nil {
 		return usagef("%v", err)
+	}
+	if *crashAt > 0 {
+		switch {
+		case *breakAt > 0 || *tracePath != "" || *asJSON:
+			return usagef("--crash-states runs many runs: it does not combine with --break, --trace or --json")
+		case *crashDown < 0:
+			return usagef("--crash-down %v: want a non-negative duration", *crashDown)
+		}
+		p := replay.CrashPoint{Event: *crashAt, Node: *crashNode, Down: sim.Duration(crashDown.Nanoseconds())}
+		return runCrashStates(s, v, seed, p, *outDir, stdout)
+	}
+	if *crashNode != "" {
+		return usagef("--crash-node needs --crash-states")
 	}
 	cfg := scenarios.Config{BreakAt: *breakAt}
 	var trace *errWriter
