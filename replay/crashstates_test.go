@@ -113,3 +113,28 @@ func TestCrashStatesFindTheTornRecord(t *testing.T) {
 		t.Fatalf("an event past the run's end was accepted")
 	}
 }
+
+// TestShrinkCrashPoint: shrinking drops the actions around a crash point
+// that tears a record, fires it at the first matching operation and
+// shortens its downtime.
+func TestShrinkCrashPoint(t *testing.T) {
+	s, _ := scenarios.Lookup("test/unsafe-record-in-place")
+	plan := sim.Plan{
+		{At: 100 * sim.Millisecond, Kind: sim.ActDrift, PPM: 5000},
+		{At: 200 * sim.Millisecond, Kind: sim.ActCrashPoint, On: sim.OnWrite, Nth: 3, For: 80 * sim.Millisecond,
+			State: &sim.CrashState{Keep: 1, Torn: 5}},
+		{At: 300 * sim.Millisecond, Kind: sim.ActClog, Delay: 10 * sim.Millisecond, For: 100 * sim.Millisecond},
+		{At: 400 * sim.Millisecond, Kind: sim.ActJump, Delay: 30 * sim.Millisecond},
+	}
+	res := scenarios.Run(s, nil, 1, scenarios.Config{Plan: &plan})
+	if res.Failure == nil {
+		t.Fatalf("the torn crash point did not break the in-place record")
+	}
+	small, _, err := replay.Shrink(replay.FromResult(res, "test"), replay.ShrinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(small.Plan) != 1 || small.Plan[0].Kind != sim.ActCrashPoint || small.Plan[0].Nth != 1 || small.Plan[0].For > sim.Millisecond {
+		t.Fatalf("shrunk plan %v: want one crash point at the 1st write with a short downtime", small.Plan)
+	}
+}

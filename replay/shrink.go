@@ -113,7 +113,8 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 			}
 		}
 		// 2. Shorter faults: bring restarts and resumes closer to their
-		// crash or pause, halve clogs.
+		// crash or pause, halve clogs and crash points' downtimes, fire
+		// crash points at an earlier matching operation.
 		for i := range cur.plan {
 			for tries := 0; tries < 8; tries++ {
 				a := cur.plan[i]
@@ -121,6 +122,8 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 				switch {
 				case a.For > sim.Millisecond:
 					c.plan[i].For = a.For / 2
+				case a.Kind == sim.ActCrashPoint && a.Nth > 1:
+					c.plan[i].Nth = a.Nth - 1 // an earlier operation
 				case a.Ref != 0:
 					from, ok := refTime(cur.plan, a.Ref)
 					if !ok || a.At-from <= sim.Millisecond {
