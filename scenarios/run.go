@@ -30,6 +30,7 @@ type Cluster struct {
 	healed   bool
 	files    map[string][]byte
 	unknown  []string
+	cleanup  []func()
 }
 
 type named struct {
@@ -60,6 +61,10 @@ func (c *Cluster) OnHeal(fn func()) { c.onHeal = append(c.onHeal, fn) }
 
 // Healed reports whether the liveness phase has begun.
 func (c *Cluster) Healed() bool { return c.healed }
+
+// Cleanup registers fn to run when the run ends, however it ends (a script
+// still suspended is unwound there).
+func (c *Cluster) Cleanup(fn func()) { c.cleanup = append(c.cleanup, fn) }
 
 // Metric records a named measurement of the run.
 func (c *Cluster) Metric(name string, v float64) { c.metrics[name] = v }
@@ -208,6 +213,9 @@ func Run(s *Scenario, v Variant, seed uint64, cfg Config) (res *Result) {
 		if r := recover(); r != nil {
 			w.Fail("panic", "in scenario %s: %v", s.Name, r)
 			w.Failure().Stack = string(debug.Stack())
+		}
+		for i := len(c.cleanup) - 1; i >= 0; i-- {
+			c.cleanup[i]()
 		}
 		_ = w.FlushTrace()
 		res.Failure = w.Failure()
