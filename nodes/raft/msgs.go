@@ -26,6 +26,13 @@ type RequestVote struct {
 // Size is the encoded size in bytes.
 func (m *RequestVote) Size() int { return 8 + 4 + 8 + 8 + 1 }
 
+// PromiseMessages names (as sim.MessageType does, comma-separated) the
+// messages by which a peer promises durable state: a granted vote, an
+// acknowledged entry, an installed snapshot. Scenarios aim send crash
+// points at them (sim.ProcessFaults.PointMsgs): a crash right after such a
+// send, and a quick restart, is where a missing Sync shows.
+const PromiseMessages = "raft.RequestVoteReply,raft.AppendEntriesReply,raft.InstallSnapshotReply"
+
 // RequestVoteReply answers a RequestVote. For a granted pre-vote Term is the
 // term asked about; otherwise it is the voter's current term.
 type RequestVoteReply struct {

@@ -102,8 +102,9 @@ func init() {
 		Params:      params, Duration: 5 * sim.Second, Liveness: 3 * sim.Second, Setup: setup,
 		Faults: func(scenarios.Variant) sim.Faults {
 			return sim.Faults{Step: 50 * sim.Millisecond,
-				Process: sim.ProcessFaults{Crash: sim.R(1, 5), CrashStability: 100 * sim.Millisecond},
-				Disk:    sim.DiskFaults{Torn: sim.R(1, 2)}}
+				Process: sim.ProcessFaults{Crash: sim.R(1, 5), CrashStability: 100 * sim.Millisecond,
+					CrashPoint: sim.R(1, 5), ShortDown: sim.R(1, 2)},
+				Disk: sim.DiskFaults{Torn: sim.R(1, 2)}}
 		},
 	})
 	unsafe := []scenarios.Param{params[0], params[1], {Key: "counter.sync", Default: "false", Doc: params[2].Doc}}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	kvnode "github.com/smilingraft/dsim/nodes/kv"
+	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
 )
@@ -278,6 +279,7 @@ func wipe(g *group) func() {
 
 func init() {
 	all := sim.AllKinds()
+	all.PointMsgs = raft.PromiseMessages
 	registerShape(shape{name: "swarm", servers: 5, clients: 3, kinds: &all,
 		desc: "swarm testing: a random subset of every fault kind per seed (network, process, torn disks, clocks) while 3 clients work; then liveness"})
 

@@ -435,8 +435,9 @@ func specs() []spec {
 			base := calm()
 			base.Loss, base.Dup = sim.R(1, 20), sim.R(1, 20)
 			return sim.Faults{Step: 250 * sim.Millisecond, Network: sim.NetworkFaults{Base: base},
-				Process: sim.ProcessFaults{Crash: sim.R(1, 4), MaxDown: 1, CrashStability: 300 * sim.Millisecond},
-				Disk:    sim.DiskFaults{Torn: sim.R(1, 2)}}
+				Process: sim.ProcessFaults{Crash: sim.R(1, 4), MaxDown: 1, CrashStability: 300 * sim.Millisecond,
+					CrashPoint: sim.R(1, 4), ShortDown: sim.R(1, 2)},
+				Disk: sim.DiskFaults{Torn: sim.R(1, 2)}}
 		})
 	fsCrash.fsOnly = true
 	lateDup := fault("mr/late-duplicates", "wc among stragglers (pauses past the re-issue timeout) on a network that duplicates a third of all messages and delays a quarter by up to 15s: late duplicated requests of superseded attempts",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smilingraft/dsim/checkers/raftcheck"
+	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
 )
@@ -158,6 +159,7 @@ func (h *harness) healLinks() {
 
 func init() {
 	all := sim.AllKinds()
+	all.PointMsgs = raft.PromiseMessages
 	calm := sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}
 	lossy := sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 20 * sim.Millisecond, Loss: sim.R(1, 20), Reorder: sim.R(1, 4)}
 
@@ -262,8 +264,9 @@ func init() {
 		desc: "crashes that keep a torn prefix of unsynced writes; Raft's checksums must reject the torn tail",
 		faults: func(scenarios.Variant) sim.Faults {
 			return sim.Faults{Step: 50 * sim.Millisecond, Network: sim.NetworkFaults{Base: lossy},
-				Process: sim.ProcessFaults{Crash: sim.R(1, 5), CrashLeader: sim.R(1, 2), CrashStability: 200 * sim.Millisecond},
-				Disk:    sim.DiskFaults{Torn: sim.R(1, 1)}}
+				Process: sim.ProcessFaults{Crash: sim.R(1, 5), CrashLeader: sim.R(1, 2), CrashStability: 200 * sim.Millisecond,
+					CrashPoint: sim.R(1, 5), PointMsgs: raft.PromiseMessages, ShortDown: sim.R(1, 2)},
+				Disk: sim.DiskFaults{Torn: sim.R(1, 1)}}
 		}})
 }
 

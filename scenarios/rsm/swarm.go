@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
 )
@@ -279,12 +280,14 @@ func churn(scenarios.Variant) sim.Faults {
 		Network: sim.NetworkFaults{
 			Base:      sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 10 * sim.Millisecond, Loss: sim.R(1, 20), Reorder: sim.R(1, 4)},
 			Partition: sim.R(1, 10), PartitionStability: 500 * sim.Millisecond},
-		Process: sim.ProcessFaults{Crash: sim.R(1, 8), CrashLeader: sim.R(1, 2), CrashStability: 300 * sim.Millisecond},
-		Disk:    sim.DiskFaults{Torn: sim.R(1, 2)}}
+		Process: sim.ProcessFaults{Crash: sim.R(1, 8), CrashLeader: sim.R(1, 2), CrashStability: 300 * sim.Millisecond,
+			CrashPoint: sim.R(1, 10), PointMsgs: raft.PromiseMessages, ShortDown: sim.R(1, 2)},
+		Disk: sim.DiskFaults{Torn: sim.R(1, 2)}}
 }
 
 func init() {
 	all := sim.AllKinds()
+	all.PointMsgs = raft.PromiseMessages
 	registerSwarm(swarmTest{name: "swarm", servers: 5, clients: 3, maxRaftState: 4000, kinds: &all,
 		desc: "swarm testing: a random subset of every fault kind per seed while 3 clerks submit and read; exactly-once and fresh reads, then liveness"})
 	registerSwarm(swarmTest{name: "snapshot-churn", servers: 5, clients: 3, maxRaftState: 600, faults: churn,
