@@ -1,0 +1,538 @@
+package shard
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/smilingraft/dsim/nodes/kv"
+	"github.com/smilingraft/dsim/nodes/wire"
+)
+
+// Outcomes of shard operations beyond nodes/kv's (all kv.Err, so replies and
+// the history use one error type).
+const (
+	// ErrWrongGroup: this group does not serve the key's shard now (it does
+	// not own it, or it froze it for a move); ask the controller again.
+	ErrWrongGroup kv.Err = "ErrWrongGroup"
+	// ErrStale: a Freeze/Install/Delete carries a configuration number
+	// older than the newest this group has seen for the shard (the fence),
+	// or a Put's seq is older than its client's last on the shard. Nothing
+	// was changed.
+	ErrStale kv.Err = "ErrStale"
+	// ErrNotOwned: Freeze of a shard this group does not hold (already
+	// moved away, or never here); nothing to move.
+	ErrNotOwned kv.Err = "ErrNotOwned"
+	// ErrNotFrozen: Delete of a shard this group still serves (a controller
+	// deletes only what it froze at the same number); nothing was deleted.
+	ErrNotFrozen kv.Err = "ErrNotFrozen"
+)
+
+// Status is a shard's state in one group.
+type Status uint8
+
+// The shard states.
+const (
+	Absent  Status = 0 // not held here (never installed, or deleted)
+	Serving Status = 1 // held and serving Gets and Puts
+	Frozen  Status = 2 // held, refusing Gets and Puts: being moved away
+)
+
+func (s Status) String() string {
+	switch s {
+	case Absent:
+		return "absent"
+	case Serving:
+		return "serving"
+	case Frozen:
+		return "frozen"
+	}
+	return fmt.Sprintf("Status(%d)", uint8(s))
+}
+
+// DupEntry is a client's last Put applied to a shard: its seq and outcome.
+type DupEntry struct {
+	Seq     uint64
+	Err     kv.Err
+	Version uint64
+}
+
+// ShardData is what moves with a shard: its versioned store and its
+// duplicate table (client -> last Put). The duplicate table lives per shard,
+// not in the RSM, so that a Put retried at the shard's new group after its
+// first copy applied at the old one is answered from the table (OK), not
+// applied again or answered ErrVersion.
+type ShardData struct {
+	Store *kv.Store
+	Dup   map[uint64]DupEntry
+}
+
+// newShardData returns an empty shard.
+func newShardData() ShardData { return ShardData{Store: kv.NewStore(), Dup: map[uint64]DupEntry{}} }
+
+// Encode returns the shard's binary form: the store's kv snapshot, then the
+// duplicate table sorted by client. Equal shards encode to equal bytes.
+func (d ShardData) Encode() []byte {
+	b := wire.AppendBytes(nil, d.Store.Snapshot())
+	clients := make([]uint64, 0, len(d.Dup))
+	for c := range d.Dup {
+		clients = append(clients, c)
+	}
+	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	b = binary.AppendUvarint(b, uint64(len(clients)))
+	for _, c := range clients {
+		e := d.Dup[c]
+		b = binary.AppendUvarint(b, c)
+		b = binary.AppendUvarint(b, e.Seq)
+		b = wire.AppendString(b, string(e.Err))
+		b = binary.AppendUvarint(b, e.Version)
+	}
+	return b
+}
+
+// Bytes is the accounted size: the store's plus 24 bytes per client.
+func (d ShardData) Bytes() int { return d.Store.Bytes() + 24*len(d.Dup) }
+
+// DecodeShardData decodes Encode's bytes (empty: an empty shard); anything
+// else is an error, never a panic.
+func DecodeShardData(b []byte) (ShardData, error) {
+	if len(b) == 0 {
+		return newShardData(), nil
+	}
+	dec := wire.NewDecoder(b)
+	snap := dec.Bytes()
+	n := dec.Uvarint()
+	if dec.Err() == nil && n > uint64(dec.Len()) {
+		dec.Fail(fmt.Errorf("%d clients in %d bytes", n, dec.Len()))
+	}
+	dup := map[uint64]DupEntry{}
+	prev := uint64(0)
+	for i := uint64(0); i < n && dec.Err() == nil; i++ {
+		c, seq, e, v := dec.Uvarint(), dec.Uvarint(), dec.Str(), dec.Uvarint()
+		if dec.Err() == nil && i > 0 && c <= prev {
+			dec.Fail(errors.New("clients not sorted"))
+		}
+		prev = c
+		dup[c] = DupEntry{Seq: seq, Err: kv.Err(e), Version: v}
+	}
+	if err := dec.Done(); err != nil {
+		return ShardData{}, fmt.Errorf("shard data: %w", err)
+	}
+	if _, err := kv.DecodeSnapshot(snap); err != nil {
+		return ShardData{}, fmt.Errorf("shard data: %w", err)
+	}
+	st := kv.NewStore()
+	st.Restore(snap) // validated above: cannot panic
+	return ShardData{Store: st, Dup: dup}, nil
+}
+
+// slot is one shard's state in a group: the fence (newest configuration
+// number seen for it through Freeze, Install or Delete), its status and, if
+// held, its data.
+type slot struct {
+	num    uint64
+	status Status
+	data   ShardData
+}
+
+// GroupOptions are the unsafe switches of a group's state machine (all
+// false in every safe scenario).
+type GroupOptions struct {
+	// UnsafeAcceptStale (UNSAFE) applies Freeze, Install and Delete whose
+	// configuration number is older than the shard's fence: the group takes
+	// configuration steps out of order, so a stale controller can move a
+	// shard backwards (an old state installed over newer writes).
+	UnsafeAcceptStale bool
+	// UnsafeServeFrozen (UNSAFE) keeps serving Gets and Puts on a frozen
+	// shard: writes accepted after the freeze are lost when the shard moves,
+	// and two groups accept writes for one shard.
+	UnsafeServeFrozen bool
+}
+
+// GroupSM is a shard group's replicated state machine (an rsm.StateMachine
+// and rsm.Querier): one slot per shard. Ops (EncodeGet, EncodePut,
+// EncodeFreeze, EncodeInstall, EncodeDelete) and their results (Reply,
+// DecodeReply) are binary. Malformed op bytes give an ErrBadRequest reply
+// and a line through Logf, never a panic; a snapshot that does not decode
+// is reported through Fail (a bug of the layers below) and leaves the state
+// empty.
+type GroupSM struct {
+	opts   GroupOptions
+	shards []slot
+	// Logf and Fail are the host's env.Logf and env.Fail (nil: silent).
+	Logf func(format string, args ...any)
+	Fail func(checker, format string, args ...any)
+}
+
+// CheckDecode is the failure checker name for a group snapshot that does
+// not decode.
+const CheckDecode = "shard.decode"
+
+// NewGroupSM returns an empty state machine for nshards shards (<= 0:
+// DefaultNShards).
+func NewGroupSM(nshards int, opts GroupOptions) *GroupSM {
+	if nshards <= 0 {
+		nshards = DefaultNShards
+	}
+	return &GroupSM{opts: opts, shards: make([]slot, nshards)}
+}
+
+func (g *GroupSM) logf(format string, args ...any) {
+	if g.Logf != nil {
+		g.Logf(format, args...)
+	}
+}
+
+// NShards returns the number of shards.
+func (g *GroupSM) NShards() int { return len(g.shards) }
+
+// Status returns shard s's status and fence (Absent, 0 for a bad s).
+func (g *GroupSM) Status(s int) (Status, uint64) {
+	if s < 0 || s >= len(g.shards) {
+		return Absent, 0
+	}
+	return g.shards[s].status, g.shards[s].num
+}
+
+// Entries returns a copy of shard s's store (nil if not held).
+func (g *GroupSM) Entries(s int) map[string]kv.Entry {
+	if s < 0 || s >= len(g.shards) || g.shards[s].status == Absent {
+		return nil
+	}
+	return g.shards[s].data.Store.Entries()
+}
+
+// Held returns the shards held (serving or frozen), ascending.
+func (g *GroupSM) Held() []int {
+	var out []int
+	for s, sl := range g.shards {
+		if sl.status != Absent {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Bytes is the accounted size of every held shard.
+func (g *GroupSM) Bytes() int {
+	n := 0
+	for _, sl := range g.shards {
+		if sl.status != Absent {
+			n += sl.data.Bytes()
+		}
+	}
+	return n
+}
+
+// op kinds of the group state machine's encoding.
+const (
+	opGet     = 1
+	opPut     = 2
+	opFreeze  = 3
+	opInstall = 4
+	opDelete  = 5
+)
+
+// Reply is the result of one group op.
+type Reply struct {
+	Err     kv.Err
+	Value   string // Get
+	Version uint64 // Get: the key's version; Put OK: the new version
+	Num     uint64 // Freeze/Install/Delete: the shard's fence after the op
+	Data    []byte // Freeze OK: the shard's encoded ShardData
+}
+
+// Encode returns the reply's binary form.
+func (r Reply) Encode() []byte {
+	b := wire.AppendString(nil, string(r.Err))
+	b = wire.AppendString(b, r.Value)
+	b = binary.AppendUvarint(b, r.Version)
+	b = binary.AppendUvarint(b, r.Num)
+	return wire.AppendBytes(b, r.Data)
+}
+
+// DecodeReply decodes Reply.Encode's bytes.
+func DecodeReply(b []byte) (Reply, error) {
+	d := wire.NewDecoder(b)
+	r := Reply{Err: kv.Err(d.Str()), Value: d.Str(), Version: d.Uvarint(), Num: d.Uvarint(), Data: d.Bytes()}
+	if err := d.Done(); err != nil {
+		return Reply{}, fmt.Errorf("reply: %w", err)
+	}
+	return r, nil
+}
+
+// EncodeGet encodes a Get of key.
+func EncodeGet(key string) []byte { return wire.AppendString([]byte{opGet}, key) }
+
+// EncodePut encodes a versioned Put by (client, seq); client 0 skips the
+// duplicate table.
+func EncodePut(key, value string, version, client, seq uint64) []byte {
+	b := wire.AppendString([]byte{opPut}, key)
+	b = wire.AppendString(b, value)
+	b = binary.AppendUvarint(b, version)
+	b = binary.AppendUvarint(b, client)
+	return binary.AppendUvarint(b, seq)
+}
+
+func encodeMove(kind byte, shard int, num uint64, unfenced bool) []byte {
+	b := binary.AppendUvarint([]byte{kind}, uint64(shard))
+	b = binary.AppendUvarint(b, num)
+	f := uint64(0)
+	if unfenced {
+		f = 1
+	}
+	return binary.AppendUvarint(b, f)
+}
+
+// EncodeFreeze encodes Freeze(shard, num); unfenced (UNSAFE controllers
+// only) skips the fence check.
+func EncodeFreeze(shard int, num uint64, unfenced bool) []byte {
+	return encodeMove(opFreeze, shard, num, unfenced)
+}
+
+// EncodeInstall encodes Install(shard, data, num).
+func EncodeInstall(shard int, num uint64, unfenced bool, data []byte) []byte {
+	return wire.AppendBytes(encodeMove(opInstall, shard, num, unfenced), data)
+}
+
+// EncodeDelete encodes Delete(shard, num).
+func EncodeDelete(shard int, num uint64, unfenced bool) []byte {
+	return encodeMove(opDelete, shard, num, unfenced)
+}
+
+// DoOp applies one encoded op and returns its encoded Reply (the
+// rsm.StateMachine method).
+func (g *GroupSM) DoOp(op []byte) []byte { return g.do(op, false).Encode() }
+
+// Query answers a Get from local state (the rsm.Querier method); anything
+// else is ErrBadRequest.
+func (g *GroupSM) Query(op []byte) []byte { return g.do(op, true).Encode() }
+
+func (g *GroupSM) bad(format string, args ...any) Reply {
+	g.logf("shard group: "+format, args...)
+	return Reply{Err: kv.ErrBadRequest}
+}
+
+func (g *GroupSM) do(op []byte, readOnly bool) Reply {
+	if len(op) == 0 {
+		return g.bad("empty op")
+	}
+	d := wire.NewDecoder(op[1:])
+	switch op[0] {
+	case opGet:
+		key := d.Str()
+		if err := d.Done(); err != nil {
+			return g.bad("Get: %v", err)
+		}
+		return g.get(key)
+	case opPut:
+		if readOnly {
+			return g.bad("Put as a read")
+		}
+		key, val, ver, client, seq := d.Str(), d.Str(), d.Uvarint(), d.Uvarint(), d.Uvarint()
+		if err := d.Done(); err != nil {
+			return g.bad("Put: %v", err)
+		}
+		return g.put(key, val, ver, client, seq)
+	case opFreeze, opInstall, opDelete:
+		if readOnly {
+			return g.bad("op %d as a read", op[0])
+		}
+		s, num, flag := d.Uvarint(), d.Uvarint(), d.Uvarint()
+		var data []byte
+		if op[0] == opInstall {
+			data = d.Bytes()
+		}
+		if err := d.Done(); err != nil {
+			return g.bad("op %d: %v", op[0], err)
+		}
+		if s >= uint64(len(g.shards)) || flag > 1 {
+			return g.bad("op %d: shard %d of %d, flag %d", op[0], s, len(g.shards), flag)
+		}
+		fenced := flag == 0 && !g.opts.UnsafeAcceptStale
+		switch op[0] {
+		case opFreeze:
+			return g.freeze(int(s), num, fenced)
+		case opInstall:
+			return g.install(int(s), num, fenced, data)
+		default:
+			return g.delete(int(s), num, fenced)
+		}
+	}
+	return g.bad("unknown op kind %d", op[0])
+}
+
+// serving reports whether shard s takes Gets and Puts.
+func (g *GroupSM) serving(s int) bool {
+	st := g.shards[s].status
+	return st == Serving || (st == Frozen && g.opts.UnsafeServeFrozen)
+}
+
+func (g *GroupSM) get(key string) Reply {
+	if err := (kv.Op{Kind: kv.KindGet, Key: key}).Validate(); err != nil {
+		return g.bad("Get: %v", err)
+	}
+	s := Key2Shard(key, len(g.shards))
+	if !g.serving(s) {
+		return Reply{Err: ErrWrongGroup}
+	}
+	r := g.shards[s].data.Store.Get(key)
+	return Reply{Err: r.Err, Value: r.Value, Version: r.Version}
+}
+
+func (g *GroupSM) put(key, val string, ver, client, seq uint64) Reply {
+	if err := (kv.Op{Kind: kv.KindPut, Key: key, Value: val, Version: ver}).Validate(); err != nil {
+		return g.bad("Put: %v", err)
+	}
+	s := Key2Shard(key, len(g.shards))
+	if !g.serving(s) {
+		return Reply{Err: ErrWrongGroup}
+	}
+	sd := g.shards[s].data
+	if client != 0 {
+		if e, ok := sd.Dup[client]; ok {
+			switch {
+			case seq == e.Seq:
+				return Reply{Err: e.Err, Version: e.Version}
+			case seq < e.Seq:
+				return Reply{Err: ErrStale}
+			}
+		}
+	}
+	r := sd.Store.Put(key, val, ver)
+	if client != 0 {
+		sd.Dup[client] = DupEntry{Seq: seq, Err: r.Err, Version: r.Version}
+	}
+	return Reply{Err: r.Err, Version: r.Version}
+}
+
+// freeze stops serving shard s for the move to configuration num and
+// returns its data. Idempotent: a frozen shard answers with the same data.
+func (g *GroupSM) freeze(s int, num uint64, fenced bool) Reply {
+	sl := &g.shards[s]
+	if fenced && num < sl.num {
+		return Reply{Err: ErrStale, Num: sl.num}
+	}
+	if fenced {
+		sl.num = num
+	}
+	if sl.status == Absent {
+		return Reply{Err: ErrNotOwned, Num: sl.num}
+	}
+	sl.status = Frozen
+	return Reply{Err: kv.OK, Num: sl.num, Data: sl.data.Encode()}
+}
+
+// install takes shard s with data at configuration num. Idempotent: a shard
+// already held at fence num is left as it is (it may have served writes
+// since), so a retried or stale-but-equal Install never rolls it back.
+func (g *GroupSM) install(s int, num uint64, fenced bool, data []byte) Reply {
+	sl := &g.shards[s]
+	if fenced && num < sl.num {
+		return Reply{Err: ErrStale, Num: sl.num}
+	}
+	if fenced && num == sl.num && sl.status != Absent {
+		return Reply{Err: kv.OK, Num: sl.num}
+	}
+	sd, err := DecodeShardData(data)
+	if err != nil {
+		return g.bad("Install of shard %d at %d: %v", s, num, err)
+	}
+	if fenced {
+		sl.num = num
+	}
+	sl.status, sl.data = Serving, sd
+	return Reply{Err: kv.OK, Num: sl.num}
+}
+
+// delete drops frozen shard s at configuration num. Idempotent: an absent
+// shard answers OK; a serving one is refused (ErrNotFrozen).
+func (g *GroupSM) delete(s int, num uint64, fenced bool) Reply {
+	sl := &g.shards[s]
+	if fenced && num < sl.num {
+		return Reply{Err: ErrStale, Num: sl.num}
+	}
+	if sl.status == Serving {
+		g.logf("shard group: Delete of serving shard %d at %d refused", s, num)
+		return Reply{Err: ErrNotFrozen, Num: sl.num}
+	}
+	if fenced {
+		sl.num = num
+	}
+	sl.status, sl.data = Absent, ShardData{}
+	return Reply{Err: kv.OK, Num: sl.num}
+}
+
+// groupMagic starts every group snapshot.
+const groupMagic = "SG1"
+
+// Snapshot encodes every slot: fence, status and, if held, its data (the
+// rsm.StateMachine method).
+func (g *GroupSM) Snapshot() []byte {
+	b := append([]byte(nil), groupMagic...)
+	b = binary.AppendUvarint(b, uint64(len(g.shards)))
+	for _, sl := range g.shards {
+		b = binary.AppendUvarint(b, sl.num)
+		b = binary.AppendUvarint(b, uint64(sl.status))
+		if sl.status != Absent {
+			b = wire.AppendBytes(b, sl.data.Encode())
+		}
+	}
+	return b
+}
+
+// Restore replaces the state with a snapshot's (empty: every shard absent
+// at fence 0). A snapshot that does not decode (or has another shard count)
+// is reported through Fail and leaves the state empty.
+func (g *GroupSM) Restore(data []byte) {
+	shards, err := decodeGroup(data, len(g.shards))
+	if err != nil {
+		if g.Fail != nil {
+			g.Fail(CheckDecode, "group snapshot: %v", err)
+		}
+		shards = make([]slot, len(g.shards))
+	}
+	g.shards = shards
+}
+
+func decodeGroup(data []byte, n int) ([]slot, error) {
+	shards := make([]slot, n)
+	if len(data) == 0 {
+		return shards, nil
+	}
+	if len(data) < len(groupMagic) || string(data[:len(groupMagic)]) != groupMagic {
+		return nil, errors.New("bad magic")
+	}
+	d := wire.NewDecoder(data[len(groupMagic):])
+	if got := d.Uvarint(); d.Err() == nil && got != uint64(n) {
+		return nil, fmt.Errorf("%d shards, want %d", got, n)
+	}
+	for i := range shards {
+		shards[i].num = d.Uvarint()
+		sv := d.Uvarint()
+		if d.Err() != nil {
+			break
+		}
+		st := Status(sv)
+		if sv > uint64(Frozen) {
+			st = 255
+		}
+		switch st {
+		case Absent:
+		case Serving, Frozen:
+			sd, err := DecodeShardData(d.Bytes())
+			if err != nil {
+				d.Fail(err)
+			}
+			shards[i].data = sd
+		default:
+			d.Fail(fmt.Errorf("shard %d: status %d", i, st))
+		}
+		shards[i].status = st
+	}
+	if err := d.Done(); err != nil {
+		return nil, err
+	}
+	return shards, nil
+}

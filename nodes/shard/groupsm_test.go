@@ -1,0 +1,206 @@
+package shard
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/smilingraft/dsim/nodes/kv"
+	"github.com/smilingraft/dsim/sim"
+)
+
+// keyOn returns a key whose shard is s (of 12).
+func keyOn(s int) string {
+	for i := 0; ; i++ {
+		if k := fmt.Sprintf("k%d", i); Key2Shard(k, DefaultNShards) == s {
+			return k
+		}
+	}
+}
+
+func do(t *testing.T, g *GroupSM, op []byte) Reply {
+	t.Helper()
+	r, err := DecodeReply(g.DoOp(op))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The fence and idempotence rules of Freeze, Install and Delete, step by
+// step, with a second shard serving throughout.
+func TestGroupSMMoveRules(t *testing.T) {
+	a := NewGroupSM(0, GroupOptions{})
+	k0, k1 := keyOn(0), keyOn(1)
+	type step struct {
+		op   []byte
+		want Reply
+	}
+	steps := []step{
+		{EncodePut(k0, "x", 0, 1, 1), Reply{Err: ErrWrongGroup}},
+		{EncodeInstall(0, 1, false, nil), Reply{Err: kv.OK, Num: 1}},
+		{EncodeInstall(1, 1, false, nil), Reply{Err: kv.OK, Num: 1}},
+		{EncodePut(k0, "x", 0, 7, 1), Reply{Err: kv.OK, Version: 1}},
+		{EncodePut(k0, "x", 0, 7, 1), Reply{Err: kv.OK, Version: 1}}, // duplicate: from the table
+		{EncodeInstall(0, 1, false, nil), Reply{Err: kv.OK, Num: 1}},  // retried install: no-op, keeps the Put
+		{EncodeGet(k0), Reply{Err: kv.OK, Value: "x", Version: 1}},
+		{EncodeDelete(0, 2, false), Reply{Err: ErrNotFrozen, Num: 1}},
+		{EncodeFreeze(0, 3, false)[:0], Reply{Err: kv.ErrBadRequest}},
+		{EncodePut(k1, "y", 0, 7, 2), Reply{Err: kv.OK, Version: 1}},
+		{EncodeGet(k0), Reply{Err: kv.OK, Value: "x", Version: 1}},
+	}
+	for i, st := range steps {
+		if d := cmp.Diff(st.want, do(t, a, st.op)); d != "" {
+			t.Fatalf("step %d: (-want +got)\n%s", i, d)
+		}
+	}
+	fr := do(t, a, EncodeFreeze(0, 2, false))
+	if fr.Err != kv.OK || fr.Num != 2 || len(fr.Data) == 0 {
+		t.Fatalf("freeze = %+v", fr)
+	}
+	if again := do(t, a, EncodeFreeze(0, 2, false)); !bytes.Equal(again.Data, fr.Data) || again.Err != kv.OK {
+		t.Fatalf("retried freeze = %+v", again)
+	}
+	steps = []step{
+		{EncodePut(k0, "z", 1, 7, 3), Reply{Err: ErrWrongGroup}},
+		{EncodeGet(k0), Reply{Err: ErrWrongGroup}},
+		{EncodePut(k1, "y2", 1, 8, 1), Reply{Err: kv.OK, Version: 2}}, // shard 1 keeps serving
+		{EncodeFreeze(0, 1, false), Reply{Err: ErrStale, Num: 2}},
+		{EncodeInstall(0, 1, false, nil), Reply{Err: ErrStale, Num: 2}},
+		{EncodeDelete(0, 1, false), Reply{Err: ErrStale, Num: 2}},
+		{EncodeDelete(0, 2, false), Reply{Err: kv.OK, Num: 2}},
+		{EncodeDelete(0, 2, false), Reply{Err: kv.OK, Num: 2}},
+		{EncodeFreeze(0, 2, false), Reply{Err: ErrNotOwned, Num: 2}},
+		{EncodeInstall(0, 1, false, fr.Data), Reply{Err: ErrStale, Num: 2}},
+	}
+	for i, st := range steps {
+		if d := cmp.Diff(st.want, do(t, a, st.op)); d != "" {
+			t.Fatalf("after freeze, step %d: (-want +got)\n%s", i, d)
+		}
+	}
+	if st, _ := a.Status(0); st != Absent || a.Entries(0) != nil {
+		t.Fatalf("deleted shard still %v", st)
+	}
+
+	// The frozen data installs at another group with its duplicate table:
+	// the retried Put (client 7, seq 1) is answered OK without applying.
+	b := NewGroupSM(0, GroupOptions{})
+	if r := do(t, b, EncodeInstall(0, 2, false, fr.Data)); r.Err != kv.OK {
+		t.Fatalf("install = %+v", r)
+	}
+	if d := cmp.Diff(Reply{Err: kv.OK, Version: 1}, do(t, b, EncodePut(k0, "x", 0, 7, 1))); d != "" {
+		t.Fatalf("retried Put at the new group (-want +got)\n%s", d)
+	}
+	if d := cmp.Diff(Reply{Err: ErrStale}, do(t, b, EncodePut(k0, "x", 0, 7, 0))); d != "" {
+		t.Fatalf("older seq at the new group (-want +got)\n%s", d)
+	}
+	if d := cmp.Diff(map[string]kv.Entry{k0: {Value: "x", Version: 1}}, b.Entries(0)); d != "" {
+		t.Fatalf("moved shard (-want +got)\n%s", d)
+	}
+}
+
+// The unsafe switches do what they say (and the safe machine refuses).
+func TestGroupSMUnsafe(t *testing.T) {
+	k0 := keyOn(0)
+	for _, opts := range []GroupOptions{{}, {UnsafeAcceptStale: true}, {UnsafeServeFrozen: true}} {
+		g := NewGroupSM(0, opts)
+		do(t, g, EncodeInstall(0, 5, false, nil))
+		do(t, g, EncodePut(k0, "new", 0, 1, 1))
+		old := newShardData()
+		old.Store.Put(k0, "old", 0)
+		r := do(t, g, EncodeInstall(0, 4, false, old.Encode()))
+		if got := g.Entries(0)[k0].Value; (got == "old") != opts.UnsafeAcceptStale {
+			t.Errorf("%+v: stale install -> %+v, value %q", opts, r, got)
+		}
+		// An unfenced install (an UNSAFE controller) is applied by any group.
+		if r := do(t, g, EncodeInstall(0, 1, true, old.Encode())); r.Err != kv.OK || g.Entries(0)[k0].Value != "old" {
+			t.Errorf("%+v: unfenced install -> %+v", opts, r)
+		}
+		do(t, g, EncodeFreeze(0, 6, false))
+		r = do(t, g, EncodePut(k0, "late", 1, 1, 2))
+		if (r.Err == kv.OK) != opts.UnsafeServeFrozen {
+			t.Errorf("%+v: Put on a frozen shard -> %+v", opts, r)
+		}
+	}
+}
+
+// Snapshots are deterministic, restore every slot, and bad snapshot bytes
+// are reported through Fail without a panic.
+func TestGroupSMSnapshot(t *testing.T) {
+	g := NewGroupSM(0, GroupOptions{})
+	for s := 0; s < 4; s++ {
+		do(t, g, EncodeInstall(s, uint64(s+1), false, nil))
+		do(t, g, EncodePut(keyOn(s), fmt.Sprint(s), 0, uint64(10+s), 1))
+	}
+	do(t, g, EncodeFreeze(2, 9, false))
+	do(t, g, EncodeFreeze(3, 9, false))
+	do(t, g, EncodeDelete(3, 9, false))
+	snap := g.Snapshot()
+	h := NewGroupSM(0, GroupOptions{})
+	var fails []string
+	h.Fail = func(c, f string, a ...any) { fails = append(fails, c+": "+fmt.Sprintf(f, a...)) }
+	h.Restore(snap)
+	if !bytes.Equal(h.Snapshot(), snap) || len(fails) > 0 {
+		t.Fatalf("restore: snapshot differs or failed: %v", fails)
+	}
+	for s := 0; s < 5; s++ {
+		gs, gn := g.Status(s)
+		hs, hn := h.Status(s)
+		if gs != hs || gn != hn || !cmp.Equal(g.Entries(s), h.Entries(s)) {
+			t.Errorf("shard %d: %v@%d vs %v@%d", s, gs, gn, hs, hn)
+		}
+	}
+	for i := 0; i < len(snap); i++ {
+		fails = nil
+		h.Restore(snap[:i])
+		if i > 0 && len(fails) != 1 {
+			t.Fatalf("truncated snapshot (%d of %d bytes): %d failures", i, len(snap), len(fails))
+		}
+	}
+	if len(NewGroupSM(3, GroupOptions{}).Snapshot()) == 0 {
+		t.Fatal("empty snapshot")
+	}
+}
+
+// Malformed op bytes give ErrBadRequest and a log line, never a panic.
+func TestGroupSMMalformedOps(t *testing.T) {
+	g := NewGroupSM(0, GroupOptions{})
+	logged := 0
+	g.Logf = func(string, ...any) { logged++ }
+	goods := [][]byte{EncodePut("key", "v", 0, 3, 4), EncodeInstall(1, 2, false, newShardData().Encode()),
+		EncodeFreeze(1, 3, false), EncodeDelete(1, 3, false), EncodeGet("key")}
+	r := sim.NewRand(4)
+	for i := 0; i < 30000; i++ {
+		b := append([]byte(nil), goods[i%len(goods)]...)
+		switch i % 3 {
+		case 0:
+			b = b[:r.Intn(len(b)+1)]
+		case 1:
+			for j := 0; j < 1+r.Intn(3); j++ {
+				b[r.Intn(len(b))] ^= byte(1 + r.Intn(255))
+			}
+		case 2:
+			b = make([]byte, r.Intn(20))
+			for j := range b {
+				b[j] = byte(r.Intn(256))
+			}
+		}
+		if _, err := DecodeReply(g.DoOp(b)); err != nil {
+			t.Fatalf("DoOp(%x): undecodable reply: %v", b, err)
+		}
+		_, _ = DecodeReply(b)
+		_, _ = DecodeShardData(b)
+		_, _ = decodeGroup(b, 12)
+	}
+	if logged == 0 {
+		t.Error("no malformed op was logged")
+	}
+	g = NewGroupSM(0, GroupOptions{})
+	if r := do(t, g, EncodeFreeze(12, 1, false)); r.Err != kv.ErrBadRequest {
+		t.Errorf("shard out of range: %+v", r)
+	}
+	if r := do(t, g, EncodeInstall(2, 1, false, []byte("junk"))); r.Err != kv.ErrBadRequest {
+		t.Errorf("install of junk: %+v", r)
+	}
+}
