@@ -43,7 +43,7 @@ func TestGroupSMMoveRules(t *testing.T) {
 		{EncodeInstall(1, 1, false, nil), Reply{Err: kv.OK, Num: 1}},
 		{EncodePut(k0, "x", 0, 7, 1), Reply{Err: kv.OK, Version: 1}},
 		{EncodePut(k0, "x", 0, 7, 1), Reply{Err: kv.OK, Version: 1}}, // duplicate: from the table
-		{EncodeInstall(0, 1, false, nil), Reply{Err: kv.OK, Num: 1}},  // retried install: no-op, keeps the Put
+		{EncodeInstall(0, 1, false, nil), Reply{Err: kv.OK, Num: 1}}, // retried install: no-op, keeps the Put
 		{EncodeGet(k0), Reply{Err: kv.OK, Value: "x", Version: 1}},
 		{EncodeDelete(0, 2, false), Reply{Err: ErrNotFrozen, Num: 1}},
 		{EncodeFreeze(0, 3, false)[:0], Reply{Err: kv.ErrBadRequest}},

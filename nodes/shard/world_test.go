@@ -231,3 +231,239 @@ func TestJoinLeaveUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// staleRun: controller A starts moving shards to gid 2 and is paused right
+// after its first freeze; controller B runs InitController (finishing A's
+// change) and then moves every shard back to gid 1 (leave 2); a clerk
+// writes meanwhile; then A resumes. It returns A's outcome, the groups
+// serving each shard at the end, and the final values' check.
+func staleRun(t *testing.T, unsafe bool) (aErr kv.Err, doubly []int, r *rig) {
+	r = newRig(11, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 3 * sim.Millisecond})
+	r.addGroup(1, -1, GroupOptions{})
+	r.addGroup(2, -1, GroupOptions{})
+	c1, _ := Initial(0).Join(map[GID][]sim.NodeID{1: r.groups[1]})
+	c2, _ := c1.Join(map[GID][]sim.NodeID{2: r.groups[2]})
+	c3, _ := c2.Leave(2)
+	aErr = "pending"
+	var bErrs []kv.Err
+	a := r.w.AddNode("ctlA", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv, UnsafeNoFencing: unsafe})
+			c.InitConfig(c1, func(err kv.Err) {
+				if err != kv.OK {
+					t.Errorf("InitConfig: %s", err)
+				}
+				env.After(300*sim.Millisecond, func() { c.ChangeConfigTo(c2, func(err kv.Err) { aErr = err }) })
+			})
+		}}
+	})
+	paused := false
+	r.w.AfterEvent(func() {
+		if paused {
+			return
+		}
+		for _, id := range r.groups[1] {
+			for s := 0; s < DefaultNShards; s++ {
+				if st, _ := r.server(id).SM().Status(s); st == Frozen {
+					paused = true
+					r.w.Pause(a)
+					return
+				}
+			}
+		}
+	})
+	r.w.AddNode("ctlB", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			env.After(sim.Second, func() {
+				c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv})
+				c.InitController(func(err kv.Err) {
+					bErrs = append(bErrs, err)
+					c.ChangeConfigTo(c3, func(err kv.Err) { bErrs = append(bErrs, err) })
+				})
+			})
+		}}
+	})
+	rounds := 0
+	var problems []string
+	var keys []string
+	for i := 0; i < 24; i++ {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	r.w.AddNode("c", worker(r, keys, &rounds, &problems, func() bool { return r.w.Now() > sim.Time(4*sim.Second) }))
+	r.w.After(2500*sim.Millisecond, func() { r.w.Resume(a) })
+	r.w.RunFor(6 * sim.Second)
+	if f := r.w.Failure(); f != nil {
+		t.Fatal(f)
+	}
+	if !paused {
+		t.Fatal("controller A never froze a shard")
+	}
+	if fmt.Sprint(bErrs) != "[OK OK]" {
+		t.Fatalf("controller B: %v", bErrs)
+	}
+	if len(problems) > 0 && !unsafe {
+		t.Errorf("clerk problems: %v", problems)
+	}
+	s1, s2 := r.serving(1), r.serving(2)
+	in1 := map[int]bool{}
+	for _, s := range s1 {
+		in1[s] = true
+	}
+	for _, s := range s2 {
+		if in1[s] {
+			doubly = append(doubly, s)
+		}
+	}
+	return aErr, doubly, r
+}
+
+// A paused controller that resumes after a newer change cannot move a shard
+// backwards: its late install is refused by the fence, its call returns
+// ErrStale, and every shard is served by exactly one group.
+func TestStaleControllerFenced(t *testing.T) {
+	aErr, doubly, r := staleRun(t, false)
+	if aErr != ErrStale {
+		t.Errorf("stale controller's call = %s, want ErrStale", aErr)
+	}
+	if len(doubly) > 0 {
+		t.Errorf("shards %v served by two groups", doubly)
+	}
+	if len(r.serving(1)) != DefaultNShards {
+		t.Errorf("gid 1 serves %v, want every shard", r.serving(1))
+	}
+	if res := kvcheck.Check(history(r.w), kvcheck.Options{NoPicture: true}); res.Err() != nil {
+		t.Error(res.Err())
+	}
+}
+
+// The same run with the UNSAFE unfenced controller: its late install lands
+// and a shard ends up served by two groups (what the single-ownership
+// checker must catch).
+func TestUnfencedControllerMovesBackwards(t *testing.T) {
+	aErr, doubly, _ := staleRun(t, true)
+	if len(doubly) == 0 {
+		t.Fatalf("unfenced stale controller (%s) did no harm: no shard served twice", aErr)
+	}
+	t.Logf("unfenced stale controller returned %s; shards served by both groups: %v", aErr, doubly)
+}
+
+// Shard state survives a shutdown of every group (with snapshots), and a
+// group that moved its shards away keeps none of their data in its
+// snapshot (deleted means deleted).
+func TestShutdownAllGroupsDurable(t *testing.T) {
+	r := newRig(5, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 3 * sim.Millisecond})
+	r.addGroup(1, 2000, GroupOptions{})
+	r.addGroup(2, 2000, GroupOptions{})
+	c1, _ := Initial(0).Join(map[GID][]sim.NodeID{1: r.groups[1]})
+	c2, _ := c1.Join(map[GID][]sim.NodeID{2: r.groups[2]})
+	c3, _ := c2.Leave(1)
+	var errs []kv.Err
+	big := string(make([]byte, 500))
+	wrote, phase := 0, 0
+	var got map[string]string
+	r.w.AddNode("ctl", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv})
+			ck := NewClerk(env, ClerkConfig{KVServer: r.kvsrv})
+			c.InitConfig(c1, func(err kv.Err) {
+				errs = append(errs, err)
+				var put func(i int)
+				put = func(i int) {
+					if i == 40 {
+						c.ChangeConfigTo(c2, func(err kv.Err) {
+							errs = append(errs, err)
+							c.ChangeConfigTo(c3, func(err kv.Err) { errs = append(errs, err); phase = 1 })
+						})
+						return
+					}
+					ck.Put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)+big, 0, func(err kv.Err) {
+						if err == kv.OK {
+							wrote++
+						}
+						put(i + 1)
+					})
+				}
+				put(0)
+			})
+		}}
+	})
+	r.w.RunFor(10 * sim.Second)
+	if phase != 1 || wrote != 40 || fmt.Sprint(errs) != "[OK OK OK]" {
+		t.Fatalf("phase %d, wrote %d, changes %v", phase, wrote, errs)
+	}
+	for _, g := range []GID{1, 2} {
+		for _, id := range r.groups[g] {
+			r.w.Crash(id)
+		}
+	}
+	r.w.RunFor(sim.Second)
+	for _, g := range []GID{1, 2} {
+		for _, id := range r.groups[g] {
+			r.w.Restart(id)
+		}
+	}
+	r.w.AddNode("reader", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			ck := NewClerk(env, ClerkConfig{KVServer: r.kvsrv})
+			got = map[string]string{}
+			var get func(i int)
+			get = func(i int) {
+				if i == 40 {
+					return
+				}
+				k := fmt.Sprintf("k%d", i)
+				ck.Get(k, func(v string, ver uint64, err kv.Err) {
+					got[k] = fmt.Sprintf("%s@%d %s", v[:min(len(v), 3)], ver, err)
+					get(i + 1)
+				})
+			}
+			get(0)
+		}}
+	})
+	r.w.RunFor(10 * sim.Second)
+	if f := r.w.Failure(); f != nil {
+		t.Fatal(f)
+	}
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if want := fmt.Sprintf("v%d", i)[:min(3, len(fmt.Sprintf("v%d", i)))]; got[k] != fmt.Sprintf("%s@1 OK", want) && got[k] != fmt.Sprintf("%s\x00@1 OK", want) {
+			t.Errorf("%s after restarting every group: %q", k, got[k])
+		}
+	}
+	// Raft commits the restarted group's tail only with an entry of the
+	// new term: a request makes it apply the deletes, and it must refuse
+	// every key.
+	wrong := 0
+	r.w.AddNode("probe", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			var probe func(i, srv int)
+			probe = func(i, srv int) {
+				if i == 40 {
+					return
+				}
+				env.Call(r.groups[1][srv], &kv.GetArgs{Key: fmt.Sprintf("k%d", i)}, 100*sim.Millisecond, func(m sim.Message, ok bool) {
+					if rep, isGet := m.(*kv.GetReply); ok && isGet && rep.Err != kv.ErrWrongLeader {
+						if rep.Err == ErrWrongGroup {
+							wrong++
+						}
+						probe(i+1, srv)
+						return
+					}
+					probe(i, (srv+1)%3)
+				})
+			}
+			probe(0, 0)
+		}}
+	})
+	r.w.RunFor(5 * sim.Second)
+	if wrong != 40 {
+		t.Errorf("gid 1, which left, answered ErrWrongGroup to %d of 40 keys", wrong)
+	}
+	g1 := r.server(r.groups[1][0])
+	if n := len(g1.SM().Held()); n != 0 {
+		t.Errorf("gid 1 left but holds %d shards", n)
+	}
+	g2 := r.server(r.groups[2][0])
+	t.Logf("gid 1: raft state %d B, snapshot %d B; gid 2: raft state %d B, snapshot %d B",
+		g1.RSM().Raft().PersistSize(), len(g1.RSM().Raft().SnapshotData()), g2.RSM().Raft().PersistSize(), len(g2.RSM().Raft().SnapshotData()))
+}
