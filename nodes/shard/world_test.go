@@ -467,3 +467,86 @@ func TestShutdownAllGroupsDurable(t *testing.T) {
 	t.Logf("gid 1: raft state %d B, snapshot %d B; gid 2: raft state %d B, snapshot %d B",
 		g1.RSM().Raft().PersistSize(), len(g1.RSM().Raft().SnapshotData()), g2.RSM().Raft().PersistSize(), len(g2.RSM().Raft().SnapshotData()))
 }
+
+// Leased controllers: A holds the lease and is cut off from the kvsrv; B's
+// InitController waits A's lease out and takes over; once A is back, its
+// call fails ErrDeposed (its renewal loses) while B's change goes through.
+func TestLeasedControllerDeposed(t *testing.T) {
+	r := newRig(3, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 3 * sim.Millisecond})
+	r.addGroup(1, -1, GroupOptions{})
+	r.addGroup(2, -1, GroupOptions{})
+	c1, _ := Initial(0).Join(map[GID][]sim.NodeID{1: r.groups[1]})
+	c2, _ := c1.Join(map[GID][]sim.NodeID{2: r.groups[2]})
+	lease := 500 * sim.Millisecond
+	var aErrs, bErrs []kv.Err
+	var bAt sim.Time
+	a := r.w.AddNode("ctlA", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv, Lease: lease})
+			c.InitController(func(err kv.Err) {
+				aErrs = append(aErrs, err)
+				c.InitConfig(c1, func(err kv.Err) {
+					aErrs = append(aErrs, err)
+					env.After(2*sim.Second, func() { // cut off meanwhile, then back
+						c.ChangeConfigTo(c2, func(err kv.Err) { aErrs = append(aErrs, err) })
+					})
+				})
+			})
+		}}
+	})
+	r.w.After(sim.Second, func() { r.w.Cut(a, r.kvsrv); r.w.Cut(r.kvsrv, a) })
+	r.w.After(2*sim.Second, func() { r.w.Connect(a, r.kvsrv); r.w.Connect(r.kvsrv, a) })
+	r.w.AddNode("ctlB", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			env.After(1100*sim.Millisecond, func() {
+				c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv, Lease: lease})
+				c.InitController(func(err kv.Err) {
+					bErrs = append(bErrs, err)
+					bAt = env.Now()
+					c.ChangeConfigTo(c2, func(err kv.Err) { bErrs = append(bErrs, err) })
+				})
+			})
+		}}
+	})
+	r.w.RunFor(6 * sim.Second)
+	if f := r.w.Failure(); f != nil {
+		t.Fatal(f)
+	}
+	if fmt.Sprint(bErrs) != "[OK OK]" {
+		t.Fatalf("controller B: %v", bErrs)
+	}
+	if bAt < sim.Time(1100*sim.Millisecond+lease) {
+		t.Errorf("B took over at %v, before A's lease could run out", bAt)
+	}
+	if fmt.Sprint(aErrs) != "[OK OK ErrDeposed]" {
+		t.Errorf("controller A: %v, want [OK OK ErrDeposed]", aErrs)
+	}
+}
+
+// The same seed gives the same run, event for event (trace hash), with
+// joins, leaves and clerks under a lossy network.
+func TestDeterministicHash(t *testing.T) {
+	run := func() (uint64, uint64) {
+		r := newRig(8, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond, Loss: sim.R(1, 20)})
+		r.addGroup(1, 3000, GroupOptions{})
+		r.addGroup(2, 3000, GroupOptions{})
+		c1, _ := Initial(0).Join(map[GID][]sim.NodeID{1: r.groups[1]})
+		c2, _ := c1.Join(map[GID][]sim.NodeID{2: r.groups[2]})
+		r.w.AddNode("ctl", func() sim.Node {
+			return &prog{start: func(env *sim.Env) {
+				c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv})
+				c.InitConfig(c1, func(kv.Err) { env.After(sim.Second, func() { c.ChangeConfigTo(c2, func(kv.Err) {}) }) })
+			}}
+		})
+		rounds := 0
+		var problems []string
+		r.w.AddNode("c", worker(r, []string{"a", "b", "c", "d", "e"}, &rounds, &problems, func() bool { return false }))
+		r.w.RunFor(4 * sim.Second)
+		return r.w.Hash(), r.w.Events()
+	}
+	h1, e1 := run()
+	h2, e2 := run()
+	if h1 != h2 || e1 != e2 {
+		t.Fatalf("same seed, different runs: %x/%d vs %x/%d", h1, e1, h2, e2)
+	}
+}
