@@ -136,10 +136,61 @@ type SeedRange struct {
 
 // Facts are one scenario's coverage facts: how many seeds reached each
 // "sometimes" fact, and facts other scenarios of its system reached but it
-// never did.
+// never did; the facts the scenario declares it expects
+// (scenarios.Scenario.Expect), and those of them no seed reached, which the
+// campaign reports.
 type Facts struct {
 	Reached   map[string]uint64 `json:"reached"`
 	Unreached []string          `json:"unreached"`
+	// Declared are the facts the scenario expects a campaign to reach.
+	Declared []string `json:"declared,omitempty"`
+	// DeclaredUnreached are the declared facts no seed reached: a warning
+	// (the scenario did not exercise what it is named for), not a failure.
+	DeclaredUnreached []string `json:"declared_unreached,omitempty"`
+}
+
+// Work summarises one scenario's work_under_faults metric
+// (scenarios.WorkUnderFaults) over the runs that reported it: how much
+// client work completed while a fault was active. Counts are whole numbers,
+// summed exactly, so that a summary does not depend on the order runs
+// finished in.
+type Work struct {
+	// Runs is how many runs reported the metric.
+	Runs uint64 `json:"runs"`
+	// Sum, Min and Max are over those runs; Mean is Sum / Runs.
+	Sum  uint64  `json:"sum"`
+	Min  uint64  `json:"min"`
+	Max  uint64  `json:"max"`
+	Mean float64 `json:"mean"`
+	// ZeroRuns is how many of them did no work under faults.
+	ZeroRuns uint64 `json:"zero_runs"`
+}
+
+// add counts one run's value.
+func (w *Work) add(v uint64) {
+	if w.Runs == 0 || v < w.Min {
+		w.Min = v
+	}
+	if v > w.Max {
+		w.Max = v
+	}
+	if v == 0 {
+		w.ZeroRuns++
+	}
+	w.Runs++
+	w.Sum = satAdd(w.Sum, v)
+}
+
+// workValue converts a run's work_under_faults metric to a count: rounded,
+// negative or NaN as 0.
+func workValue(v float64) uint64 {
+	if !(v > 0) {
+		return 0
+	}
+	if v >= math.MaxUint64 {
+		return math.MaxUint64
+	}
+	return uint64(math.Round(v))
 }
 
 // Summary is a campaign's outcome; its JSON form is the CLI contract's.
@@ -160,6 +211,9 @@ type Summary struct {
 	Seeds       []SeedRange `json:"seeds"`
 	// Coverage is per scenario.
 	Coverage map[string]*Facts `json:"coverage"`
+	// Work is per scenario: work completed under faults (scenarios that
+	// report none are absent).
+	Work map[string]*Work `json:"work_under_faults"`
 	// UnwrittenFiles counts failures whose file could not be written
 	// (full disk, removed directory...): results lost, so incomplete.
 	UnwrittenFiles uint64 `json:"unwritten_files"`
@@ -329,7 +383,7 @@ func Run(ctx context.Context, o Options) *Summary {
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	sum := &Summary{Workers: o.Workers, Coverage: map[string]*Facts{}}
+	sum := &Summary{Workers: o.Workers, Coverage: map[string]*Facts{}, Work: map[string]*Work{}}
 	var overflow []string
 	add := func(name string, to *uint64, n uint64) {
 		if v, carry := bits.Add64(*to, n, 0); carry == 0 {
@@ -384,6 +438,14 @@ func Run(ctx context.Context, o Options) *Summary {
 			for k := range r.res.Coverage {
 				facts.Reached[k]++
 			}
+			if v, ok := r.res.Metrics[scenarios.WorkUnderFaults]; ok {
+				wk := sum.Work[name]
+				if wk == nil {
+					wk = &Work{}
+					sum.Work[name] = wk
+				}
+				wk.add(workValue(v))
+			}
 			if r.fail == nil && len(r.res.Undecided) > 0 {
 				sum.Undecided = append(sum.Undecided, fmt.Sprintf("%s seed %d: %s", name, r.seed, strings.Join(r.res.Undecided, "; ")))
 				break
@@ -424,6 +486,14 @@ func Run(ctx context.Context, o Options) *Summary {
 	for i, s := range o.Scenarios {
 		sum.Seeds = append(sum.Seeds, SeedRange{Scenario: s.Name, Variant: o.Variant.String(),
 			From: o.From, Seeds: o.Seeds, Shard: o.Shard, Runs: runs[i]})
+		if len(s.Expect) > 0 {
+			facts := sum.Coverage[s.Name]
+			if facts == nil {
+				facts = &Facts{Reached: map[string]uint64{}}
+				sum.Coverage[s.Name] = facts
+			}
+			facts.Declared = mergeNames(facts.Declared, s.Expect)
+		}
 	}
 	sum.WallNs = time.Since(start).Nanoseconds()
 	sum.finish()
@@ -512,10 +582,36 @@ func (s *Summary) finish() {
 			}
 		}
 		sort.Strings(f.Unreached)
+		f.Declared = mergeNames(nil, f.Declared)
+		f.DeclaredUnreached = nil
+		for _, k := range f.Declared {
+			if f.Reached[k] == 0 {
+				f.DeclaredUnreached = append(f.DeclaredUnreached, k)
+			}
+		}
+	}
+	if s.Work == nil {
+		s.Work = map[string]*Work{}
+	}
+	for _, w := range s.Work {
+		w.Mean = 0
+		if w.Runs > 0 {
+			w.Mean = float64(w.Sum) / float64(w.Runs)
+		}
 	}
 	if s.WallNs > 0 {
 		s.SeedsPerS = float64(s.Runs) / (float64(s.WallNs) / 1e9)
 	}
+}
+
+// mergeNames returns the sorted union of a and b without duplicates (nil
+// when both are empty).
+func mergeNames(a, b []string) []string {
+	var out []string
+	out = append(out, a...)
+	out = append(out, b...)
+	sort.Strings(out)
+	return dedup(out)
 }
 
 // doubleRun decides deterministically whether a seed is run twice.

@@ -223,9 +223,32 @@ func (s *Summary) Check() error {
 				return fmt.Errorf("coverage of %s: %q reached %d times in %d runs", name, fact, n, runsOf[name])
 			}
 		}
+		if len(f.Declared) > maxDeclared {
+			return fmt.Errorf("coverage of %s: more than %d declared facts", name, maxDeclared)
+		}
+	}
+	for name, w := range s.Work {
+		if w == nil {
+			continue
+		}
+		if _, ok := runsOf[name]; !ok {
+			return fmt.Errorf("work_under_faults of %s, which has no seed range", name)
+		}
+		if w.Runs > runsOf[name] || w.ZeroRuns > w.Runs {
+			return fmt.Errorf("work_under_faults of %s: %d runs (%d with none) in %d runs", name, w.Runs, w.ZeroRuns, runsOf[name])
+		}
+		if w.Runs == 0 && (w.Sum != 0 || w.Min != 0 || w.Max != 0) {
+			return fmt.Errorf("work_under_faults of %s: values without runs", name)
+		}
+		if w.Runs > 0 && (w.Min > w.Max || w.Max > w.Sum || (w.ZeroRuns > 0) != (w.Min == 0)) {
+			return fmt.Errorf("work_under_faults of %s: min %d, max %d, sum %d and %d runs with none do not agree", name, w.Min, w.Max, w.Sum, w.ZeroRuns)
+		}
 	}
 	return nil
 }
+
+// maxDeclared bounds the declared facts of one scenario a summary may hold.
+const maxDeclared = 1000
 
 // holds reports whether seed is one of the range's shards' seeds.
 func (r SeedRange) holds(seed uint64) bool {
@@ -298,7 +321,7 @@ func Merge(parts []*Summary) (*Summary, error) {
 		return pa.Runs > pb.Runs
 	})
 
-	out := &Summary{Coverage: map[string]*Facts{}}
+	out := &Summary{Coverage: map[string]*Facts{}, Work: map[string]*Work{}}
 	var err error
 	add := func(name string, to *uint64, n uint64) {
 		var c uint64
@@ -366,6 +389,26 @@ func Merge(parts []*Summary) (*Summary, error) {
 				add("coverage counts", &v, n)
 				m.Reached[k] = v
 			}
+			m.Declared = mergeNames(m.Declared, f.Declared)
+		}
+		for name, w := range p.Work {
+			if w == nil || w.Runs == 0 {
+				continue
+			}
+			m := out.Work[name]
+			if m == nil {
+				m = &Work{Min: w.Min}
+				out.Work[name] = m
+			}
+			if w.Min < m.Min {
+				m.Min = w.Min
+			}
+			if w.Max > m.Max {
+				m.Max = w.Max
+			}
+			add("work_under_faults runs", &m.Runs, w.Runs)
+			add("work_under_faults counts", &m.Sum, w.Sum)
+			add("work_under_faults runs", &m.ZeroRuns, w.ZeroRuns)
 		}
 		for _, r := range p.Seeds {
 			k := rangeKey{r.Scenario, r.Variant, r.From, r.Seeds}

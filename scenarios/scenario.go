@@ -142,9 +142,20 @@ type Scenario struct {
 	Unsafe bool
 	// MaxEvents bounds a run's events (0: 50 million).
 	MaxEvents uint64
+	// Expect lists the "sometimes" facts (sim.Env.Sometimes) a campaign of
+	// this scenario is expected to reach: the ones that show it exercised
+	// what it is named for. A campaign reports the declared facts no seed
+	// reached, and only those (the full table is on request).
+	Expect []string
 	// Setup builds the nodes, clients and checkers of one run.
 	Setup func(c *Cluster) error
 }
+
+// WorkUnderFaults is the metric every scenario records (Cluster.Metric):
+// how much client work (operations, commits, tasks) completed while a fault
+// was active (sim.World.FaultActive). A scenario with faults where it is
+// zero tested nothing under them; campaigns report it per scenario.
+const WorkUnderFaults = "work_under_faults"
 
 // System returns the part of the name before the slash.
 func (s *Scenario) System() string {

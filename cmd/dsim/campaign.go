@@ -61,6 +61,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	out := fs.String("out", "failures", "directory for failure files")
 	variant := fs.String("variant", "", "protocol options k=v[,k=v] for every scenario")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	coverage := fs.Bool("coverage", false, "print every scenario's coverage facts (default: only declared facts never reached)")
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail it on any trace hash difference")
 	doubleEvery := fs.Uint64("double-every", 64, "without --check-determinism, run one seed in N twice")
 	watchdog := fs.Duration("watchdog", 60*time.Second, "wall-clock limit per seed; a seed over it is a 'hang' failure")
@@ -215,7 +216,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 			return err
 		}
 	} else {
-		printSummary(stdout, sum, o)
+		printSummary(stdout, sum, *coverage)
 	}
 	if sum.StoppedAfterFailures > 0 {
 		fmt.Fprintf(stderr, "dsim campaign: stopped dispatching after %d failures (--max-failures); the summary covers the %d runs made\n",
@@ -244,7 +245,12 @@ func oneLine(s string, max int) string {
 	return s
 }
 
-func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
+// printSummary prints a summary for people: the verdict, one line per
+// scenario (its runs and the work it did under faults), the failures, and
+// the coverage: by default one line per scenario at most, naming the facts
+// it declares but no seed reached; with fullCoverage every fact reached and
+// never reached, as a table.
+func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 	status := "PASS"
 	if len(s.Failures) > 0 {
 		status = "FAIL"
@@ -261,7 +267,11 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 		if r.Seeds > 0 {
 			fmt.Fprintf(w, " count %d", r.Seeds)
 		}
-		fmt.Fprintf(w, " shard %s: %d runs\n", r.Shard, r.Runs)
+		fmt.Fprintf(w, " shard %s: %d runs", r.Shard, r.Runs)
+		if wk := s.Work[r.Scenario]; wk != nil && wk.Runs > 0 {
+			fmt.Fprintf(w, "; work under faults %s/run (min %d)", strconv.FormatFloat(wk.Mean, 'f', 1, 64), wk.Min)
+		}
+		fmt.Fprintln(w)
 	}
 	const maxListed = 20
 	for i, f := range s.Failures {
@@ -284,9 +294,21 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	declared, missed := 0, 0
 	for _, n := range names {
 		c := s.Coverage[n]
-		if len(c.Reached) == 0 && len(c.Unreached) == 0 {
+		if c == nil {
+			continue
+		}
+		declared += len(c.Declared)
+		missed += len(c.DeclaredUnreached)
+		if !fullCoverage {
+			if len(c.DeclaredUnreached) > 0 {
+				fmt.Fprintf(w, "coverage %s: declared but never reached: %s\n", n, strings.Join(c.DeclaredUnreached, ", "))
+			}
+			continue
+		}
+		if len(c.Reached) == 0 && len(c.Unreached) == 0 && len(c.DeclaredUnreached) == 0 {
 			continue
 		}
 		facts := make([]string, 0, len(c.Reached))
@@ -298,7 +320,13 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 		if len(c.Unreached) > 0 {
 			fmt.Fprintf(w, "; never reached: %s", strings.Join(c.Unreached, ", "))
 		}
+		if len(c.DeclaredUnreached) > 0 {
+			fmt.Fprintf(w, "; declared but never reached: %s", strings.Join(c.DeclaredUnreached, ", "))
+		}
 		fmt.Fprintln(w)
+	}
+	if declared > 0 && !fullCoverage {
+		fmt.Fprintf(w, "coverage: %d of %d declared facts reached (--coverage prints every fact)\n", declared-missed, declared)
 	}
 	if s.UnwrittenFiles > 0 {
 		fmt.Fprintf(w, "PROBLEM %d failure files could not be written (their failures are listed above with file_error in --json)\n", s.UnwrittenFiles)
@@ -320,6 +348,7 @@ func printSummary(w io.Writer, s *campaign.Summary, o campaign.Options) {
 func cmdMerge(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("campaign merge", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the merged summary as JSON")
+	coverage := fs.Bool("coverage", false, "print every scenario's coverage facts (default: only declared facts never reached)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -340,7 +369,7 @@ func cmdMerge(args []string, stdout io.Writer) error {
 			return err
 		}
 	} else {
-		printSummary(stdout, sum, campaign.Options{})
+		printSummary(stdout, sum, *coverage)
 	}
 	return verdict(sum)
 }

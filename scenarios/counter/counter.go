@@ -35,7 +35,16 @@ func setup(c *scenarios.Cluster) error {
 	// was lost and counted again.
 	acked := map[sim.NodeID]map[uint64]bool{}
 	max := map[sim.NodeID]uint64{}
+	// Work under faults: increments acknowledged while a fault is active.
+	underFaults := 0
+	c.Metric("acks_under_faults", 0)
+	c.Metric(scenarios.WorkUnderFaults, 0)
 	onAck := func(s sim.NodeID, n uint64) {
+		if c.W.FaultActive() {
+			underFaults++
+			c.Metric("acks_under_faults", float64(underFaults))
+			c.Metric(scenarios.WorkUnderFaults, float64(underFaults))
+		}
 		if acked[s] == nil {
 			acked[s] = map[uint64]bool{}
 		}

@@ -63,10 +63,12 @@ type Harness struct {
 	faultsSince   sim.Time
 }
 
-// NewHarness returns a harness on c that reports ops_during_faults.
+// NewHarness returns a harness on c that reports ops_during_faults (also
+// as scenarios.WorkUnderFaults).
 func NewHarness(c *scenarios.Cluster) *Harness {
 	h := &Harness{C: c}
 	c.Metric("ops_during_faults", 0)
+	c.Metric(scenarios.WorkUnderFaults, 0)
 	return h
 }
 
@@ -80,6 +82,7 @@ func (h *Harness) Done() {
 	}
 	h.C.Metric("ops", float64(h.ops))
 	h.C.Metric("ops_during_faults", float64(h.faultOps))
+	h.C.Metric(scenarios.WorkUnderFaults, float64(h.faultOps))
 }
 
 // FaultOps returns the operations that completed while a fault was active.

@@ -327,6 +327,7 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 			c.Metric("maps_done_under_faults", float64(finished[0]))
 			c.Metric("reduces_done_under_faults", float64(finished[1]))
 			c.Metric("tasks_done_under_faults", float64(finished[0]+finished[1]))
+			c.Metric(scenarios.WorkUnderFaults, float64(finished[0]+finished[1]))
 			c.Metric("superseded_reports_accepted", float64(superseded))
 			return nil
 		})

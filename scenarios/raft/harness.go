@@ -107,6 +107,11 @@ type harness struct {
 	longReorder bool
 	reorderRand *sim.Rand
 	at          string // the step the script is in, for a stuck script
+	// committed is the highest index any leader committed; commitsUF
+	// counts the commands first committed, readsUF the linearizable reads
+	// served, while a fault was active: together, the work under faults.
+	committed          uint64
+	commitsUF, readsUF int
 }
 
 // hooks forwards a server's observer calls to the checker and records the
@@ -151,6 +156,37 @@ func (o hooks) Snapshotted(server int, index uint64) { o.h.chk.Snapshotted(serve
 
 func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 	o.h.chk.Committed(server, index, term, cmd)
+	o.h.noteCommit(index, cmd)
+}
+
+// noteCommit counts the work done under faults: a command (no-ops aside)
+// committed for the first time, cluster-wide, while a fault is active. A
+// new leader that learns of older commits reports them again; those are
+// not counted twice.
+func (h *harness) noteCommit(index uint64, cmd []byte) {
+	if index <= h.committed {
+		return
+	}
+	h.committed = index
+	if len(cmd) == 0 || !h.w.FaultActive() {
+		return
+	}
+	h.commitsUF++
+	h.c.Metric("commits_under_faults", float64(h.commitsUF))
+	h.c.Metric(scenarios.WorkUnderFaults, float64(h.commitsUF+h.readsUF))
+}
+
+// endRead reports a served read to the checker (raftcheck's EndRead) and
+// counts it as work under faults when a fault is active: in read scenarios
+// the reads are the work.
+func (h *harness) endRead(server int, st raftcheck.ReadStart, index uint64) {
+	h.chk.EndRead(server, st, index)
+	if !h.w.FaultActive() {
+		return
+	}
+	h.readsUF++
+	h.c.Metric("reads_under_faults", float64(h.readsUF))
+	h.c.Metric(scenarios.WorkUnderFaults, float64(h.commitsUF+h.readsUF))
 }
 
 // The raft.Auditor extension: white-box reports of the servers' own state,
@@ -268,6 +304,9 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 		h.conn[i] = true
 	}
 	c.Servers(h.ids...)
+	c.Metric("commits_under_faults", 0)
+	c.Metric("reads_under_faults", 0)
+	c.Metric(scenarios.WorkUnderFaults, 0)
 	c.Check("raft.script", func() error {
 		if !h.done && h.at != "" {
 			return fmt.Errorf("script did not finish within %v; stuck at: %s", c.Scenario.Duration, h.at)

@@ -142,11 +142,12 @@ func init() {
 		}})
 
 	registerLab(labTest{name: "re-election", servers: 3, net: R, limit: 60 * sim.Second,
-		desc: "lab ReElection3A: new leaders after the leader is cut off; none without a majority",
+		desc: "lab ReElection3A: new leaders after the leader is cut off (dsim: which commit an entry without it); none without a majority",
 		body: func(h *harness) step {
 			var l1, l2 int
 			return seq(h.label("first leader"), h.checkOneLeader(&l1),
 				do(func() { h.disconnect(l1) }), h.label("leader after disconnect"), h.checkOneLeader(nil),
+				h.label("agreement without the old leader"), h.oneN(301, h.n-1, true),
 				do(func() { h.connect(l1) }), h.label("leader after rejoin"), h.checkOneLeader(&l2),
 				do(func() { h.disconnect(l2); h.disconnect((l2 + 1) % h.n) }), h.sleep(2*electionTimeout),
 				h.checkNoLeader(),
@@ -155,10 +156,10 @@ func init() {
 		}})
 
 	registerLab(labTest{name: "many-elections", servers: 7, net: R, limit: 120 * sim.Second,
-		desc: "lab ManyElections3A: 9 rounds of cutting off 3 of 7 servers; a leader whenever 4 are connected",
+		desc: "lab ManyElections3A: 9 rounds of cutting off 3 of 7 servers; a leader whenever 4 are connected (dsim: which commits an entry)",
 		body: func(h *harness) step {
 			return seq(h.checkOneLeader(nil),
-				loop(9, func(int) step {
+				loop(9, func(i int) step {
 					var a, b, c int
 					return seq(do(func() {
 						a, b, c = h.c.Workload.Intn(h.n), h.c.Workload.Intn(h.n), h.c.Workload.Intn(h.n)
@@ -166,6 +167,7 @@ func init() {
 						h.disconnect(b)
 						h.disconnect(c)
 					}), h.label("leader with 3 cut off"), h.checkOneLeader(nil),
+						h.label("agreement with 3 cut off"), h.oneN(400+i, h.n-3, true),
 						do(func() { h.connect(a); h.connect(b); h.connect(c) }))
 				}), h.checkOneLeader(nil))
 		}})
@@ -258,7 +260,7 @@ func init() {
 		}})
 
 	registerLab(labTest{name: "fail-no-agree", servers: 5, net: R, limit: 60 * sim.Second,
-		desc: "lab FailNoAgree3B: no agreement with 3 of 5 followers gone; index 2 is reused after repair",
+		desc: "lab FailNoAgree3B: no agreement with 3 of 5 followers gone; index 2 is reused after repair (dsim: then agreement with 2 gone)",
 		body: func(h *harness) step {
 			var l, l2 int
 			var index, index2 uint64
@@ -280,7 +282,7 @@ func init() {
 				h.checkOneLeader(&l2),
 				do(func() { index2, _, ok2 = h.start(l2, num(30)) }),
 				h.wantIndex("Start(30) after repair", &index2, &ok2, 2, 3),
-				h.oneN(1000, h.n, true))
+				h.oneN(1000, h.n, true), h.agreeWithCut(1001, 2))
 		}})
 
 	registerLab(labTest{name: "concurrent-starts", servers: 3, net: R, limit: 120 * sim.Second,

@@ -45,7 +45,7 @@ func (wl *workload) start() {
 				st := h.chk.BeginRead()
 				rf.ReadIndex(func(index uint64, ok bool) {
 					if ok {
-						h.chk.EndRead(i, st, index)
+						h.endRead(i, st, index)
 					}
 				})
 			}

@@ -188,7 +188,7 @@ func newLeaderRead(h *harness) step {
 						h.rf(i).ReadIndex(func(index uint64, ok bool) {
 							if ok {
 								served = true
-								h.chk.EndRead(i, st, index)
+								h.endRead(i, st, index)
 							}
 						})
 					}
@@ -223,7 +223,7 @@ func leaseRounds(h *harness) step {
 						st := h.chk.BeginRead()
 						rf.ReadIndex(func(index uint64, ok bool) {
 							if ok {
-								h.chk.EndRead(l, st, index)
+								h.endRead(l, st, index)
 							}
 						})
 					}

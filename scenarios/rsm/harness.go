@@ -191,6 +191,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, broken func(*co
 		return nil, fmt.Errorf("%s", f.Message)
 	}
 	c.Servers(h.ids...)
+	c.Metric(scenarios.WorkUnderFaults, 0)
 	c.Check("rsm.metrics", func() error {
 		h.noteState()
 		c.Metric("max_raft_state_bytes", float64(h.maxState))
@@ -358,6 +359,7 @@ func (h *harness) do(o call, client, seq uint64, op []byte, k func(res []byte, e
 					h.acked++
 					if h.w.FaultActive() {
 						h.underF++
+						h.c.Metric(scenarios.WorkUnderFaults, float64(h.underF))
 					}
 					k(res, nil)
 				case errors.Is(err, rsm.ErrWrongLeader):

@@ -172,37 +172,39 @@ func init() {
 		body: leaderPartition})
 
 	registerLab(labTest{name: "restart-replay", limit: to, maxRaftState: -1,
-		desc: "lab RestartReplay4A: 100 Incs; shut down all; restart; Inc returns 101; counter 101 on all 3 a second later",
+		desc: "lab RestartReplay4A: 100 Incs; shut down all; restart; Inc returns 101; counter 101 on all 3 a second later; then Inc=102 with a server down",
 		body: func(h *harness) step {
 			return seq(h.label("100 incs"), h.incs(100, 1), h.shutdownAll(), h.sleep(sim.Second), h.startAll(),
-				h.label("inc after restart"), h.inc(101), h.sleep(sim.Second), h.checkCounter(101))
+				h.label("inc after restart"), h.inc(101), h.sleep(sim.Second), h.checkCounter(101),
+				h.incUnderFault(102))
 		}})
 
 	registerLab(labTest{name: "shutdown", limit: to, maxRaftState: -1,
-		desc: "lab Shutdown4A: 100 concurrent Null Submits; shut everything down 20ms later; every Submit returns within 11s (dsim first waits for an Inc, so that a leader holds pending Nulls at the shutdown)",
+		desc: "lab Shutdown4A: 100 concurrent Null Submits; shut everything down 20ms later; every Submit returns within 11s (dsim first waits for an Inc, so that a leader holds pending Nulls at the shutdown); then restart, Inc=2 with a server down",
 		body: func(h *harness) step {
 			b := &batch{}
 			return seq(h.inc(1), h.launch(b, 100, "null"), h.sleep(20*sim.Millisecond), h.shutdownAll(),
-				h.label("batch returns"), h.await(b, 11*sim.Second))
+				h.label("batch returns"), h.await(b, 11*sim.Second), h.startAll(), h.incUnderFault(2))
 		}})
 
 	registerLab(labTest{name: "restart-submit", limit: to, maxRaftState: -1,
-		desc: "lab RestartSubmit4A: 100 Incs; restart; Inc=101; 100 Nulls cut short by a shutdown; restart; Inc=102; counters equal",
+		desc: "lab RestartSubmit4A: 100 Incs; restart; Inc=101; 100 Nulls cut short by a shutdown; restart; Inc=102; counters equal; then Inc=103 with a server down",
 		body: func(h *harness) step {
 			b := &batch{}
 			return seq(h.label("100 incs"), h.incs(100, 1), h.shutdownAll(), h.startAll(),
 				h.label("inc after restart"), h.inc(101),
 				h.launch(b, 100, "null"), h.sleep(20*sim.Millisecond), h.shutdownAll(),
 				h.label("batch returns"), h.await(b, 11*sim.Second), h.startAll(),
-				h.label("inc after second restart"), h.inc(102), h.waitCounter(102, nil))
+				h.label("inc after second restart"), h.inc(102), h.waitCounter(102, nil), h.incUnderFault(103))
 		}})
 
 	registerLab(labTest{name: "snapshot", limit: to, maxRaftState: 1000,
-		desc: "lab Snapshot4C: maxraftstate 1000; 100 Incs keep Raft's state within 2000 B; after restarting all, Inc=101 on all 3",
+		desc: "lab Snapshot4C: maxraftstate 1000; 100 Incs keep Raft's state within 2000 B; after restarting all, Inc=101 on all 3; then Inc=102 with a server down",
 		body: func(h *harness) step {
 			return seq(h.label("100 incs"),
 				loop(100, func(i int) step { return seq(h.inc(i+1), h.checkSize(2)) }),
-				h.shutdownAll(), h.startAll(), h.label("inc after restart"), h.inc(101), h.waitCounter(101, nil), h.checkSize(2))
+				h.shutdownAll(), h.startAll(), h.label("inc after restart"), h.inc(101), h.waitCounter(101, nil), h.checkSize(2),
+				h.incUnderFault(102))
 		}})
 
 	registerLab(labTest{name: "unsafe-answer-any", limit: to, maxRaftState: -1, unsafe: true,
