@@ -109,6 +109,8 @@ func init() {
 		Name:        "counter/crash",
 		Description: "example system with crashes and torn writes: acknowledged increments must survive",
 		Params:      params, Duration: 5 * sim.Second, Liveness: 3 * sim.Second, Setup: setup,
+		// Crash points land between a reply and the write behind it.
+		Expect: []string{"sim: crash point after send", "sim: crash point before sync"},
 		Faults: func(scenarios.Variant) sim.Faults {
 			return sim.Faults{Step: 50 * sim.Millisecond,
 				Process: sim.ProcessFaults{Crash: sim.R(1, 5), CrashStability: 100 * sim.Millisecond,

@@ -45,7 +45,7 @@ func registerGeneric(t generic) {
 	if t.unreliable {
 		s.Faults = func(scenarios.Variant) sim.Faults { return sim.Faults{Network: sim.NetworkFaults{Base: unreliable}} }
 	}
-	scenarios.Register(s)
+	register(s)
 }
 
 // genericRun is the state of one GenericTest run.
@@ -516,15 +516,15 @@ func init() {
 		registerGeneric(t)
 	}
 
-	scenarios.Register(&scenarios.Scenario{Name: "kv/speed", Params: params(3, -1, -1, nil), Duration: labLimit,
+	register(&scenarios.Scenario{Name: "kv/speed", Params: params(3, -1, -1, nil), Duration: labLimit,
 		Description: "lab Speed4B: 1000 sequential Puts by one clerk within 33.3 s", Setup: setupSpeed})
-	scenarios.Register(&scenarios.Scenario{Name: "kv/speed-snapshot", Params: params(3, -1, 1000, nil), Duration: labLimit,
+	register(&scenarios.Scenario{Name: "kv/speed-snapshot", Params: params(3, -1, 1000, nil), Duration: labLimit,
 		Description: "lab Speed4C: 1000 sequential Puts within 33.3 s with maxraftstate 1000", Setup: setupSpeed})
-	scenarios.Register(&scenarios.Scenario{Name: "kv/one-partition", Params: params(5, -1, -1, nil), Duration: labLimit,
+	register(&scenarios.Scenario{Name: "kv/one-partition", Params: params(5, -1, -1, nil), Duration: labLimit,
 		Faults:      func(scenarios.Variant) sim.Faults { return sim.Faults{Network: sim.NetworkFaults{Base: unreliable}} },
 		Description: "lab OnePartition4B: no progress in a minority holding the old leader; completion after the heal", Setup: setupOnePartition})
-	scenarios.Register(&scenarios.Scenario{Name: "kv/snapshot-rpc", Params: params(0, -1, 1000, nil), Duration: labLimit,
+	register(&scenarios.Scenario{Name: "kv/snapshot-rpc", Params: params(0, -1, 1000, nil), Duration: labLimit,
 		Description: "lab SnapshotRPC4C: a server cut off during 50 puts catches up through InstallSnapshot", Setup: setupSnapshotRPC})
-	scenarios.Register(&scenarios.Scenario{Name: "kv/snapshot-size", Params: params(0, -1, 1000, nil), Duration: labLimit,
+	register(&scenarios.Scenario{Name: "kv/snapshot-size", Params: params(0, -1, 1000, nil), Duration: labLimit,
 		Description: "lab SnapshotSize4C: 200 rounds on one key; Raft state <= 8000 B, snapshot <= 500 B", Setup: setupSnapshotSize})
 }

@@ -44,7 +44,7 @@ func registerShape(s shape) {
 	if dur == 0 {
 		dur = 10 * sim.Second
 	}
-	scenarios.Register(&scenarios.Scenario{
+	register(&scenarios.Scenario{
 		Name: "kv/" + s.name, Description: s.desc, Params: ps, Unsafe: s.unsafe,
 		Duration: dur, Liveness: 10 * sim.Second, Kinds: s.kinds, Faults: s.faults,
 		Setup: func(c *scenarios.Cluster) error { return setupShape(c, s) },

@@ -489,9 +489,9 @@ func kvsrvScenarios(im impl) []*scenarios.Scenario {
 
 func init() {
 	for _, s := range kvsrvScenarios(safe) {
-		scenarios.Register(s)
+		register(s)
 	}
 	for _, s := range lockScenarios(safe) {
-		scenarios.Register(s)
+		register(s)
 	}
 }

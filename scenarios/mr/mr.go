@@ -484,6 +484,6 @@ func init() {
 		if !strings.HasPrefix(s.name, "mr/") {
 			panic("mr: bad scenario name " + s.name)
 		}
-		scenarios.Register(scenario(s))
+		register(scenario(s))
 	}
 }

@@ -21,7 +21,7 @@ type labTest struct {
 
 func registerLab(t labTest) {
 	n := t.servers
-	scenarios.Register(&scenarios.Scenario{
+	register(&scenarios.Scenario{
 		Name:        "raft/" + t.name,
 		Description: t.desc,
 		Params:      params(0, nil),

@@ -114,7 +114,7 @@ func shapeParams(s shape) []scenarios.Param {
 }
 
 func registerShape(s shape) {
-	scenarios.Register(&scenarios.Scenario{
+	register(&scenarios.Scenario{
 		Name: "raft/" + s.name, Description: s.desc, Params: shapeParams(s),
 		Duration: s.duration, Liveness: 10 * sim.Second, Kinds: s.kinds, Faults: s.faults, Unsafe: s.unsafe,
 		Setup: func(c *scenarios.Cluster) error {

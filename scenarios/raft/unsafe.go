@@ -123,11 +123,11 @@ func merged(a, b map[string]string) map[string]string {
 
 func init() {
 	for _, a := range adversaries {
-		scenarios.Register(&scenarios.Scenario{
+		register(&scenarios.Scenario{
 			Name: a.unsafeName, Description: a.unsafeDesc, Params: params(0, merged(a.over, a.bug)),
 			Duration: a.duration, Unsafe: true, Setup: a.setup,
 		})
-		scenarios.Register(&scenarios.Scenario{
+		register(&scenarios.Scenario{
 			Name: a.safeName, Description: a.safeDesc, Params: params(0, merged(a.over, a.safe)),
 			Duration: a.duration, Setup: a.setup,
 		})

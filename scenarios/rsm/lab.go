@@ -25,7 +25,7 @@ type labTest struct {
 }
 
 func registerLab(t labTest) {
-	scenarios.Register(&scenarios.Scenario{
+	register(&scenarios.Scenario{
 		Name: "rsm/" + t.name, Description: t.desc, Unsafe: t.unsafe,
 		Params:   params(0, t.maxRaftState, 0, t.over),
 		Duration: t.limit,

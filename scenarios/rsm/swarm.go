@@ -242,7 +242,7 @@ type swarmTest struct {
 }
 
 func registerSwarm(t swarmTest) {
-	scenarios.Register(&scenarios.Scenario{
+	register(&scenarios.Scenario{
 		Name: "rsm/" + t.name, Description: t.desc, Unsafe: t.unsafe,
 		Params:   params(t.servers, t.maxRaftState, t.clients, t.over),
 		Duration: 10 * sim.Second, Liveness: 10 * sim.Second,
