@@ -181,6 +181,49 @@ func (s *S) Await(start func(done func()), timeout sim.Duration) bool {
 	return finished
 }
 
+// Par runs bodies concurrently, each as its own coroutine on the same
+// virtual time, and returns when all have returned (the lab tests' "go
+// func() { ... }" plus a WaitGroup). A body that fails the run leaves Par
+// waiting; the run stops there and cleanup unwinds them all.
+func (s *S) Par(bodies ...func(s *S)) {
+	left := len(bodies)
+	if left == 0 {
+		return
+	}
+	waiting := false
+	for _, body := range bodies {
+		body := body
+		sub := &S{c: s.c, w: s.w, step: s.step, keep: true}
+		seq := func(yield func(struct{}) bool) {
+			sub.yield = yield
+			defer func() {
+				if r := recover(); r != nil {
+					if _, ok := r.(errStopped); ok {
+						return
+					}
+					panic(r)
+				}
+			}()
+			body(sub)
+			sub.done = true
+			if left--; left == 0 && waiting {
+				s.w.After(0, s.resume)
+			}
+		}
+		s.w.After(0, func() {
+			sub.next, sub.stop = iter.Pull(seq)
+			s.c.Cleanup(sub.stop)
+			sub.resume()
+		})
+	}
+	waiting = true
+	s.pause()
+}
+
+// End ends the body at once, as if it had returned without stopping the
+// run: after a scenario's own checker failed the run, say.
+func (s *S) End() { panic(errStopped{}) }
+
 // Failf fails the run with checker "script" and ends the body.
 func (s *S) Failf(format string, args ...any) {
 	s.w.Fail("script", "%s: %s", s.step, fmt.Sprintf(format, args...))

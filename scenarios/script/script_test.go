@@ -159,3 +159,31 @@ func TestSameSeedSameHashScripted(t *testing.T) {
 		}
 	}
 }
+
+var par = scripted("par", 10*sim.Second, func(c *scenarios.Cluster, srv sim.NodeID, cl *client, s *script.S) {
+	var order []string
+	s.Par(func(s *script.S) {
+		s.Sleep(30 * sim.Millisecond)
+		order = append(order, fmt.Sprintf("a@%v", s.Now()))
+	}, func(s *script.S) {
+		s.Sleep(10 * sim.Millisecond)
+		order = append(order, fmt.Sprintf("b@%v", s.Now()))
+		s.Sleep(10 * sim.Millisecond)
+		order = append(order, fmt.Sprintf("b@%v", s.Now()))
+	})
+	order = append(order, fmt.Sprintf("joined@%v", s.Now()))
+	log = order
+})
+
+// TestParJoinsConcurrentBodies: Par's bodies interleave on virtual time
+// and the caller resumes once the last returns.
+func TestParJoinsConcurrentBodies(t *testing.T) {
+	log = nil
+	if res := scenarios.Run(par, nil, 1, scenarios.Config{}); !res.Passed {
+		t.Fatal(res.Failure)
+	}
+	want := []string{"b@10ms", "b@20ms", "a@30ms", "joined@30ms"}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Fatalf("order (-want +got):\n%s", diff)
+	}
+}
