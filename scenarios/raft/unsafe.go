@@ -43,7 +43,11 @@ var adversaries = []adversary{
 			if err != nil {
 				return err
 			}
-			h.script(loop(3, func(int) step { return figure8Adversary(h) }))
+			h.drive(func(d *drv) {
+				for i := 0; i < 3; i++ {
+					figure8Adversary(d)
+				}
+			})
 			return nil
 		},
 	},
@@ -63,7 +67,7 @@ var adversaries = []adversary{
 				return err
 			}
 			(&workload{h: h, every: 20 * sim.Millisecond}).start()
-			h.script(leaseRounds(h))
+			h.drive(leaseRounds)
 			return nil
 		},
 	},
@@ -84,7 +88,7 @@ var adversaries = []adversary{
 			}
 			wl := &workload{h: h, every: 20 * sim.Millisecond}
 			wl.start()
-			h.script(deafLeader(h))
+			h.drive(deafLeader)
 			return nil
 		},
 	},
@@ -103,7 +107,11 @@ var adversaries = []adversary{
 			if err != nil {
 				return err
 			}
-			h.script(loop(5, func(int) step { return newLeaderRead(h) }))
+			h.drive(func(d *drv) {
+				for i := 0; i < 5; i++ {
+					newLeaderRead(d)
+				}
+			})
 			return nil
 		},
 	},
@@ -141,125 +149,87 @@ func init() {
 // entry the old leader committed is a stale read; a correct leader first
 // commits an entry of its own term (a no-op) and so learns the entry is
 // committed.
-func newLeaderRead(h *harness) step {
-	var l int
-	return seq(h.connectAll(), h.checkOneLeader(&l),
-		func(k func()) {
-			idx, _, ok := h.start(l, h.rnd())
-			if !ok {
-				k() // leadership moved on: try again next round
-				return
+func newLeaderRead(d *drv) {
+	d.connectAll()
+	l := d.checkOneLeader()
+	idx, _, ok := d.start(l, d.rnd())
+	if !ok {
+		return // leadership moved on: try again next round
+	}
+	if d.s.WaitFor(func() bool {
+		rf := d.rf(l)
+		return rf == nil || rf.CommitIndex() >= idx
+	}, 10*sim.Microsecond, sim.Second) && d.rf(l) != nil {
+		d.disconnect(l)
+	}
+	served := false
+	d.s.WaitFor(func() bool {
+		if served {
+			return true
+		}
+		for i := 0; i < d.n; i++ {
+			if i == l || !d.up(i) {
+				continue
 			}
-			deadline := h.w.Now().Add(sim.Second)
-			var watch func()
-			watch = func() {
-				rf := h.rf(l)
-				switch {
-				case h.stopped():
-				case rf != nil && rf.CommitIndex() >= idx:
-					h.disconnect(l)
-					k()
-				case rf == nil || h.w.Now() >= deadline:
-					k()
-				default:
-					h.w.After(10*sim.Microsecond, watch)
-				}
-			}
-			watch()
-		},
-		func(k func()) {
-			end := h.w.Now().Add(2 * sim.Second)
-			served := false
-			var poll func()
-			poll = func() {
-				if h.stopped() {
-					return
-				}
-				if served || h.w.Now() >= end {
-					k()
-					return
-				}
-				for i := 0; i < h.n; i++ {
-					if i == l || !h.up(i) {
-						continue
+			if _, lead := d.state(i); lead {
+				i, st := i, d.chk.BeginRead()
+				d.rf(i).ReadIndex(func(index uint64, ok bool) {
+					if ok {
+						served = true
+						d.endRead(i, st, index)
 					}
-					if _, lead := h.state(i); lead {
-						i, st := i, h.chk.BeginRead()
-						h.rf(i).ReadIndex(func(index uint64, ok bool) {
-							if ok {
-								served = true
-								h.endRead(i, st, index)
-							}
-						})
-					}
-				}
-				h.w.After(sim.Millisecond, poll)
+				})
 			}
-			poll()
-		})
+		}
+		return false
+	}, sim.Millisecond, 2*sim.Second)
 }
 
 // leaseRounds: five rounds of slowing the leader's clock, cutting it off
 // from everyone, and reading from it on its lease while the majority elects
 // a new leader and commits; then heal.
-func leaseRounds(h *harness) step {
-	return loop(5, func(int) step {
-		var l int
-		return seq(h.checkOneLeader(&l), h.sleep(200*sim.Millisecond),
-			do(func() {
-				h.w.SetDrift(h.ids[l], -int64(100_000+h.c.Workload.Intn(300_000)))
-				h.disconnect(l)
-			}),
-			func(k func()) {
-				// Read from the old leader every 5 ms for 2 s.
-				end := h.w.Now().Add(2 * sim.Second)
-				var read func()
-				read = func() {
-					if h.w.Now() >= end {
-						k()
-						return
+func leaseRounds(d *drv) {
+	for round := 0; round < 5; round++ {
+		l := d.checkOneLeader()
+		d.sleep(200 * sim.Millisecond)
+		d.w.SetDrift(d.ids[l], -int64(100_000+d.c.Workload.Intn(300_000)))
+		d.disconnect(l)
+		// Read from the old leader every 5 ms for 2 s.
+		for end := d.w.Now().Add(2 * sim.Second); d.w.Now() < end; d.sleep(5 * sim.Millisecond) {
+			if rf := d.rf(l); rf != nil {
+				st := d.chk.BeginRead()
+				rf.ReadIndex(func(index uint64, ok bool) {
+					if ok {
+						d.endRead(l, st, index)
 					}
-					if rf := h.rf(l); rf != nil {
-						st := h.chk.BeginRead()
-						rf.ReadIndex(func(index uint64, ok bool) {
-							if ok {
-								h.endRead(l, st, index)
-							}
-						})
-					}
-					h.wait(5*sim.Millisecond, read)
-				}
-				read()
-			},
-			do(func() {
-				h.w.SetDrift(h.ids[l], 0)
-				h.connect(l)
-			}))
-	})
+				})
+			}
+		}
+		d.w.SetDrift(d.ids[l], 0)
+		d.connect(l)
+	}
 }
 
 // deafLeader: once a leader is elected, cut every link into it (it can
 // still send): with CheckQuorum it steps down and the rest elect a leader
 // and commit; without it, its heartbeats keep the followers from ever
 // starting an election.
-func deafLeader(h *harness) step {
-	var l int
-	return seq(h.checkOneLeader(&l), h.sleep(200*sim.Millisecond),
-		func(k func()) {
-			for i := 0; i < h.n; i++ {
-				if i != l {
-					h.w.Cut(h.ids[i], h.ids[l])
-				}
-			}
-			commit := h.chk.NewCommit()
-			raftcheck.Within(h.w, raftcheck.Liveness, 5*sim.Second, 10*sim.Millisecond, func() error {
-				if err := commit(); err != nil {
-					return fmt.Errorf("leader %d cannot hear its followers: %v", l, err)
-				}
-				return nil
-			}, k)
-		},
-		h.connectAll())
+func deafLeader(d *drv) {
+	l := d.checkOneLeader()
+	d.sleep(200 * sim.Millisecond)
+	for i := 0; i < d.n; i++ {
+		if i != l {
+			d.w.Cut(d.ids[i], d.ids[l])
+		}
+	}
+	commit := d.chk.NewCommit()
+	d.within(raftcheck.Liveness, 5*sim.Second, 10*sim.Millisecond, func() error {
+		if err := commit(); err != nil {
+			return fmt.Errorf("leader %d cannot hear its followers: %v", l, err)
+		}
+		return nil
+	})
+	d.connectAll()
 }
 
 // figure8Adversary steers a 5-server group through the paper's Figure 8:
@@ -270,51 +240,44 @@ func deafLeader(h *harness) step {
 // commits x now; (d) P is cut off and M, whose last term is the highest,
 // wins, overwrites x with y and commits its own entry on top: two commits
 // at index k. With the rule of §5.4.2, x is never committed in (c).
-func figure8Adversary(h *harness) step {
-	r := h.c.Workload
-	var l, f1, m, p int
-	x, y := h.rnd(), h.rnd()
+func figure8Adversary(d *drv) {
+	r := d.c.Workload
+	x, y := d.rnd(), d.rnd()
+	hold := sim.Duration(300+r.Intn(700)) * sim.Millisecond // how long P replicates x
 	isolateAll := func() {
-		for i := 0; i < h.n; i++ {
-			h.disconnect(i)
+		for i := 0; i < d.n; i++ {
+			d.disconnect(i)
 		}
 	}
-	return seq(h.connectAll(), h.checkOneLeader(&l),
-		dyn(func() step { return h.one(h.rnd(), h.n, true, nil) }),
-		// (a) L and one follower only; x reaches the follower.
-		do(func() {
-			f1 = (l + 1 + r.Intn(h.n-1)) % h.n
-			isolateAll()
-			h.connect(l)
-			h.connect(f1)
-			h.start(l, x)
-		}),
-		h.sleep(100*sim.Millisecond),
-		// (b) the other three elect M; y stays on M alone.
-		do(func() {
-			isolateAll()
-			for i := 0; i < h.n; i++ {
-				if i != l && i != f1 {
-					h.connect(i)
-				}
-			}
-		}),
-		h.checkOneLeader(&m),
-		do(func() {
-			h.start(m, y)
-			h.disconnect(m)
-			h.connect(l)
-			h.connect(f1)
-		}),
-		// (c) everyone but M: a holder of x wins and replicates it.
-		h.checkOneLeader(&p),
-		h.sleep(sim.Duration(300+r.Intn(700))*sim.Millisecond),
-		// (d) P out, M back: M wins and commits on top of y.
-		do(func() {
-			h.disconnect(p)
-			h.connect(m)
-		}),
-		dyn(func() step { return h.one(h.rnd(), h.n-1, true, nil) }),
-		h.connectAll(),
-		dyn(func() step { return h.one(h.rnd(), h.n, true, nil) }))
+	d.connectAll()
+	l := d.checkOneLeader()
+	d.oneRnd(d.n)
+	// (a) L and one follower only; x reaches the follower.
+	f1 := (l + 1 + r.Intn(d.n-1)) % d.n
+	isolateAll()
+	d.connect(l)
+	d.connect(f1)
+	d.start(l, x)
+	d.sleep(100 * sim.Millisecond)
+	// (b) the other three elect M; y stays on M alone.
+	isolateAll()
+	for i := 0; i < d.n; i++ {
+		if i != l && i != f1 {
+			d.connect(i)
+		}
+	}
+	m := d.checkOneLeader()
+	d.start(m, y)
+	d.disconnect(m)
+	d.connect(l)
+	d.connect(f1)
+	// (c) everyone but M: a holder of x wins and replicates it.
+	p := d.checkOneLeader()
+	d.sleep(hold)
+	// (d) P out, M back: M wins and commits on top of y.
+	d.disconnect(p)
+	d.connect(m)
+	d.oneRnd(d.n - 1)
+	d.connectAll()
+	d.oneRnd(d.n)
 }
