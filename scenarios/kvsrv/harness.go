@@ -64,12 +64,28 @@ type Harness struct {
 }
 
 // NewHarness returns a harness on c that reports ops_during_faults (also
-// as scenarios.WorkUnderFaults).
+// as scenarios.WorkUnderFaults) and, when the run ends, the latency of the
+// KV operations that returned (op_latency_p50_ns, _p99_ns, _max_ns,
+// _count: virtual time from a clerk's call to its return, retries
+// inside; see scenarios.Distribution).
 func NewHarness(c *scenarios.Cluster) *Harness {
 	h := &Harness{C: c}
 	c.Metric("ops_during_faults", 0)
 	c.Metric(scenarios.WorkUnderFaults, 0)
+	c.Cleanup(func() { c.Distribution("op_latency_ns", OpLatencies(c.W)) })
 	return h
+}
+
+// OpLatencies returns the latency in nanoseconds of every KV operation of
+// the world's history that returned, in invocation order.
+func OpLatencies(w *sim.World) []float64 {
+	var out []float64
+	for _, o := range w.History() {
+		if _, ok := o.Input.(kv.OpInput); ok && !o.Pending() {
+			out = append(out, float64(o.Return-o.Call))
+		}
+	}
+	return out
 }
 
 // Done records that a client operation completed now: clients call it from

@@ -324,6 +324,7 @@ func setup(s spec) func(c *scenarios.Cluster) error {
 				c.Metric("reduce_attempts", float64(r))
 			}
 			c.Metric("job_done_s", float64(doneAt)/float64(sim.Second))
+			c.Metric("job_completion_ns", float64(doneAt)) // virtual time from the start to the job done
 			c.Metric("maps_done_under_faults", float64(finished[0]))
 			c.Metric("reduces_done_under_faults", float64(finished[1]))
 			c.Metric("tasks_done_under_faults", float64(finished[0]+finished[1]))

@@ -112,6 +112,8 @@ type harness struct {
 	// served, while a fault was active: together, the work under faults.
 	committed          uint64
 	commitsUF, readsUF int
+	// m observes availability and latency for the run's metrics.
+	m metrics
 }
 
 // hooks forwards a server's observer calls to the checker and records the
@@ -123,6 +125,7 @@ type hooks struct {
 
 func (o hooks) BecameLeader(server int, term uint64) {
 	o.h.chk.BecameLeader(server, term)
+	o.h.m.becameLeader(o.h.w.Now())
 	o.h.w.Note("s%d became leader in term %d", server, term)
 }
 
@@ -142,6 +145,9 @@ func (o hooks) Applied(server int, index, term uint64, cmd []byte) {
 func (o hooks) SnapshotInstalled(server int, index, term uint64) {
 	o.h.chk.SnapshotInstalled(server, index, term)
 	h := o.h
+	if r := h.rf(server); r != nil {
+		h.m.snapshot(len(r.SnapshotData()))
+	}
 	if index > h.base[server] {
 		h.base[server] = index
 	}
@@ -152,22 +158,28 @@ func (o hooks) SnapshotInstalled(server int, index, term uint64) {
 
 // Snapshotted: the service took a snapshot through index (Raft's optional
 // observer extension).
-func (o hooks) Snapshotted(server int, index uint64) { o.h.chk.Snapshotted(server, index) }
+func (o hooks) Snapshotted(server int, index uint64) {
+	o.h.chk.Snapshotted(server, index)
+	if r := o.h.rf(server); r != nil {
+		o.h.m.snapshot(len(r.SnapshotData()))
+	}
+}
 
 func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 	o.h.chk.Committed(server, index, term, cmd)
-	o.h.noteCommit(index, cmd)
+	o.h.noteCommit(index, term, cmd)
 }
 
 // noteCommit counts the work done under faults: a command (no-ops aside)
 // committed for the first time, cluster-wide, while a fault is active. A
 // new leader that learns of older commits reports them again; those are
 // not counted twice.
-func (h *harness) noteCommit(index uint64, cmd []byte) {
+func (h *harness) noteCommit(index, term uint64, cmd []byte) {
 	if index <= h.committed {
 		return
 	}
 	h.committed = index
+	h.m.committed(h.w.Now(), index, term, cmd)
 	if len(cmd) == 0 || !h.w.FaultActive() {
 		return
 	}
@@ -200,6 +212,9 @@ var (
 // LogAppended forwards to the checker (raft.Auditor).
 func (o hooks) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
 	o.h.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
+	if t, lead := o.h.state(server); lead && t == term && !noop && len(cmd) > 0 && index > o.h.committed {
+		o.h.m.started(o.h.w.Now(), index, term, cmd)
+	}
 }
 
 // LogBase forwards to the checker (raft.Auditor).
@@ -307,6 +322,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 	c.Metric("commits_under_faults", 0)
 	c.Metric("reads_under_faults", 0)
 	c.Metric(scenarios.WorkUnderFaults, 0)
+	h.observe()
 	c.Check("raft.script", func() error {
 		if !h.done && h.at != "" {
 			return fmt.Errorf("script did not finish within %v; stuck at: %s", c.Scenario.Duration, h.at)
