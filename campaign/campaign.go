@@ -214,6 +214,10 @@ type Summary struct {
 	// Work is per scenario: work completed under faults (scenarios that
 	// report none are absent).
 	Work map[string]*Work `json:"work_under_faults"`
+	// Metrics is per scenario, per metric: every metric the scenario's
+	// runs recorded (scenarios.Cluster.Metric), over the runs that
+	// recorded it, passed or failed (see Dist).
+	Metrics map[string]map[string]*Dist `json:"metrics,omitempty"`
 	// UnwrittenFiles counts failures whose file could not be written
 	// (full disk, removed directory...): results lost, so incomplete.
 	UnwrittenFiles uint64 `json:"unwritten_files"`
@@ -383,7 +387,8 @@ func Run(ctx context.Context, o Options) *Summary {
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	sum := &Summary{Workers: o.Workers, Coverage: map[string]*Facts{}, Work: map[string]*Work{}}
+	sum := &Summary{Workers: o.Workers, Coverage: map[string]*Facts{}, Work: map[string]*Work{},
+		Metrics: map[string]map[string]*Dist{}}
 	var overflow []string
 	add := func(name string, to *uint64, n uint64) {
 		if v, carry := bits.Add64(*to, n, 0); carry == 0 {
@@ -445,6 +450,12 @@ func Run(ctx context.Context, o Options) *Summary {
 					sum.Work[name] = wk
 				}
 				wk.add(workValue(v))
+			}
+			if len(r.res.Metrics) > 0 {
+				if sum.Metrics[name] == nil {
+					sum.Metrics[name] = map[string]*Dist{}
+				}
+				addMetrics(sum.Metrics[name], r.res.Metrics)
 			}
 			if r.fail == nil && len(r.res.Undecided) > 0 {
 				sum.Undecided = append(sum.Undecided, fmt.Sprintf("%s seed %d: %s", name, r.seed, strings.Join(r.res.Undecided, "; ")))
@@ -597,6 +608,11 @@ func (s *Summary) finish() {
 		w.Mean = 0
 		if w.Runs > 0 {
 			w.Mean = float64(w.Sum) / float64(w.Runs)
+		}
+	}
+	for _, ms := range s.Metrics {
+		for _, d := range ms {
+			d.finish()
 		}
 	}
 	if s.WallNs > 0 {

@@ -244,6 +244,22 @@ func (s *Summary) Check() error {
 			return fmt.Errorf("work_under_faults of %s: min %d, max %d, sum %d and %d runs with none do not agree", name, w.Min, w.Max, w.Sum, w.ZeroRuns)
 		}
 	}
+	for name, ms := range s.Metrics {
+		if _, ok := runsOf[name]; !ok && len(ms) > 0 {
+			return fmt.Errorf("metrics of %s, which has no seed range", name)
+		}
+		if len(ms) > MaxMetricsPerScenario {
+			return fmt.Errorf("metrics of %s: more than %d names", name, MaxMetricsPerScenario)
+		}
+		for k, d := range ms {
+			if d == nil {
+				continue
+			}
+			if err := d.check(runsOf[name]); err != nil {
+				return fmt.Errorf("metric %s of %s: %v", k, name, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -321,7 +337,7 @@ func Merge(parts []*Summary) (*Summary, error) {
 		return pa.Runs > pb.Runs
 	})
 
-	out := &Summary{Coverage: map[string]*Facts{}, Work: map[string]*Work{}}
+	out := &Summary{Coverage: map[string]*Facts{}, Work: map[string]*Work{}, Metrics: map[string]map[string]*Dist{}}
 	var err error
 	add := func(name string, to *uint64, n uint64) {
 		var c uint64
@@ -409,6 +425,27 @@ func Merge(parts []*Summary) (*Summary, error) {
 			add("work_under_faults runs", &m.Runs, w.Runs)
 			add("work_under_faults counts", &m.Sum, w.Sum)
 			add("work_under_faults runs", &m.ZeroRuns, w.ZeroRuns)
+		}
+		for name, ms := range p.Metrics {
+			for k, d := range ms {
+				if d == nil || d.Count == 0 {
+					continue
+				}
+				if out.Metrics[name] == nil {
+					out.Metrics[name] = map[string]*Dist{}
+				}
+				m := out.Metrics[name][k]
+				if m == nil {
+					if len(out.Metrics[name]) >= MaxMetricsPerScenario {
+						continue
+					}
+					m = &Dist{}
+					out.Metrics[name][k] = m
+				}
+				if e := m.merge(d); e != nil && err == nil {
+					err = fmt.Errorf("merge: %s %s: %v", name, k, e)
+				}
+			}
 		}
 		for _, r := range p.Seeds {
 			k := rangeKey{r.Scenario, r.Variant, r.From, r.Seeds}
