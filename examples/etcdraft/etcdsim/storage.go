@@ -1,0 +1,261 @@
+package etcdsim
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/smilingraft/dsim/sim"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// On-disk layout of one node (the sim disk is the only state that survives
+// a crash):
+//
+//	hardstate  one record: raftpb.HardState. Rewritten via hardstate.tmp and
+//	           Rename whenever it changes.
+//	log        a base record (the index and term the log starts after: the
+//	           MemoryStorage's dummy entry) followed by one record per entry,
+//	           appended as Ready.Entries arrive. An entry at an index the log
+//	           already holds replaces it and everything after it (etcd's
+//	           truncating append), so load replays records in order. The file
+//	           is rewritten whole (via log.tmp and Rename) after a snapshot.
+//	snap       one record: raftpb.Snapshot. Written via snap.tmp and Rename
+//	           before the log it makes redundant is rewritten.
+//
+// A record is [payload length u32][crc32 of those 4 bytes][crc32 of payload]
+// [payload]. A record cut short at the end of the log is a torn, never
+// synced, append and is dropped; a complete record whose checksum fails is
+// corruption of synced data and makes the node refuse to run.
+//
+// Within one Ready every write goes in the order snap, log, hardstate and
+// one Sync makes them durable. A torn crash keeps a prefix of them, so a
+// durable hardstate implies the log it refers to; load also keeps the log's
+// entries after a snapshot only if the log holds the snapshot's own entry
+// (index and term), as Raft's InstallSnapshot rule says.
+const (
+	fileHard  = "hardstate"
+	fileLog   = "log"
+	fileSnap  = "snap"
+	tmpSuffix = ".tmp"
+
+	recHeader = 12
+
+	kindBase  = 0
+	kindEntry = 1
+)
+
+// errCorrupt marks synced data whose checksum failed.
+var errCorrupt = errors.New("corrupt record on disk")
+
+var le = binary.LittleEndian
+
+// appendRecord frames payload as one record and appends it to buf.
+func appendRecord(buf, payload []byte) []byte {
+	var h [recHeader]byte
+	le.PutUint32(h[0:], uint32(len(payload)))
+	le.PutUint32(h[4:], crc32.ChecksumIEEE(h[0:4]))
+	le.PutUint32(h[8:], crc32.ChecksumIEEE(payload))
+	buf = append(buf, h[:]...)
+	return append(buf, payload...)
+}
+
+// readRecords splits b into record payloads; a cut-short record at the end
+// is dropped, a checksum failure is errCorrupt.
+func readRecords(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < recHeader {
+			return out, nil
+		}
+		n := le.Uint32(b[0:])
+		if crc32.ChecksumIEEE(b[0:4]) != le.Uint32(b[4:]) {
+			return out, fmt.Errorf("%w: record header", errCorrupt)
+		}
+		if uint64(len(b)-recHeader) < uint64(n) {
+			return out, nil
+		}
+		p := b[recHeader : recHeader+int(n)]
+		if crc32.ChecksumIEEE(p) != le.Uint32(b[8:]) {
+			return out, fmt.Errorf("%w: record payload", errCorrupt)
+		}
+		out = append(out, p)
+		b = b[recHeader+int(n):]
+	}
+	return out, nil
+}
+
+// readOne reads a file written whole through a tmp file and Rename: it
+// holds exactly one complete record.
+func readOne(name string, b []byte) ([]byte, error) {
+	ps, err := readRecords(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(ps) != 1 {
+		return nil, fmt.Errorf("%s: %w: want one record, found %d", name, errCorrupt, len(ps))
+	}
+	return ps[0], nil
+}
+
+// store is a node's raft.Storage: a MemoryStorage that etcd raft reads, and
+// its mirror on the sim disk that a restart reloads.
+type store struct {
+	disk *sim.Disk
+	ms   *raft.MemoryStorage
+	buf  []byte
+}
+
+// writeAtomic replaces file name by one record holding payload.
+func (s *store) writeAtomic(name string, payload []byte) {
+	s.disk.Write(name+tmpSuffix, appendRecord(nil, payload))
+	s.disk.Rename(name+tmpSuffix, name)
+}
+
+func marshalEntry(buf []byte, kind byte, e *pb.Entry) []byte {
+	n := e.Size()
+	p := make([]byte, 1+n)
+	p[0] = kind
+	if _, err := e.MarshalTo(p[1:]); err != nil {
+		panic(fmt.Sprintf("etcdsim: marshal entry: %v", err))
+	}
+	return appendRecord(buf, p)
+}
+
+// appendEntries appends ents (already accepted into the MemoryStorage) to the
+// log file as one disk append.
+func (s *store) appendEntries(ents []pb.Entry) {
+	buf := s.buf[:0]
+	for i := range ents {
+		buf = marshalEntry(buf, kindEntry, &ents[i])
+	}
+	s.disk.Append(fileLog, buf)
+	s.buf = buf
+}
+
+// rewriteLog writes the MemoryStorage's whole log (its dummy entry as the
+// base, then every entry) to the log file, atomically.
+func (s *store) rewriteLog() {
+	first, _ := s.ms.FirstIndex()
+	last, _ := s.ms.LastIndex()
+	bt, err := s.ms.Term(first - 1)
+	if err != nil {
+		panic(fmt.Sprintf("etcdsim: term of log base %d: %v", first-1, err))
+	}
+	buf := marshalEntry(nil, kindBase, &pb.Entry{Index: first - 1, Term: bt})
+	if last >= first {
+		ents, err := s.ms.Entries(first, last+1, ^uint64(0))
+		if err != nil {
+			panic(fmt.Sprintf("etcdsim: entries [%d, %d]: %v", first, last, err))
+		}
+		for i := range ents {
+			buf = marshalEntry(buf, kindEntry, &ents[i])
+		}
+	}
+	s.disk.Write(fileLog+tmpSuffix, buf)
+	s.disk.Rename(fileLog+tmpSuffix, fileLog)
+}
+
+func (s *store) writeSnap(snap *pb.Snapshot) {
+	b, err := snap.Marshal()
+	if err != nil {
+		panic(fmt.Sprintf("etcdsim: marshal snapshot: %v", err))
+	}
+	s.writeAtomic(fileSnap, b)
+}
+
+func (s *store) writeHard(hs pb.HardState) {
+	b, err := hs.Marshal()
+	if err != nil {
+		panic(fmt.Sprintf("etcdsim: marshal hardstate: %v", err))
+	}
+	s.writeAtomic(fileHard, b)
+}
+
+// diskHardState reads the HardState file as it now is on disk (zero if
+// missing or unreadable), for the sync-before-promise audit.
+func (s *store) diskHardState() pb.HardState {
+	var hs pb.HardState
+	if b, ok := s.disk.Read(fileHard); ok {
+		if p, err := readOne(fileHard, b); err == nil {
+			_ = hs.Unmarshal(p)
+		}
+	}
+	return hs
+}
+
+// load rebuilds a node's storage from its disk. boot is the snapshot every
+// node starts from (the cluster's membership at index 1); a stored snapshot
+// replaces it. It returns the storage, the snapshot it starts from, and the
+// entries it holds after it.
+func load(disk *sim.Disk, boot pb.Snapshot) (*store, pb.Snapshot, []pb.Entry, error) {
+	s := &store{disk: disk, ms: raft.NewMemoryStorage()}
+	snap := boot
+	if b, ok := disk.Read(fileSnap); ok {
+		p, err := readOne(fileSnap, b)
+		if err != nil {
+			return nil, snap, nil, err
+		}
+		snap = pb.Snapshot{}
+		if err := snap.Unmarshal(p); err != nil {
+			return nil, snap, nil, fmt.Errorf("snap: %w: %v", errCorrupt, err)
+		}
+	}
+	if err := s.ms.ApplySnapshot(snap); err != nil {
+		return nil, snap, nil, fmt.Errorf("apply snapshot %d: %v", snap.Metadata.Index, err)
+	}
+	var kept []pb.Entry
+	if b, ok := disk.Read(fileLog); ok {
+		recs, err := readRecords(b)
+		if err != nil {
+			return nil, snap, nil, fmt.Errorf("log: %w", err)
+		}
+		var ents []pb.Entry // ents[0] is the base
+		for k, p := range recs {
+			var e pb.Entry
+			if len(p) < 1 || e.Unmarshal(p[1:]) != nil {
+				return nil, snap, nil, fmt.Errorf("log record %d: %w: bad entry", k, errCorrupt)
+			}
+			switch {
+			case p[0] == kindBase && k == 0:
+				ents = append(ents, e)
+			case p[0] == kindEntry && k > 0 && e.Index > ents[0].Index && e.Index <= ents[len(ents)-1].Index+1:
+				ents = append(ents[:e.Index-ents[0].Index], e)
+			default:
+				return nil, snap, nil, fmt.Errorf("log record %d: %w: kind %d at index %d out of place", k, errCorrupt, p[0], e.Index)
+			}
+		}
+		si := snap.Metadata.Index
+		if len(ents) > 0 && ents[0].Index <= si && si <= ents[len(ents)-1].Index && ents[si-ents[0].Index].Term == snap.Metadata.Term {
+			kept = ents[si-ents[0].Index+1:]
+		}
+	}
+	if len(kept) > 0 {
+		if err := s.ms.Append(kept); err != nil {
+			return nil, snap, nil, fmt.Errorf("append loaded entries: %v", err)
+		}
+	}
+	var hs pb.HardState
+	if b, ok := disk.Read(fileHard); ok {
+		p, err := readOne(fileHard, b)
+		if err != nil {
+			return nil, snap, nil, err
+		}
+		if err := hs.Unmarshal(p); err != nil {
+			return nil, snap, nil, fmt.Errorf("hardstate: %w: %v", errCorrupt, err)
+		}
+	}
+	// The snapshot is committed, whatever the (older) hardstate says.
+	if hs.Commit < snap.Metadata.Index {
+		hs.Commit = snap.Metadata.Index
+	}
+	if last, _ := s.ms.LastIndex(); hs.Commit > last {
+		return nil, snap, nil, fmt.Errorf("hardstate commits index %d beyond the log's last index %d", hs.Commit, last)
+	}
+	if err := s.ms.SetHardState(hs); err != nil {
+		return nil, snap, nil, err
+	}
+	return s, snap, kept, nil
+}
