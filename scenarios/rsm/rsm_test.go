@@ -178,7 +178,10 @@ func TestCheckersWired(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		h.script(seq(h.inc(1), h.submit("dec", nil, "", nil)))
+		h.drive(func(d *drv) {
+			d.inc(1)
+			d.submit("dec", nil, "")
+		})
 		return nil
 	}
 	if res := scenarios.Run(&dec, nil, 1, scenarios.Config{}); res.Passed || res.Failure.Checker != CheckDec {
@@ -192,12 +195,13 @@ func TestCheckersWired(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		h.script(seq(h.inc(1), do(func() {
+		h.drive(func(d *drv) {
+			d.inc(1)
 			// Forge a second leader of one term through the servers' own
 			// Raft observers: the configured checker must see it.
 			h.srv(0).cfg.Raft.Observer.BecameLeader(0, 1000)
 			h.srv(1).cfg.Raft.Observer.BecameLeader(1, 1000)
-		})))
+		})
 		return nil
 	}
 	if res := scenarios.Run(&elect, nil, 1, scenarios.Config{}); res.Passed || res.Failure.Checker != raftcheck.ElectionSafety {

@@ -8,11 +8,12 @@ import "strconv"
 // acknowledged by the other two, the server is restarted, and every counter
 // reaches want. With it, client work overlaps a fault in every rsm scenario
 // (scenarios.WorkUnderFaults), the lab's own checks unchanged before it.
-func (h *harness) incUnderFault(want int) step {
-	var l int
-	return seq(h.label("inc with a server down"),
-		do(func() { l = h.leader; h.shutdown(l) }),
-		dyn(func() step { return h.submit("inc", h.others(l), strconv.Itoa(want), nil) }),
-		do(func() { h.start(l) }),
-		h.label("counters after the restart"), h.waitCounter(int64(want), nil))
+func (d *drv) incUnderFault(want int) {
+	d.label("inc with a server down")
+	l := d.leader
+	d.shutdown(l)
+	d.submit("inc", d.others(l), strconv.Itoa(want))
+	d.start(l)
+	d.label("counters after the restart")
+	d.waitCounter(int64(want), nil)
 }
