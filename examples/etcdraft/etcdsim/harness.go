@@ -19,7 +19,7 @@ const (
 	kCheckQuorum = "etcd.checkquorum"
 	kSnapEvery   = "etcd.snap_every"
 	kAudit       = "etcd.whitebox"
-	kUnsafeSend  = "etcd.unsafe_send_before_persist"
+	kUnsafe      = "etcd.unsafe_host"
 )
 
 // Params returns the etcd.* variant keys with servers as the default
@@ -34,7 +34,8 @@ func Params(servers int, over map[string]string) []scenarios.Param {
 		{Key: kCheckQuorum, Default: "true", Doc: "etcd CheckQuorum"},
 		{Key: kSnapEvery, Default: "20", Doc: "snapshot and compact after this many applied entries (0: never)", Range: scenarios.Span(0, 1_000_000)},
 		{Key: kAudit, Default: "true", Doc: "white-box checks: raw logs, votes and acknowledgements against the disk"},
-		{Key: kUnsafeSend, Default: "false", Doc: "UNSAFE host: send a Ready's messages before persisting it (breaks etcd's Ready contract)"},
+		{Key: kUnsafe, Default: UnsafeNone, Doc: "UNSAFE hosts that break etcd's Ready contract: send-before-persist (messages before entries and HardState are durable), vote-before-persist (HardState synced after the messages)",
+			Enum: []string{UnsafeNone, UnsafeSendBeforePersist, UnsafeVoteBeforePersist}},
 	}
 	for i := range ps {
 		if v, ok := over[ps[i].Key]; ok {
@@ -115,15 +116,15 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	for i := 0; i < n; i++ {
 		cfg := Config{
 			Me: i, Peers: h.ids,
-			Tick:                    sim.Duration(c.Int(kTick)) * sim.Millisecond,
-			ElectionTicks:           c.Int(kElection),
-			HeartbeatTicks:          c.Int(kHeartbeat),
-			PreVote:                 c.Bool(kPreVote),
-			CheckQuorum:             c.Bool(kCheckQuorum),
-			SnapEvery:               uint64(c.Int(kSnapEvery)),
-			Observer:                obs,
-			Audit:                   c.Bool(kAudit),
-			UnsafeSendBeforePersist: c.Bool(kUnsafeSend),
+			Tick:           sim.Duration(c.Int(kTick)) * sim.Millisecond,
+			ElectionTicks:  c.Int(kElection),
+			HeartbeatTicks: c.Int(kHeartbeat),
+			PreVote:        c.Bool(kPreVote),
+			CheckQuorum:    c.Bool(kCheckQuorum),
+			SnapEvery:      uint64(c.Int(kSnapEvery)),
+			Observer:       obs,
+			Audit:          c.Bool(kAudit),
+			Unsafe:         c.String(kUnsafe),
 		}
 		id := c.W.AddNode(fmt.Sprintf("e%d", i), func() sim.Node {
 			h.chk.Restarted(i)

@@ -68,11 +68,23 @@ type Config struct {
 	// implements Auditor and Audit is set, it gets the white-box reports.
 	Observer Observer
 	Audit    bool
-	// UnsafeSendBeforePersist breaks etcd's Ready contract on purpose:
-	// messages leave before the entries and HardState they depend on are
-	// durable. dsim must catch it.
-	UnsafeSendBeforePersist bool
+	// Unsafe breaks etcd's Ready contract on purpose (UnsafeNone: keep
+	// it); dsim must catch every such host.
+	Unsafe string
 }
+
+// Broken hosts (Config.Unsafe).
+const (
+	// UnsafeNone follows etcd's Ready contract.
+	UnsafeNone = "none"
+	// UnsafeSendBeforePersist sends a Ready's messages before its entries
+	// and HardState are written and synced.
+	UnsafeSendBeforePersist = "send-before-persist"
+	// UnsafeVoteBeforePersist persists entries first but writes and syncs
+	// the HardState (term, vote) only after the messages left: a granted
+	// vote is not durable when the candidate counts it.
+	UnsafeVoteBeforePersist = "vote-before-persist"
+)
 
 // Node hosts one etcd raft RawNode as a dsim node.
 type Node struct {
@@ -301,10 +313,20 @@ func (n *Node) handle(rd *raft.Ready) {
 			obs.BecameLeader(me, n.term)
 		}
 	}
-	if n.cfg.UnsafeSendBeforePersist {
+	switch n.cfg.Unsafe {
+	case UnsafeSendBeforePersist:
 		n.send(rd.Messages)
+		n.persist(rd, true)
+	case UnsafeVoteBeforePersist:
+		n.persist(rd, false)
+		if !n.env.Alive() {
+			return
+		}
+		n.send(rd.Messages)
+		n.persistHard(rd)
+	default:
+		n.persist(rd, true)
 	}
-	n.persist(rd)
 	if !n.env.Alive() {
 		return
 	}
@@ -325,7 +347,7 @@ func (n *Node) handle(rd *raft.Ready) {
 		}
 		n.commit = hs.Commit
 	}
-	if !n.cfg.UnsafeSendBeforePersist {
+	if n.cfg.Unsafe != UnsafeSendBeforePersist && n.cfg.Unsafe != UnsafeVoteBeforePersist {
 		n.send(rd.Messages)
 	}
 	n.apply(rd.CommittedEntries)
@@ -333,8 +355,9 @@ func (n *Node) handle(rd *raft.Ready) {
 
 // persist makes the Ready's snapshot, entries and HardState durable: written
 // to the disk in the order snap, log, hardstate, then one Sync; the
-// MemoryStorage takes them too.
-func (n *Node) persist(rd *raft.Ready) {
+// MemoryStorage takes them too. hard=false leaves the HardState out (the
+// vote-before-persist broken host writes it later).
+func (n *Node) persist(rd *raft.Ready, hard bool) {
 	st, me := n.st, n.cfg.Me
 	snap := !raft.IsEmptySnap(rd.Snapshot)
 	if snap {
@@ -372,12 +395,8 @@ func (n *Node) persist(rd *raft.Ready) {
 		}
 		st.appendEntries(ents)
 	}
-	if !raft.IsEmptyHardState(rd.HardState) {
-		st.writeHard(rd.HardState)
-		if err := st.ms.SetHardState(rd.HardState); err != nil {
-			n.env.Fail("etcd.host", "server %d: set hardstate: %v", me, err)
-			return
-		}
+	if hard {
+		n.persistHard(rd)
 	}
 	st.disk.Sync()
 	if !n.env.Alive() {
@@ -409,6 +428,19 @@ func (n *Node) persist(rd *raft.Ready) {
 			prevTerm = e.Term
 		}
 	}
+}
+
+// persistHard writes the Ready's HardState (if any) and syncs.
+func (n *Node) persistHard(rd *raft.Ready) {
+	if raft.IsEmptyHardState(rd.HardState) {
+		return
+	}
+	n.st.writeHard(rd.HardState)
+	if err := n.st.ms.SetHardState(rd.HardState); err != nil {
+		n.env.Fail("etcd.host", "server %d: set hardstate: %v", n.cfg.Me, err)
+		return
+	}
+	n.st.disk.Sync()
 }
 
 // send puts the Ready's messages on the network, reporting votes and
