@@ -51,6 +51,7 @@ type command struct {
 var commands = []command{
 	{"list", "list scenarios", cmdList},
 	{"run", "run one scenario with one seed", cmdRun},
+	{"compare", "compare protocol variants of one scenario over the same seeds (statistics, benchstat files, plots)", cmdCompare},
 }
 
 // register adds a subcommand from another file's init.
