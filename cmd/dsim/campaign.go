@@ -62,6 +62,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	variant := fs.String("variant", "", "protocol options k=v[,k=v] for every scenario")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	coverage := fs.Bool("coverage", false, "print every scenario's coverage facts (default: only declared facts never reached)")
+	metrics := fs.Bool("metrics", false, "print every scenario's metrics as a table (runs, mean, p50, p90, p99, min, max)")
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail it on any trace hash difference")
 	doubleEvery := fs.Uint64("double-every", 64, "without --check-determinism, run one seed in N twice")
 	watchdog := fs.Duration("watchdog", 60*time.Second, "wall-clock limit per seed; a seed over it is a 'hang' failure")
@@ -217,6 +218,9 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		}
 	} else {
 		printSummary(stdout, sum, *coverage)
+		if *metrics {
+			printMetrics(stdout, sum)
+		}
 	}
 	if sum.StoppedAfterFailures > 0 {
 		fmt.Fprintf(stderr, "dsim campaign: stopped dispatching after %d failures (--max-failures); the summary covers the %d runs made\n",
@@ -349,6 +353,7 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("campaign merge", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the merged summary as JSON")
 	coverage := fs.Bool("coverage", false, "print every scenario's coverage facts (default: only declared facts never reached)")
+	metrics := fs.Bool("metrics", false, "print every scenario's metrics as a table (runs, mean, p50, p90, p99, min, max)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -370,6 +375,9 @@ func cmdMerge(args []string, stdout io.Writer) error {
 		}
 	} else {
 		printSummary(stdout, sum, *coverage)
+		if *metrics {
+			printMetrics(stdout, sum)
+		}
 	}
 	return verdict(sum)
 }

@@ -4,10 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/smilingraft/dsim/campaign"
 	"github.com/smilingraft/dsim/compare"
 	"github.com/smilingraft/dsim/scenarios"
 )
@@ -138,7 +141,7 @@ func cmdCompare(args []string, stdout io.Writer) error {
 }
 
 // sweepVariants turns KEY=V1,V2,... (and at most one base variant) into
-// one variant per value, labelled by the value.
+// one variant per value (labelled A, B, C... like any variant).
 func sweepVariants(sweep string, base []string) (vs []scenarios.Variant, labels []string, key string, err error) {
 	key, list, ok := strings.Cut(sweep, "=")
 	key = strings.TrimSpace(key)
@@ -169,7 +172,6 @@ func sweepVariants(sweep string, base []string) (vs []scenarios.Variant, labels 
 			v[k] = x
 		}
 		vs = append(vs, v)
-		labels = append(labels, key+"="+val)
 	}
 	if len(vs) < 2 {
 		return nil, nil, "", fmt.Errorf("bad --sweep %q: want at least two values", sweep)
@@ -197,4 +199,35 @@ func jsonSafe(rows []compare.Row) []compare.Row {
 		}
 	}
 	return out
+}
+
+// printMetrics prints a campaign summary's metrics as a table, per
+// scenario and metric: runs that recorded it, mean, p50, p90, p99, min and
+// max ("_ns" metrics as durations of virtual time). `campaign --metrics`
+// and `campaign merge --metrics` print it after the summary.
+func printMetrics(w io.Writer, s *campaign.Summary) {
+	names := make([]string, 0, len(s.Metrics))
+	for n := range s.Metrics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tmetric\truns\tmean\tp50\tp90\tp99\tmin\tmax\t")
+	for _, n := range names {
+		ms := s.Metrics[n]
+		keys := make([]string, 0, len(ms))
+		for k := range ms {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			d := ms[k]
+			if d == nil || d.Count == 0 || strings.Contains(k, "wall") {
+				continue
+			}
+			f := func(v float64) string { return compare.Format(k, v) }
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, k, d.Count, f(d.Mean), f(d.P50), f(d.P90), f(d.P99), f(d.Min), f(d.Max))
+		}
+	}
+	tw.Flush()
 }
