@@ -126,6 +126,7 @@ type World struct {
 
 	netRand   *Rand
 	diskRand  *Rand
+	streams   []labeled // handed out by Rand: Fork re-seeds them
 	hooks     []func()
 	history   []Operation
 	cover     map[string]uint64
@@ -171,15 +172,30 @@ func (w *World) Failure() *Failure { return w.failure }
 
 // Rand returns a fresh stream named label, derived from the world's seed.
 // Callers keep the returned generator; two calls with one label return
-// generators with the same sequence.
-func (w *World) Rand(label string) *Rand { return NewRand(StreamSeed(w.seed, label)) }
+// generators with the same sequence (until a Fork re-seeds them).
+func (w *World) Rand(label string) *Rand {
+	r := NewRand(StreamSeed(w.seed, label))
+	w.streams = append(w.streams, labeled{label, r})
+	return r
+}
 
-// Fork re-seeds the world's network and disk streams with salt while node
-// streams continue: a failing run replayed to event k and forked many times
-// shows how often the failure still follows from the state at k.
+// labeled is a stream World.Rand handed out, kept so that Fork can re-seed it.
+type labeled struct {
+	label string
+	r     *Rand
+}
+
+// Fork re-seeds the world's network and disk streams, and every stream
+// handed out by Rand (a scenario's workload, its scripted adversary's
+// choices), with salt while node streams continue: a failing run replayed
+// to event k and forked many times shows how often the failure still
+// follows from the state at k (dsim explain).
 func (w *World) Fork(salt uint64) {
 	w.netRand.Seed(StreamSeed(w.seed^salt, "net"))
 	w.diskRand.Seed(StreamSeed(w.seed^salt, "disk"))
+	for _, s := range w.streams {
+		s.r.Seed(StreamSeed(w.seed^salt, s.label))
+	}
 	w.mix(evFork, NoNode, NoNode, int64(salt))
 }
 

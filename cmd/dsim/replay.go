@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smilingraft/dsim/replay"
+	"github.com/smilingraft/dsim/scenarios"
 )
 
 func init() {
@@ -33,7 +35,12 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	all := fs.Bool("trace", false, "print the whole trace, not just the window before the failure")
 	window := fs.Int("window", 40, fmt.Sprintf("trace events to show before the failure (1..%d; --trace shows them all)", maxWindow))
-	htmlPath := fs.String("html", "", "write a self-contained HTML timeline to FILE")
+	htmlPath := fs.String("html", "", "write a self-contained HTML page of the run (lanes, messages, faults, roles) to FILE")
+	perfetto := fs.String("perfetto", "", "write the run as Chrome trace event JSON (Perfetto, chrome://tracing) to FILE")
+	shiviz := fs.String("shiviz", "", "write the run as a ShiViz log (vector clocks) to FILE")
+	maxEvents := fs.Int("max-events", replay.DefaultMaxEvents, "with --html/--perfetto/--shiviz: trace events kept, the latest before the failure")
+	explain := fs.Bool("explain", false, "with --html: run 'dsim explain' (default budget) and draw its curve on the page")
+	breakAt := fs.Uint64("break", 0, "stop after event K and print every node's state")
 	limit := fs.Duration("watchdog", 60*time.Second, "wall-clock limit of the run")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -45,22 +52,44 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	if *window < 1 || *window > maxWindow {
 		return usagef("--window %d out of range 1..%d (use --trace for the whole trace)", *window, maxWindow)
 	}
+	if *maxEvents < 1 || *maxEvents > 10_000_000 {
+		return usagef("--max-events %d out of range 1..10000000", *maxEvents)
+	}
+	if *explain && *htmlPath == "" {
+		return usagef("--explain draws on the HTML page: give --html FILE too")
+	}
+	if *breakAt > 0 && (*htmlPath != "" || *perfetto != "" || *shiviz != "" || *all) {
+		return usagef("--break stops the run: it does not combine with --trace, --html, --perfetto or --shiviz")
+	}
 	f, err := readFailure(pos[0])
 	if err != nil {
 		return err
 	}
-	o := replay.Options{Window: *window, Limit: *limit}
-	if *all {
-		o.Window = 1
-		o.Trace = stdout
-		fmt.Fprintf(stdout, "# full trace of %s seed %d\n", f.Scenario, f.Seed)
+	if *breakAt > 0 {
+		return replayBreak(f, *breakAt, *window, *limit, stdout)
 	}
-	if *htmlPath != "" {
-		o.Keep, o.KeepLimit = true, 5000
-	}
-	out, err := replay.Replay(f, o)
-	if err != nil {
-		return usagef("%v", err)
+	var out *replay.Outcome
+	var rec *replay.Recording
+	if *htmlPath != "" || *perfetto != "" || *shiviz != "" {
+		if *all {
+			return usagef("--trace prints the trace: it does not combine with --html, --perfetto or --shiviz")
+		}
+		rec, err = replay.Record(f, replay.RecordOptions{MaxEvents: *maxEvents, Window: *window, Limit: *limit})
+		if err != nil {
+			return usagef("%v", err)
+		}
+		out = rec.Outcome
+	} else {
+		o := replay.Options{Window: *window, Limit: *limit}
+		if *all {
+			o.Window = 1
+			o.Trace = stdout
+			fmt.Fprintf(stdout, "# full trace of %s seed %d\n", f.Scenario, f.Seed)
+		}
+		out, err = replay.Replay(f, o)
+		if err != nil {
+			return usagef("%v", err)
+		}
 	}
 	res := out.Result
 	fmt.Fprintf(stdout, "replay %s seed %d", f.Scenario, f.Seed)
@@ -72,27 +101,19 @@ func cmdReplay(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "timeline (last %d events):\n", len(out.Window))
 		replay.PrintTimeline(stdout, out.Window, res.Failure)
 	}
-	if *htmlPath != "" {
-		h, err := os.Create(*htmlPath)
-		if err != nil {
-			return usagef("html: %v", err)
-		}
-		err = replay.HTML(h, f, out.Kept, res.Failure)
-		if cerr := h.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("html: %w", err)
-		}
-		fmt.Fprintf(stdout, "html timeline: %s\n", *htmlPath)
-	}
+	var arts []string
 	if len(res.Artifacts) > 0 {
-		arts, err := replay.WriteArtifacts(pos[0], res.Artifacts)
+		arts, err = replay.WriteArtifacts(pos[0], res.Artifacts)
 		for _, a := range arts {
 			fmt.Fprintf(stdout, "artifact: %s\n", a)
 		}
 		if err != nil {
 			return fmt.Errorf("artifacts: %w", err)
+		}
+	}
+	if rec != nil {
+		if err := writeExports(rec, pos[0], *htmlPath, *perfetto, *shiviz, *explain, res, stdout); err != nil {
+			return err
 		}
 	}
 	if out.Same {
@@ -114,4 +135,84 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "replay failure: %s\n", replay.Escape(res.Failure.Error()))
 	return errFailed
+}
+
+// writeExports writes the HTML page and the Perfetto and ShiViz files of a
+// recorded replay.
+func writeExports(rec *replay.Recording, failurePath, htmlPath, perfetto, shiviz string, explain bool, res *scenarios.Result, stdout io.Writer) error {
+	if rec.Capped {
+		fmt.Fprintf(stdout, "note: the trace is longer than --max-events; the exports hold its last %d events (from event %d)\n", len(rec.Events), rec.Events[0].Index)
+	}
+	write := func(path, what string, fn func(io.Writer) error) error {
+		h, err := os.Create(path)
+		if err != nil {
+			return usagef("%s: %v", what, err)
+		}
+		err = fn(h)
+		if cerr := h.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, path, err)
+		}
+		return nil
+	}
+	if htmlPath != "" {
+		po := replay.PageOptions{Porcupine: replay.PorcupineHref(failurePath, htmlPath, res.Artifacts)}
+		if explain {
+			x, err := replay.Explain(rec.File, replay.ExplainOptions{})
+			if err != nil {
+				return err
+			}
+			po.Explain = x
+			fmt.Fprintf(stdout, "explain: %s\n", x.Summary())
+		}
+		if err := write(htmlPath, "html", func(w io.Writer) error { return rec.WriteHTML(w, po) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "html timeline: %s\n", htmlPath)
+	}
+	if perfetto != "" {
+		if err := write(perfetto, "perfetto", rec.WritePerfetto); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "perfetto trace: %s (open in ui.perfetto.dev or chrome://tracing)\n", perfetto)
+	}
+	if shiviz != "" {
+		if err := write(shiviz, "shiviz", rec.WriteShiViz); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "shiviz log: %s\n", shiviz)
+	}
+	return nil
+}
+
+// replayBreak replays the file up to event k and prints every node's state
+// there, as 'dsim run --break' does for a seed.
+func replayBreak(f *replay.File, k uint64, window int, limit time.Duration, stdout io.Writer) error {
+	s, v, cfg, err := f.Config()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	cfg.BreakAt = k
+	t := replay.NewTail(window)
+	cfg.Trace = t.Writer()
+	res := replay.RunLimited(s, v, f.Seed, cfg, limit)
+	fmt.Fprintf(stdout, "replay %s seed %d to event %d\n", f.Scenario, f.Seed, k)
+	fmt.Fprintf(stdout, "timeline (last %d events):\n", len(t.Events()))
+	replay.PrintTimeline(stdout, t.Events(), res.Failure)
+	if res.Failure != nil {
+		fmt.Fprintf(stdout, "the run failed before event %d: %s\n", k, replay.Escape(res.Failure.Error()))
+		return errFailed
+	}
+	if res.Inspect == nil {
+		fmt.Fprintf(stdout, "the run ended after %d events, before event %d\n", res.Events, k)
+		return usagef("--break %d is past the run's last event %d", k, res.Events)
+	}
+	b, err := json.MarshalIndent(res.Inspect, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "STOPPED after event %d (vtime %v); state of every node:\n%s\n", res.Events, res.VTime, b)
+	return nil
 }

@@ -1,0 +1,371 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smilingraft/dsim/sim"
+)
+
+// ExplainOptions tune Explain. Zero fields take the defaults.
+type ExplainOptions struct {
+	// Forks is how many continuations run from each sampled event (M).
+	Forks int
+	// Points is how many event indexes are sampled evenly over the run up
+	// to the failure (K) before the window is refined.
+	Points int
+	// Refine is how many more points bisection may add inside the window.
+	Refine int
+	// Width: refinement stops once the window spans at most this many
+	// events.
+	Width uint64
+	// Near is what "near 1" means: the share of failing continuations from
+	// which the failure counts as inevitable.
+	Near float64
+	// Budget is the wall time aimed at; forks and points are cut down to
+	// fit it (judged by the time of one run) and refinement stops once it
+	// is spent.
+	Budget time.Duration
+	// Workers run continuations in parallel (default: GOMAXPROCS).
+	Workers int
+	// Limit is each run's wall-clock watchdog (0: none).
+	Limit time.Duration
+}
+
+// Default explain budget: points x forks.
+const (
+	DefaultForks  = 20
+	DefaultPoints = 16
+	DefaultRefine = 10
+)
+
+func (o *ExplainOptions) defaults() {
+	if o.Forks <= 0 {
+		o.Forks = DefaultForks
+	}
+	if o.Points <= 1 {
+		o.Points = DefaultPoints
+	}
+	if o.Refine < 0 {
+		o.Refine = 0
+	}
+	if o.Width == 0 {
+		o.Width = 8
+	}
+	if o.Near <= 0 || o.Near > 1 {
+		o.Near = 0.9
+	}
+	if o.Budget <= 0 {
+		o.Budget = 45 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+}
+
+// Point is P(failure | the first K events) estimated from Runs
+// continuations forked after event K, Fails of which failed.
+type Point struct {
+	K     uint64   `json:"k"`
+	T     sim.Time `json:"vtime_ns"`
+	Fails int      `json:"fails"`
+	Runs  int      `json:"runs"`
+}
+
+// P is the share of continuations that failed.
+func (p Point) P() float64 {
+	if p.Runs == 0 {
+		return 0
+	}
+	return float64(p.Fails) / float64(p.Runs)
+}
+
+// Explanation is what Explain found: the curve, and the window of events
+// in which the run went from the base rate to near-certain failure.
+type Explanation struct {
+	Scenario  string  `json:"scenario"`
+	Seed      uint64  `json:"seed"`
+	Checker   string  `json:"checker"`
+	FailEvent uint64  `json:"fail_event"`
+	Forks     int     `json:"forks"`
+	Points    []Point `json:"points"`
+	// Base is P at the first point: how often the run fails when
+	// everything after its first event is drawn afresh.
+	Base float64 `json:"base"`
+	Near float64 `json:"near"`
+	// Lo and Hi bound the window (Lo, Hi]: P(Lo) < Near and from Hi on
+	// every sampled point is at least Near. Found is false when the run
+	// was doomed from its first event (no window) — then Note says so.
+	Found  bool     `json:"found"`
+	Lo, Hi uint64   `json:"-"`
+	LoT    sim.Time `json:"-"`
+	HiT    sim.Time `json:"-"`
+	// Decisive are the trace events in the window (timers left out).
+	Decisive []sim.TraceEvent `json:"decisive"`
+	Note     string           `json:"note,omitempty"`
+	Runs     int              `json:"runs"`
+	Wall     time.Duration    `json:"wall_ns"`
+	Workers  int              `json:"workers"`
+	Reduced  string           `json:"reduced,omitempty"`
+}
+
+// forkSalt is continuation j's salt: the same at every k (common random
+// numbers), so the curve's differences come from the prefix, not the draw.
+func forkSalt(j int) uint64 { return uint64(j+1) * 0x9e3779b97f4a7c15 }
+
+// Explain answers: at which event did this failing run become doomed? For
+// event indexes k sampled over the run up to its failure it replays the
+// file's run to k, forks it (sim.World.Fork re-seeds the network, disk and
+// workload streams — the plan's later actions are kept, node streams
+// continue) and runs Forks continuations to the end, estimating
+// P(failure | the first k events). It then names the window where that
+// jumps from the base rate to near 1, refined by bisection, and the events
+// in it. Runs are independent and their salts fixed, so the answer does
+// not depend on scheduling.
+func Explain(f *File, o ExplainOptions) (*Explanation, error) {
+	o.defaults()
+	start := time.Now()
+	s, v, cfg, err := f.Config()
+	if err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	base := RunLimited(s, v, f.Seed, cfg, o.Limit)
+	one := time.Since(start)
+	if base.Failure == nil || base.Failure.Checker == HangChecker || f.Failure == nil ||
+		base.Failure.Checker != f.Failure.Checker || base.Failure.Event != f.Failure.Event {
+		got := "it passed"
+		if base.Failure != nil {
+			got = base.Failure.Error()
+		}
+		return nil, fmt.Errorf("explain: the file does not reproduce (%s); replay it to see what differs", Escape(got))
+	}
+	fe := base.Failure.Event
+	x := &Explanation{Scenario: f.Scenario, Seed: f.Seed, Checker: base.Failure.Checker, FailEvent: fe,
+		Near: o.Near, Workers: o.Workers}
+	if fe < 2 {
+		x.Note = "the run fails at its first event: nothing to explain"
+		x.Wall = time.Since(start)
+		return x, nil
+	}
+	// Fit the budget: a continuation that passes runs on to the end, so
+	// count two baseline runs for one.
+	per := 2 * max(one, 100*time.Microsecond)
+	afford := int(o.Budget / per * time.Duration(o.Workers))
+	if need := (o.Points + o.Refine) * o.Forks; need > afford {
+		m := max(4, afford/(o.Points+o.Refine))
+		k := o.Points
+		if m < o.Forks {
+			o.Forks = m
+		}
+		if (k+o.Refine)*o.Forks > afford {
+			k = max(4, afford/o.Forks-o.Refine)
+			o.Points = min(o.Points, k)
+		}
+		x.Reduced = fmt.Sprintf("one run takes %v: cut to %d forks x %d points to fit the %v budget", one.Round(time.Millisecond), o.Forks, o.Points, o.Budget)
+	}
+	x.Forks = o.Forks
+	last := fe - 1
+	ks := map[uint64]bool{}
+	var first []uint64
+	for i := 0; i < o.Points; i++ {
+		k := 1 + uint64(i)*(last-1)/uint64(o.Points-1)
+		if !ks[k] {
+			ks[k] = true
+			first = append(first, k)
+		}
+	}
+	pts := map[uint64]*Point{}
+	eval := func(list []uint64) {
+		res := forkRuns(f, list, o)
+		for _, p := range res {
+			pts[p.K] = p
+		}
+		x.Runs += len(list) * o.Forks
+	}
+	eval(first)
+	sorted := func() []Point {
+		out := make([]Point, 0, len(pts))
+		for _, p := range pts {
+			out = append(out, *p)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+		return out
+	}
+	ps := sorted()
+	x.Base = ps[0].P()
+	hi := len(ps)
+	for i := len(ps) - 1; i >= 0 && ps[i].P() >= o.Near; i-- {
+		hi = i
+	}
+	switch hi {
+	case 0:
+		x.Note = fmt.Sprintf("doomed from the start: %.0f%% of the continuations forked after event %d fail", 100*ps[0].P(), ps[0].K)
+	default:
+		var lo, up Point
+		lo = ps[hi-1]
+		if hi == len(ps) {
+			// Never near 1 before the failing event: the window ends at it.
+			up = Point{K: fe, T: base.Failure.VTime, Fails: 1, Runs: 1}
+		} else {
+			up = ps[hi]
+		}
+		for r := 0; r < o.Refine && up.K-lo.K > o.Width && time.Since(start) < o.Budget; r++ {
+			m := lo.K + (up.K-lo.K)/2
+			eval([]uint64{m})
+			if p := *pts[m]; p.P() >= o.Near {
+				up = p
+			} else {
+				lo = p
+			}
+		}
+		x.Found = true
+		x.Lo, x.Hi, x.LoT, x.HiT = lo.K, up.K, lo.T, up.T
+		ps = sorted()
+		x.Decisive = windowEvents(f, lo.K+1, up.K, o.Limit)
+	}
+	x.Points = ps
+	x.Wall = time.Since(start)
+	return x, nil
+}
+
+// forkRuns runs o.Forks continuations from each k in ks on o.Workers
+// goroutines and returns one Point per k.
+func forkRuns(f *File, ks []uint64, o ExplainOptions) []*Point {
+	type job struct{ p, j int }
+	out := make([]*Point, len(ks))
+	for i, k := range ks {
+		out[i] = &Point{K: k, Runs: o.Forks}
+	}
+	times := make([]sim.Time, len(ks))
+	fails := make([][]bool, len(ks))
+	for i := range fails {
+		fails[i] = make([]bool, o.Forks)
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for jb := range jobs {
+				s, v, cfg, err := f.Config()
+				if err != nil {
+					continue
+				}
+				k, salt := ks[jb.p], forkSalt(jb.j)
+				var at sim.Time
+				cfg.Observe = func(w *sim.World) {
+					w.AfterEvent(func() {
+						if w.Events() == k {
+							at = w.Now()
+							w.Fork(salt)
+						}
+					})
+				}
+				res := RunLimited(s, v, f.Seed, cfg, o.Limit)
+				fails[jb.p][jb.j] = res.Failure != nil
+				if jb.j == 0 {
+					times[jb.p] = at
+				}
+			}
+		}()
+	}
+	for p := range ks {
+		for j := 0; j < o.Forks; j++ {
+			jobs <- job{p, j}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	for i := range out {
+		out[i].T = times[i]
+		for _, b := range fails[i] {
+			if b {
+				out[i].Fails++
+			}
+		}
+	}
+	return out
+}
+
+// windowEvents replays the file once more and returns its trace events
+// with indexes in [from, to], timers left out.
+func windowEvents(f *File, from, to uint64, limit time.Duration) []sim.TraceEvent {
+	s, v, cfg, err := f.Config()
+	if err != nil {
+		return nil
+	}
+	t := NewTail(1)
+	t.From, t.To = from, to
+	cfg.Trace = t.Writer()
+	RunLimited(s, v, f.Seed, cfg, limit)
+	var out []sim.TraceEvent
+	for _, e := range t.Range {
+		if e.Kind != "timer" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Print writes the curve and the window as text.
+func (x *Explanation) Print(w io.Writer, maxEvents int) {
+	fmt.Fprintf(w, "explain %s seed %d: %s at event %d\n", x.Scenario, x.Seed, Escape(x.Checker), x.FailEvent)
+	if x.Reduced != "" {
+		fmt.Fprintf(w, "  (%s)\n", x.Reduced)
+	}
+	fmt.Fprintf(w, "%d continuations (%d per point, %d points) in %v on %d workers\n", x.Runs, x.Forks, len(x.Points), x.Wall.Round(time.Millisecond), x.Workers)
+	fmt.Fprintf(w, "%10s %14s  %s\n", "after k", "vtime", "P(failure | first k events)")
+	for _, p := range x.Points {
+		mark := "  "
+		if x.Found && p.K > x.Lo && p.K <= x.Hi {
+			mark = "<-"
+		}
+		bar := strings.Repeat("#", int(p.P()*40+0.5))
+		fmt.Fprintf(w, "%10d %14v  %4.2f %-40s %s\n", p.K, p.T, p.P(), bar, mark)
+	}
+	if x.Note != "" {
+		fmt.Fprintf(w, "%s\n", x.Note)
+	}
+	if !x.Found {
+		return
+	}
+	fmt.Fprintf(w, "%s\n", x.Summary())
+	fmt.Fprintf(w, "events in the window (%d, timers left out):\n", len(x.Decisive))
+	evs := x.Decisive
+	if maxEvents > 0 && len(evs) > maxEvents {
+		evs = evs[:maxEvents]
+	}
+	PrintTimeline(w, evs, nil)
+	if len(evs) < len(x.Decisive) {
+		fmt.Fprintf(w, "  ... %d more ('dsim replay FILE --trace' prints them)\n", len(x.Decisive)-len(evs))
+	}
+}
+
+// Summary says in one line where the failure became inevitable.
+func (x *Explanation) Summary() string {
+	if !x.Found {
+		return x.Note
+	}
+	return fmt.Sprintf("base rate %.2f; P(failure) reaches %.2f+ within events %d..%d (vtime %v .. %v, %d events): the decisive window",
+		x.Base, x.Near, x.Lo+1, x.Hi, x.LoT, x.HiT, x.Hi-x.Lo)
+}
+
+// pageJSON is what the HTML page draws.
+func (x *Explanation) pageJSON() any {
+	pts := make([][3]any, 0, len(x.Points))
+	for _, p := range x.Points {
+		pts = append(pts, [3]any{p.K, p.P(), int64(p.T)})
+	}
+	var win any
+	if x.Found {
+		win = []any{x.Lo, x.Hi, int64(x.LoT), int64(x.HiT)}
+	}
+	return map[string]any{"points": pts, "base": x.Base, "last": x.FailEvent, "window": win,
+		"summary": fmt.Sprintf("%s\n%d continuations, %d per point, in %v.", x.Summary(), x.Runs, x.Forks, x.Wall.Round(time.Millisecond))}
+}
