@@ -220,7 +220,10 @@ func (c *Ctrl) InitConfig(first Config, cb func(kv.Err)) {
 // published another configuration of that number, or a group refused a
 // step as stale (a newer change happened); ErrDeposed when a leased
 // controller lost its lease; ErrBadConfig for an invalid next or stored
-// state. The call returns in every case once the kvsrv server answers:
+// state, and for a next with no groups at all (refused: the shards would
+// stay frozen at the last group and a later join would install them
+// empty, losing every write; the last group can only hand its shards to a
+// joining one in one change). The call returns in every case once the kvsrv server answers:
 // when a group does not answer, the controller checks after each round of
 // its servers whether another controller published next.Num or later, and
 // gives up (ErrStale) if so.
@@ -228,6 +231,15 @@ func (c *Ctrl) ChangeConfigTo(next Config, cb func(kv.Err)) {
 	c.run(func() {
 		if next.NShards() != c.cfg.NShards || next.Check() != nil {
 			c.env.Logf("shard ctrl: ChangeConfigTo an invalid configuration %v", next)
+			c.finish(cb, ErrBadConfig)
+			return
+		}
+		if len(next.Groups) == 0 {
+			// Refused: with no group left, every shard would stay frozen
+			// at its last group, and a later join would install it empty
+			// (from gid 0): acknowledged writes lost. The last group
+			// leaves only by handing its shards to a joining one.
+			c.env.Logf("shard ctrl: ChangeConfigTo %d with no groups refused (the shards' data would be lost)", next.Num)
 			c.finish(cb, ErrBadConfig)
 			return
 		}

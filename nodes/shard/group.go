@@ -69,6 +69,19 @@ type GroupConfig struct {
 	NShards int
 	// Options are the UNSAFE switches of the state machine.
 	Options GroupOptions
+	// Observer, when set, hears every change of a shard's status in this
+	// server's state machine (see ShardObserver); nil in production.
+	Observer ShardObserver
+}
+
+// ShardObserver hears a group server's shard status changes, for online
+// checkers (checkers/shardcheck's single ownership). Index is the Raft
+// index the server had applied when the change happened (0 while the
+// server restores its snapshot at start); replicas apply the same log, so a
+// checker takes, per group, the changes of whichever replica is furthest
+// along. Accepts says whether the shard now takes Gets and Puts.
+type ShardObserver interface {
+	ShardChanged(gid GID, me int, index uint64, shard int, st Status, accepts bool)
 }
 
 // Server is one member of a shard group (the lab's shardgrp server): an
@@ -100,6 +113,15 @@ func (s *Server) Start(env *sim.Env) {
 	s.sm = NewGroupSM(s.cfg.NShards, s.cfg.Options)
 	s.sm.Logf = env.Logf
 	s.sm.Fail = env.Fail
+	if obs := s.cfg.Observer; obs != nil {
+		s.sm.OnChange = func(shard int, st Status, accepts bool) {
+			idx := uint64(0)
+			if s.r != nil {
+				idx = s.r.Applied()
+			}
+			obs.ShardChanged(s.cfg.GID, s.cfg.RSM.Raft.Me, idx, shard, st, accepts)
+		}
+	}
 	r, err := rsm.New(env, s.cfg.RSM, s.sm)
 	if err != nil {
 		env.Fail("setup", "shard group %d server: %v", s.cfg.GID, err)

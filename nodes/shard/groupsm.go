@@ -163,6 +163,19 @@ type GroupSM struct {
 	// Logf and Fail are the host's env.Logf and env.Fail (nil: silent).
 	Logf func(format string, args ...any)
 	Fail func(checker, format string, args ...any)
+	// OnChange, when set, is called whenever a shard's status changes
+	// (Freeze, Install, Delete), with whether the shard now accepts Gets
+	// and Puts (Serving, or Frozen under UnsafeServeFrozen); after Restore
+	// it is called once for every shard. Online checkers (single
+	// ownership) watch through it; it must not change the state machine.
+	OnChange func(shard int, st Status, accepts bool)
+}
+
+// changed reports shard s's status through OnChange.
+func (g *GroupSM) changed(s int) {
+	if g.OnChange != nil {
+		g.OnChange(s, g.shards[s].status, g.serving(s))
+	}
 }
 
 // CheckDecode is the failure checker name for a group snapshot that does
@@ -420,7 +433,10 @@ func (g *GroupSM) freeze(s int, num uint64, fenced bool) Reply {
 	if sl.status == Absent {
 		return Reply{Err: ErrNotOwned, Num: sl.num}
 	}
-	sl.status = Frozen
+	if sl.status != Frozen {
+		sl.status = Frozen
+		g.changed(s)
+	}
 	return Reply{Err: kv.OK, Num: sl.num, Data: sl.data.Encode()}
 }
 
@@ -443,6 +459,7 @@ func (g *GroupSM) install(s int, num uint64, fenced bool, data []byte) Reply {
 		sl.num = num
 	}
 	sl.status, sl.data = Serving, sd
+	g.changed(s)
 	return Reply{Err: kv.OK, Num: sl.num}
 }
 
@@ -460,7 +477,11 @@ func (g *GroupSM) delete(s int, num uint64, fenced bool) Reply {
 	if fenced {
 		sl.num = num
 	}
+	was := sl.status
 	sl.status, sl.data = Absent, ShardData{}
+	if was != Absent {
+		g.changed(s)
+	}
 	return Reply{Err: kv.OK, Num: sl.num}
 }
 
@@ -494,6 +515,9 @@ func (g *GroupSM) Restore(data []byte) {
 		shards = make([]slot, len(g.shards))
 	}
 	g.shards = shards
+	for s := range g.shards {
+		g.changed(s)
+	}
 }
 
 func decodeGroup(data []byte, n int) ([]slot, error) {

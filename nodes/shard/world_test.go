@@ -550,3 +550,44 @@ func TestDeterministicHash(t *testing.T) {
 		t.Fatalf("same seed, different runs: %x/%d vs %x/%d", h1, e1, h2, e2)
 	}
 }
+
+// A change to a configuration with no groups is refused (ErrBadConfig):
+// otherwise every shard would stay frozen at the last group and a later
+// join would install it empty. The data stays served by the last group,
+// and a join afterwards carries it over.
+func TestLeaveLastGroupRefused(t *testing.T) {
+	r := newRig(4, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 3 * sim.Millisecond})
+	r.addGroup(1, -1, GroupOptions{})
+	r.addGroup(2, -1, GroupOptions{})
+	c1, _ := Initial(0).Join(map[GID][]sim.NodeID{1: r.groups[1]})
+	empty, _ := c1.Leave(1)
+	c2, _ := c1.Join(map[GID][]sim.NodeID{2: r.groups[2]})
+	var errs []kv.Err
+	got := ""
+	r.w.AddNode("ctl", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv})
+			ck := NewClerk(env, ClerkConfig{KVServer: r.kvsrv})
+			c.InitConfig(c1, func(err kv.Err) {
+				errs = append(errs, err)
+				ck.Put("a", "x", 0, func(err kv.Err) {
+					errs = append(errs, err)
+					c.ChangeConfigTo(empty, func(err kv.Err) {
+						errs = append(errs, err)
+						c.ChangeConfigTo(c2, func(err kv.Err) {
+							errs = append(errs, err)
+							ck.Get("a", func(v string, ver uint64, err kv.Err) { got = fmt.Sprintf("%s@%d %s", v, ver, err) })
+						})
+					})
+				})
+			})
+		}}
+	})
+	r.w.RunFor(5 * sim.Second)
+	if fmt.Sprint(errs) != "[OK OK ErrBadConfig OK]" {
+		t.Fatalf("outcomes %v, want [OK OK ErrBadConfig OK]", errs)
+	}
+	if got != "x@1 OK" {
+		t.Errorf("after refusing the empty configuration and joining gid 2: get(a) = %q, want x@1 OK", got)
+	}
+}
