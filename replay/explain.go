@@ -19,7 +19,8 @@ type ExplainOptions struct {
 	// Points is how many event indexes are sampled evenly over the run up
 	// to the failure (K) before the window is refined.
 	Points int
-	// Refine is how many more points bisection may add inside the window.
+	// Refine is how many more points bisection may add inside the window
+	// (negative: none).
 	Refine int
 	// Width: refinement stops once the window spans at most this many
 	// events.
@@ -51,7 +52,10 @@ func (o *ExplainOptions) defaults() {
 	if o.Points <= 1 {
 		o.Points = DefaultPoints
 	}
-	if o.Refine < 0 {
+	switch {
+	case o.Refine == 0:
+		o.Refine = DefaultRefine
+	case o.Refine < 0:
 		o.Refine = 0
 	}
 	if o.Width == 0 {
@@ -101,10 +105,17 @@ type Explanation struct {
 	// Lo and Hi bound the window (Lo, Hi]: P(Lo) < Near and from Hi on
 	// every sampled point is at least Near. Found is false when the run
 	// was doomed from its first event (no window) — then Note says so.
-	Found  bool     `json:"found"`
-	Lo, Hi uint64   `json:"-"`
-	LoT    sim.Time `json:"-"`
-	HiT    sim.Time `json:"-"`
+	Found bool     `json:"found"`
+	Lo    uint64   `json:"window_from"`
+	Hi    uint64   `json:"window_to"`
+	LoT   sim.Time `json:"window_from_vtime_ns"`
+	HiT   sim.Time `json:"window_to_vtime_ns"`
+	// Mid is half way from Base to Near; Leave is the edge (a, b] where P
+	// crossed it and Reach the edge where it crossed Near. The window is
+	// (Leave[0], Reach[1]].
+	Mid   float64   `json:"mid"`
+	Leave [2]uint64 `json:"leave"`
+	Reach [2]uint64 `json:"reach"`
 	// Decisive are the trace events in the window (timers left out).
 	Decisive []sim.TraceEvent `json:"decisive"`
 	Note     string           `json:"note,omitempty"`
@@ -198,37 +209,70 @@ func Explain(f *File, o ExplainOptions) (*Explanation, error) {
 	}
 	ps := sorted()
 	x.Base = ps[0].P()
-	hi := len(ps)
-	for i := len(ps) - 1; i >= 0 && ps[i].P() >= o.Near; i-- {
-		hi = i
-	}
-	switch hi {
-	case 0:
-		x.Note = fmt.Sprintf("doomed from the start: %.0f%% of the continuations forked after event %d fail", 100*ps[0].P(), ps[0].K)
-	default:
-		var lo, up Point
-		lo = ps[hi-1]
-		if hi == len(ps) {
-			// Never near 1 before the failing event: the window ends at it.
-			up = Point{K: fe, T: base.Failure.VTime, Fails: 1, Runs: 1}
-		} else {
-			up = ps[hi]
+	x.Mid = x.Base + (o.Near-x.Base)/2
+	// edge finds the first point from which every later one is at least
+	// thr, and the point before it: P crosses thr between them.
+	edge := func(ps []Point, thr float64) (lo, up Point, ok bool) {
+		i := len(ps)
+		for i > 0 && ps[i-1].P() >= thr {
+			i--
 		}
-		for r := 0; r < o.Refine && up.K-lo.K > o.Width && time.Since(start) < o.Budget; r++ {
+		if i == 0 {
+			return Point{}, Point{}, false
+		}
+		if i == len(ps) {
+			// Never there before the failing event: the edge ends at it.
+			return ps[i-1], Point{K: fe, T: base.Failure.VTime, Fails: 1, Runs: 1}, true
+		}
+		return ps[i-1], ps[i], true
+	}
+	// refine bisects (lo, up] where P crosses thr, within half the
+	// refinement budget each.
+	refine := func(lo, up Point, thr float64, steps int) (Point, Point) {
+		for r := 0; r < steps && up.K-lo.K > o.Width && time.Since(start) < o.Budget; r++ {
 			m := lo.K + (up.K-lo.K)/2
-			eval([]uint64{m})
-			if p := *pts[m]; p.P() >= o.Near {
+			if pts[m] == nil {
+				eval([]uint64{m})
+			}
+			if p := *pts[m]; p.P() >= thr {
 				up = p
 			} else {
 				lo = p
 			}
 		}
-		x.Found = true
-		x.Lo, x.Hi, x.LoT, x.HiT = lo.K, up.K, lo.T, up.T
-		ps = sorted()
-		x.Decisive = windowEvents(f, lo.K+1, up.K, o.Limit)
+		return lo, up
 	}
-	x.Points = ps
+	hl, hu, ok := edge(ps, o.Near)
+	if !ok {
+		x.Note = fmt.Sprintf("doomed from the start: %.0f%% of the continuations forked after event %d fail", 100*ps[0].P(), ps[0].K)
+		x.Points = ps
+		x.Wall = time.Since(start)
+		return x, nil
+	}
+	// Where P leaves the base rate: it crosses half way to Near, at or
+	// before the point where it reaches Near.
+	var upto []Point
+	for _, p := range ps {
+		if p.K <= hu.K {
+			upto = append(upto, p)
+		}
+	}
+	ll, lu, ok := edge(upto, x.Mid)
+	if !ok || lu.K > hu.K {
+		ll, lu = hl, hu
+	}
+	hl, hu = refine(hl, hu, o.Near, (o.Refine+1)/2)
+	if ll.K < hl.K {
+		ll, lu = refine(ll, lu, x.Mid, o.Refine/2)
+	} else {
+		ll, lu = hl, hu
+	}
+	x.Found = true
+	x.Lo, x.Hi, x.LoT, x.HiT = ll.K, hu.K, ll.T, hu.T
+	x.Leave = [2]uint64{ll.K, lu.K}
+	x.Reach = [2]uint64{hl.K, hu.K}
+	x.Points = sorted()
+	x.Decisive = windowEvents(f, x.Lo+1, x.Hi, x.Leave, x.Reach, o.Limit)
 	x.Wall = time.Since(start)
 	return x, nil
 }
@@ -293,9 +337,12 @@ func forkRuns(f *File, ks []uint64, o ExplainOptions) []*Point {
 	return out
 }
 
-// windowEvents replays the file once more and returns its trace events
-// with indexes in [from, to], timers left out.
-func windowEvents(f *File, from, to uint64, limit time.Duration) []sim.TraceEvent {
+// windowEvents replays the file once more and returns the decisive trace
+// events with indexes in [from, to]: every fault, crash, restart, clock
+// change and note (a leader elected) in it, and the sends, deliveries and
+// drops inside the two edges (lo, up] where P left the base rate and where
+// it reached near 1. Timers are left out.
+func windowEvents(f *File, from, to uint64, leave, reach [2]uint64, limit time.Duration) []sim.TraceEvent {
 	s, v, cfg, err := f.Config()
 	if err != nil {
 		return nil
@@ -305,8 +352,15 @@ func windowEvents(f *File, from, to uint64, limit time.Duration) []sim.TraceEven
 	cfg.Trace = t.Writer()
 	RunLimited(s, v, f.Seed, cfg, limit)
 	var out []sim.TraceEvent
+	in := func(i uint64, e [2]uint64) bool { return i > e[0] && i <= e[1] }
 	for _, e := range t.Range {
-		if e.Kind != "timer" {
+		switch e.Kind {
+		case "timer":
+		case "send", "deliver", "drop", "log", "invoke", "return":
+			if in(e.Index, leave) || in(e.Index, reach) {
+				out = append(out, e)
+			}
+		default:
 			out = append(out, e)
 		}
 	}
@@ -336,7 +390,7 @@ func (x *Explanation) Print(w io.Writer, maxEvents int) {
 		return
 	}
 	fmt.Fprintf(w, "%s\n", x.Summary())
-	fmt.Fprintf(w, "events in the window (%d, timers left out):\n", len(x.Decisive))
+	fmt.Fprintf(w, "decisive events (%d: faults, crashes, clock changes and notes in the window; sends, deliveries and drops at its two edges):\n", len(x.Decisive))
 	evs := x.Decisive
 	if maxEvents > 0 && len(evs) > maxEvents {
 		evs = evs[:maxEvents]
@@ -352,8 +406,8 @@ func (x *Explanation) Summary() string {
 	if !x.Found {
 		return x.Note
 	}
-	return fmt.Sprintf("base rate %.2f; P(failure) reaches %.2f+ within events %d..%d (vtime %v .. %v, %d events): the decisive window",
-		x.Base, x.Near, x.Lo+1, x.Hi, x.LoT, x.HiT, x.Hi-x.Lo)
+	return fmt.Sprintf("decisive window: events %d..%d (vtime %v .. %v, %d events): P(failure) leaves the base rate %.2f (crosses %.2f) within events %d..%d and reaches %.2f+ within events %d..%d",
+		x.Lo+1, x.Hi, x.LoT, x.HiT, x.Hi-x.Lo, x.Base, x.Mid, x.Leave[0]+1, x.Leave[1], x.Near, x.Reach[0]+1, x.Reach[1])
 }
 
 // pageJSON is what the HTML page draws.
@@ -366,6 +420,6 @@ func (x *Explanation) pageJSON() any {
 	if x.Found {
 		win = []any{x.Lo, x.Hi, int64(x.LoT), int64(x.HiT)}
 	}
-	return map[string]any{"points": pts, "base": x.Base, "last": x.FailEvent, "window": win,
+	return map[string]any{"points": pts, "base": x.Base, "last": x.FailEvent, "window": win, "leave": x.Leave, "reach": x.Reach,
 		"summary": fmt.Sprintf("%s\n%d continuations, %d per point, in %v.", x.Summary(), x.Runs, x.Forks, x.Wall.Round(time.Millisecond))}
 }

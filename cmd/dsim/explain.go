@@ -47,6 +47,9 @@ func cmdExplain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *refine == 0 {
+		*refine = -1 // none
+	}
 	x, err := replay.Explain(f, replay.ExplainOptions{Forks: *forks, Points: *points, Refine: *refine,
 		Budget: *budget, Workers: *workers, Limit: *limit})
 	if err != nil {
