@@ -266,6 +266,8 @@ var msgOrder = D.msgs.map(function (m, j) {
 });
 msgOrder.sort(function (a, b) { return MS[a] - MS[b]; });
 var msgStarts = msgOrder.map(function (j) { return MS[j]; });
+var RECV = new Uint8Array(N); // rows drawn at the receiver: deliveries and drops in flight
+D.msgs.forEach(function (m) { if (m[2] !== 2 && m[1] >= 0) RECV[m[1]] = 1; });
 function lowerBound(arr, v, get) {
   var lo = 0, hi = arr.length;
   while (lo < hi) { var mid = (lo + hi) >> 1; if (get(arr, mid) < v) lo = mid + 1; else hi = mid; }
@@ -287,6 +289,7 @@ if (D.explain && D.explain.window && D.explain.window[3] >= D.explain.window[2])
   $("towin").hidden = false;
 }
 var HIT = { ev: [], msg: [] };
+var DENSE = false, PATH = {}; // many messages in view: one path per fate, no heads
 var STATS = { lanes: [], arrows: 0, failureDrawn: false, events: 0 };
 function resize() {
   var dpr = window.devicePixelRatio || 1;
@@ -373,30 +376,47 @@ function draw() {
   // messages
   var showTimers = $("showTimers").checked, showRefused = $("showRefused").checked;
   if ($("showArrows").checked) {
-    var from = lowerBound(msgStarts, view.t0 - maxDur, numT), drawn = 0;
+    var from = lowerBound(msgStarts, view.t0 - maxDur, numT), drawn = 0, vis = [];
     for (var q = from; q < msgOrder.length && msgStarts[q] <= view.t1; q++) {
       var j = msgOrder[q], m = D.msgs[j];
       if (ME[j] < view.t0) continue;
       if (m[2] === 2 && !showRefused) continue;
-      drawMsg(j, m);
-      drawn++;
-      if (drawn > 40000) break;
+      vis.push(j);
+      if (vis.length > 60000) break;
+    }
+    DENSE = vis.length > 1500;
+    if (DENSE) { PATH.ok = new Path2D(); PATH.lost = new Path2D(); PATH.refused = new Path2D(); }
+    for (var v = 0; v < vis.length; v++) drawMsg(vis[v], D.msgs[vis[v]]);
+    if (DENSE) {
+      ctx.strokeStyle = "rgba(43,108,176,0.5)"; ctx.stroke(PATH.ok);
+      ctx.strokeStyle = "rgba(120,120,120,0.6)"; ctx.stroke(PATH.lost);
+      ctx.strokeStyle = "rgba(208,0,0,0.7)"; ctx.stroke(PATH.refused);
     }
   }
   // events
-  var i0 = lowerBound(EV, view.t0, evT), budget = 60000;
-  for (var r = i0; r < N && EV[r][T] <= view.t1 && budget > 0; r++, budget--) {
+  var i0 = lowerBound(EV, view.t0, evT), budget = 200000, i1 = i0;
+  while (i1 < N && EV[i1][T] <= view.t1) i1++;
+  var denseEv = i1 - i0 > 3000, lastPx = {};
+  for (var r = i0; r < i1 && budget > 0; r++, budget--) {
     var e = EV[r], k = D.kinds[e[KIND]];
     if (k === "timer" && !showTimers) continue;
     var px = x(e[T]), py = laneMid(e[LANE]);
+    HIT.ev.push([px, py, r]);
+    STATS.events++;
+    if (denseEv && k !== "crash" && k !== "clock" && k !== "start" && k !== "fail") {
+      var cell = e[LANE] * 100000 + Math.round(px); // one tick per pixel column and lane
+      if (lastPx[e[LANE]] === cell) continue;
+      lastPx[e[LANE]] = cell;
+      ctx.fillStyle = COLORS[k] || "#000";
+      ctx.fillRect(px, py - 3, 1.2, 6);
+      continue;
+    }
     ctx.fillStyle = COLORS[k] || "#000";
     if (k === "crash") { cross(px, py, 6, "#c53030", 2.5); }
     else if (k === "clock") { ctx.beginPath(); ctx.moveTo(px, py - 7); ctx.lineTo(px + 6, py + 5); ctx.lineTo(px - 6, py + 5); ctx.fill(); ctx.fillText(String(e[WHAT]).slice(0, 24), px + 7, py - 6); }
     else if (k === "start") { ctx.fillRect(px - 1, py - 8, 3, 16); }
     else if (k === "drop") { /* drawn with its message */ }
     else { ctx.beginPath(); ctx.arc(px, py, k === "fail" ? 6 : 2.5, 0, 6.3); ctx.fill(); }
-    HIT.ev.push([px, py, r]);
-    STATS.events++;
   }
   // failure
   if (D.failure) {
@@ -424,15 +444,19 @@ function drawMsg(j, m) {
   if (fate === 2) { // refused at send: a stub toward the receiver, crossed
     var ys = laneMid(s[LANE]), yt = s[PEER] >= 0 ? laneMid(s[PEER]) : ys;
     var px = x(s[T]), dy = yt > ys ? 9 : -9;
-    ctx.strokeStyle = "rgba(208,0,0,0.7)"; ctx.beginPath(); ctx.moveTo(px, ys); ctx.lineTo(px + 4, ys + dy); ctx.stroke();
-    cross(px + 4, ys + dy, 3, "#d00", 1.2);
     HIT.msg.push([px, ys, px + 4, ys + dy, j]);
     STATS.arrows++;
+    if (DENSE) { PATH.refused.moveTo(px, ys); PATH.refused.lineTo(px + 4, ys + dy); return; }
+    ctx.strokeStyle = "rgba(208,0,0,0.7)"; ctx.beginPath(); ctx.moveTo(px, ys); ctx.lineTo(px + 4, ys + dy); ctx.stroke();
+    cross(px + 4, ys + dy, 3, "#d00", 1.2);
     return;
   }
   var x1, y1, x2, y2;
   if (s) { x1 = x(s[T]); y1 = laneMid(s[LANE]); } else { x1 = LEFT; y1 = laneMid(e[PEER] >= 0 ? e[PEER] : e[LANE]); }
   if (e) { x2 = x(e[T]); y2 = laneMid(e[LANE]); } else { x2 = W; y2 = laneMid(s[PEER] >= 0 ? s[PEER] : s[LANE]); x2 = x1 + (x2 - x1) * 0.6; y2 = y1 + (y2 - y1) * 0.6; }
+  HIT.msg.push([x1, y1, x2, y2, j]);
+  STATS.arrows++;
+  if (DENSE) { var pth = fate === 0 || fate === 4 ? PATH.ok : PATH.lost; pth.moveTo(x1, y1); pth.lineTo(x2, y2); return; }
   if (fate === 0 || fate === 4) { ctx.strokeStyle = "rgba(43,108,176,0.75)"; ctx.setLineDash([]); }
   else { ctx.strokeStyle = "rgba(120,120,120,0.8)"; ctx.setLineDash([4, 3]); }
   ctx.beginPath(); ctx.moveTo(x1, y1); ctx.lineTo(x2, y2); ctx.stroke(); ctx.setLineDash([]);
@@ -442,8 +466,6 @@ function drawMsg(j, m) {
     ctx.lineTo(x2 - 7 * Math.cos(ang - 0.4), y2 - 7 * Math.sin(ang - 0.4));
     ctx.lineTo(x2 - 7 * Math.cos(ang + 0.4), y2 - 7 * Math.sin(ang + 0.4)); ctx.fill();
   } else if (fate === 1) { cross(x2, y2, 4, "#d00", 1.8); }
-  HIT.msg.push([x1, y1, x2, y2, j]);
-  STATS.arrows++;
 }
 // the list of events in view, built with textContent
 var listTimer = 0;
@@ -451,7 +473,7 @@ function scheduleList() { clearTimeout(listTimer); listTimer = setTimeout(buildL
 function evLine(r) {
   var e = EV[r], k = D.kinds[e[KIND]], who = LANES[e[LANE]];
   var s = "#" + e[I] + "  " + fmtT(e[T]) + "  " + who + "  " + k;
-  if (e[PEER] >= 0) s += (k === "deliver" || k === "drop" && e[LANE] !== EV[r][LANE] ? " <-" : " ->") + LANES[e[PEER]];
+  if (e[PEER] >= 0) s += (RECV[r] ? " <-" : " ->") + LANES[e[PEER]];
   if (e[WHAT]) s += "  " + e[WHAT];
   return s;
 }
@@ -588,15 +610,17 @@ function drawExplain() {
   c.onclick = toWindow;
 }
 function selfcheck() {
-  text($("selfcheck"), JSON.stringify({ lanes: SELF.lanes, arrowsAll: SELF.arrowsAll, msgs: D.msgs.length, eventsAll: SELF.eventsAll,
+  text($("selfcheck"), JSON.stringify({ lanes: SELF.lanes, arrowsAll: SELF.arrowsAll, msgs: D.msgs.length, eventsAll: SELF.eventsAll, fitMs: SELF.fitMs,
     failureDrawn: SELF.failureDrawn, failureText: $("failure").textContent, errors: ERRORS }));
 }
 var SELF = {};
 try {
   resize();
   drawExplain();
-  $("showTimers").checked = true; fitAll();
-  SELF = { lanes: STATS.lanes.slice(), arrowsAll: STATS.arrows, eventsAll: STATS.events };
+  $("showTimers").checked = true;
+  var t0 = performance.now();
+  fitAll();
+  SELF = { lanes: STATS.lanes.slice(), arrowsAll: STATS.arrows, eventsAll: STATS.events, fitMs: Math.round(performance.now() - t0) };
   $("showTimers").checked = false;
   toFailure();
   SELF.failureDrawn = STATS.failureDrawn;
