@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smilingraft/dsim/cli"
 )
 
 // Exit statuses of campaign and merge (README, "Campaigns").
@@ -154,8 +156,8 @@ func TestSIGTERMKeepsSummaryAndIsIncomplete(t *testing.T) {
 			}
 			code := exitCode(t, cmd.Wait())
 			r := result{code, stdout.String(), stderr.String()}
-			if code != exitIncomplete {
-				t.Fatalf("after %v: exit %d, want %d (incomplete); stderr %q", sig, code, exitIncomplete, r.stderr)
+			if code != cli.ExitIncomplete {
+				t.Fatalf("after %v: exit %d, want %d (incomplete); stderr %q", sig, code, cli.ExitIncomplete, r.stderr)
 			}
 			s := decodeSummary(t, r)
 			if !s.Interrupted || s.Runs == 0 || len(s.FailureFiles) != len(s.Failures) || s.Runs != s.Passed+uint64(len(s.Failures)) {
@@ -188,8 +190,8 @@ func TestInterruptedPassingCampaignIsNotAPass(t *testing.T) {
 	}
 	code := exitCode(t, cmd.Wait())
 	r := result{code, stdout.String(), stderr.String()}
-	if code != exitIncomplete || !strings.Contains(r.stderr, "incomplete") {
-		t.Fatalf("interrupted passing campaign: exit %d, stderr %q; want %d and a line saying incomplete", code, r.stderr, exitIncomplete)
+	if code != cli.ExitIncomplete || !strings.Contains(r.stderr, "incomplete") {
+		t.Fatalf("interrupted passing campaign: exit %d, stderr %q; want %d and a line saying incomplete", code, r.stderr, cli.ExitIncomplete)
 	}
 	if s := decodeSummary(t, r); !s.Interrupted || len(s.Failures) != 0 {
 		t.Fatalf("summary: %+v", s)
@@ -200,7 +202,7 @@ func TestInterruptedPassingCampaignIsNotAPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := dsim(t, nil, "campaign", "merge", p)
-	if m.code != exitIncomplete || !strings.Contains(m.stdout, "PROBLEM") || !strings.Contains(m.stdout, "interrupted") {
+	if m.code != cli.ExitIncomplete || !strings.Contains(m.stdout, "PROBLEM") || !strings.Contains(m.stdout, "interrupted") {
 		t.Fatalf("merge of an interrupted summary: exit %d\n%s%s", m.code, m.stdout, m.stderr)
 	}
 }
@@ -241,22 +243,22 @@ func TestMergeDuplicatedOrMissingShardIsIncompleteAndCountedOnce(t *testing.T) {
 	}
 	r := dsim(t, nil, "campaign", "merge", "--json", p0, p1, dup)
 	s := decodeSummary(t, r)
-	if r.code != exitIncomplete || !strings.Contains(strings.Join(s.Problems, ";"), "duplicated") {
-		t.Fatalf("merge with a duplicated shard: exit %d, problems %q; want %d and a duplicated-shard problem", r.code, s.Problems, exitIncomplete)
+	if r.code != cli.ExitIncomplete || !strings.Contains(strings.Join(s.Problems, ";"), "duplicated") {
+		t.Fatalf("merge with a duplicated shard: exit %d, problems %q; want %d and a duplicated-shard problem", r.code, s.Problems, cli.ExitIncomplete)
 	}
 	if s.Runs != whole.Runs || len(s.Failures) != len(whole.Failures) || s.Passed != whole.Passed {
 		t.Fatalf("duplicated shard counted twice: merged runs %d failures %d passed %d, whole %d %d %d",
 			s.Runs, len(s.Failures), s.Passed, whole.Runs, len(whole.Failures), whole.Passed)
 	}
 	r = dsim(t, nil, "campaign", "merge", p0)
-	if r.code != exitIncomplete || !strings.Contains(r.stdout, "missing shards 1/2") {
+	if r.code != cli.ExitIncomplete || !strings.Contains(r.stdout, "missing shards 1/2") {
 		t.Fatalf("merge with a missing shard: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// A passing campaign with a missing shard is incomplete too (and its
 	// summary is still printed).
 	q0, _, _ := shardSummaries(t, t.TempDir(), "counter/basic")
 	r = dsim(t, nil, "campaign", "merge", q0)
-	if r.code != exitIncomplete || !strings.Contains(r.stdout, "missing shards 1/2") {
+	if r.code != cli.ExitIncomplete || !strings.Contains(r.stdout, "missing shards 1/2") {
 		t.Fatalf("merge of a passing campaign with a missing shard: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -428,8 +430,8 @@ func TestOutChecked(t *testing.T) {
 	small := mnt("size=48k")
 	r := dsim(t, nil, "campaign", "counter/unsafe-nosync", "--seeds", "30", "--files-per-checker", "0", "--workers", "1", "--out", small, "--json")
 	s := decodeSummary(t, r)
-	if r.code != exitIncomplete {
-		t.Fatalf("campaign onto a disk that fills: exit %d, want %d; stderr %q", r.code, exitIncomplete, r.stderr)
+	if r.code != cli.ExitIncomplete {
+		t.Fatalf("campaign onto a disk that fills: exit %d, want %d; stderr %q", r.code, cli.ExitIncomplete, r.stderr)
 	}
 	if s.UnwrittenFiles == 0 || s.UnwrittenFiles+uint64(len(s.FailureFiles)) != uint64(len(s.Failures)) {
 		t.Fatalf("unwritten_files %d, files %d, failures %d", s.UnwrittenFiles, len(s.FailureFiles), len(s.Failures))

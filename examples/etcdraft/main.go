@@ -1,16 +1,11 @@
-//go:build dsimcli
-
 // Command etcdraft is dsim's whole CLI (list, run, campaign, replay,
-// shrink...) over the etcd/... scenarios, which host etcd-io/raft RawNodes
-// as dsim nodes (package etcdsim registers them on import):
+// shrink, explain, compare) over the etcd/... scenarios, which host
+// etcd-io/raft RawNodes as dsim nodes (package etcdsim registers them on
+// import), through dsim's public CLI package:
 //
-//	go run -tags dsimcli . list
-//	go run -tags dsimcli . campaign --seeds 200
-//	go run -tags dsimcli . run etcd/swarm --seed 7
-//
-// It needs dsim's public CLI package (github.com/smilingraft/dsim/cli,
-// Main(args) int); until that lands the file is behind the dsimcli build
-// tag so that the module builds and tests without it.
+//	go run . list
+//	go run . campaign --seeds 200
+//	go run . run etcd/swarm --seed 7
 package main
 
 import (

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -21,22 +21,29 @@ func init() {
 	register(command{"campaign", "run many seeds of many scenarios (campaign merge: combine shard summaries)", cmdCampaign})
 }
 
-// exitIncomplete is the exit status of a campaign or merge whose summary
-// does not cover the whole campaign: interrupted (Ctrl-C, SIGTERM),
-// failure files that could not be written, missing, duplicated or
-// interrupted shards. It wins over 1: CI must not read a partial result as
-// the whole one, failures or not.
-const exitIncomplete = 3
+// Exit statuses of every command (the CLI contract scripts and CI rely on).
+const (
+	ExitPass   = 0 // complete, every property held
+	ExitFailed = 1 // a property failed (failures listed, files written)
+	ExitUsage  = 2 // bad usage or bad input: one line on stderr
+	// ExitIncomplete: a run reached no verdict (a checker undecided), or a
+	// campaign or merge summary does not cover the whole campaign:
+	// interrupted (Ctrl-C, SIGTERM), failure files that could not be
+	// written, missing, duplicated or interrupted shards. It wins over 1:
+	// CI must not read a partial result as the whole one, failures or not.
+	ExitIncomplete = 3
+)
 
-// incompleteError carries exitIncomplete's one-line reason.
+// incompleteError carries ExitIncomplete's one-line reason.
 type incompleteError struct{ why []string }
 
 func (e incompleteError) Error() string { return "incomplete: " + strings.Join(e.why, "; ") }
 
-// ExitCode makes mainExit exit with exitIncomplete after the one-line reason.
-func (e incompleteError) ExitCode() int { return exitIncomplete }
+// ExitCode makes mainExit exit with ExitIncomplete after the one-line reason.
+func (e incompleteError) ExitCode() int { return ExitIncomplete }
 
-// stderr is where progress and failure lines go; tests may replace it.
+// stderr is where commands write progress and failure lines: Run points it
+// at its stderr for the command's duration.
 var stderr io.Writer = os.Stderr
 
 func isTerminal(w io.Writer) bool {
