@@ -10,4 +10,5 @@ import (
 	_ "github.com/smilingraft/dsim/scenarios/mr"
 	_ "github.com/smilingraft/dsim/scenarios/raft"
 	_ "github.com/smilingraft/dsim/scenarios/rsm"
+	_ "github.com/smilingraft/dsim/scenarios/shardkv"
 )

@@ -1,0 +1,104 @@
+package shardkv
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/smilingraft/dsim/checkers/shardcheck"
+	"github.com/smilingraft/dsim/scenarios"
+)
+
+// minScenarios is the floor on shardkv scenarios (safe ones).
+const minScenarios = 20
+
+func registered(t testing.TB) []*scenarios.Scenario {
+	var out []*scenarios.Scenario
+	safe := 0
+	for _, s := range scenarios.All() {
+		if strings.HasPrefix(s.Name, "shardkv/") {
+			out = append(out, s)
+			if !s.Unsafe {
+				safe++
+			}
+		}
+	}
+	if safe < minScenarios {
+		t.Fatalf("%d safe shardkv scenarios registered, want at least %d", safe, minScenarios)
+	}
+	return out
+}
+
+// faultFree are the lab scenarios on a reliable network with no group down:
+// they have no fault to report work under.
+var faultFree = map[string]bool{
+	"shardkv/init-query": true, "shardkv/delete-basic": true, "shardkv/progress-join": true,
+	"shardkv/one-concurrent-clerk-reliable": true, "shardkv/many-concurrent-clerk-reliable": true,
+	"shardkv/concurrent-ctrlers-reliable": true, "shardkv/partition-recovery-reliable-noclerk": true,
+}
+
+// Every safe scenario passes seeds 1-2 with a verdict, every scenario with
+// faults completes client work under them, and every scenario whose script
+// moves shards while clients work completes operations during a migration.
+func TestScenariosPass(t *testing.T) {
+	seeds := uint64(2)
+	if testing.Short() {
+		seeds = 1
+	}
+	for _, s := range registered(t) {
+		if s.Unsafe {
+			continue
+		}
+		s := s
+		t.Run(strings.TrimPrefix(s.Name, "shardkv/"), func(t *testing.T) {
+			for seed := uint64(1); seed <= seeds; seed++ {
+				res := scenarios.Run(s, scenarios.Variant{}, seed, scenarios.Config{})
+				if !res.Passed {
+					t.Fatalf("seed %d: %v %v\nrepro: %s", seed, res.Failure, res.Undecided, res.Repro)
+				}
+				if _, ok := res.Metrics["ops_during_migration"]; !ok {
+					t.Errorf("seed %d: no ops_during_migration metric", seed)
+				}
+				if !faultFree[s.Name] && res.Metrics[scenarios.WorkUnderFaults] == 0 {
+					t.Errorf("seed %d: work_under_faults = 0 (metrics %v)", seed, res.Metrics)
+				}
+			}
+		})
+	}
+}
+
+// The same seed twice gives the same trace hash.
+func TestDeterminism(t *testing.T) {
+	for _, name := range []string{"shardkv/many-join-leave-unreliable", "shardkv/partition-recovery-unreliable-clerks"} {
+		s, err := scenarios.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := scenarios.Run(s, scenarios.Variant{}, 3, scenarios.Config{})
+		b := scenarios.Run(s, scenarios.Variant{}, 3, scenarios.Config{})
+		if a.TraceHash != b.TraceHash || a.Events != b.Events {
+			t.Errorf("%s seed 3: hashes %s/%s, events %d/%d", name, a.TraceHash, b.TraceHash, a.Events, b.Events)
+		}
+	}
+}
+
+// A deliberately broken group that keeps serving frozen shards is caught
+// by the single-ownership checker online, the moment the new owner starts
+// accepting writes.
+func TestServeFrozenCaught(t *testing.T) {
+	s, _ := scenarios.Lookup("shardkv/join-basic")
+	res := scenarios.Run(s, scenarios.Variant{kUnsafeFrozen: "true"}, 1, scenarios.Config{})
+	if res.Failure == nil || res.Failure.Checker != shardcheck.SingleOwnership {
+		t.Fatalf("serve-frozen groups: %v, want %s", res.Failure, shardcheck.SingleOwnership)
+	}
+	t.Logf("%s: %s", res.Repro, res.Failure.Message)
+}
+
+// Variant keys out of their declared range are refused before any seed.
+func TestBadVariant(t *testing.T) {
+	s, _ := scenarios.Lookup("shardkv/join-basic")
+	for _, v := range []scenarios.Variant{{kShards: "0"}, {kClients: "-1"}, {kTimeout: "0"}, {"shardkv.nope": "1"}} {
+		if err := s.Validate(v); err == nil {
+			t.Errorf("variant %v accepted", v)
+		}
+	}
+}
