@@ -187,14 +187,14 @@ func (c *Ctrl) InitConfig(first Config, cb func(kv.Err)) {
 			c.finish(cb, ErrBadConfig)
 			return
 		}
-		zero := Initial(c.cfg.NShards).Encode()
-		c.ck.Put(KeyNext, string(zero), 0, func(err kv.Err) {
-			if err != kv.OK && err != kv.ErrMaybe {
+		zero := string(Initial(c.cfg.NShards).Encode())
+		c.initKey(KeyNext, zero, func(ok bool) {
+			if !ok {
 				c.finish(cb, ErrStale)
 				return
 			}
-			c.ck.Put(KeyCur, string(zero), 0, func(err kv.Err) {
-				if err != kv.OK && err != kv.ErrMaybe {
+			c.initKey(KeyCur, zero, func(ok bool) {
+				if !ok {
 					c.finish(cb, ErrStale)
 					return
 				}
@@ -206,6 +206,22 @@ func (c *Ctrl) InitConfig(first Config, cb func(kv.Err)) {
 					c.change(first, cb)
 				})
 			})
+		})
+	})
+}
+
+// initKey creates key with val at version 0: ok(true) once it holds val at
+// version 1. A Put answered ErrVersion or ErrMaybe is resolved by reading
+// the key back: a network duplicate of our own Put may answer ErrVersion
+// after the first copy applied.
+func (c *Ctrl) initKey(key, val string, ok func(bool)) {
+	c.ck.Put(key, val, 0, func(err kv.Err) {
+		if err == kv.OK {
+			ok(true)
+			return
+		}
+		c.ck.Get(key, func(v string, ver uint64, gerr kv.Err) {
+			ok(gerr == kv.OK && v == val && ver == 1)
 		})
 	})
 }

@@ -386,6 +386,12 @@ func (d *sys) register() {
 		}
 		return nil
 	})
+	c.Progress("the script finishes", func() error {
+		if d.sc != nil && !d.sc.Done() {
+			return fmt.Errorf("script still at %q", d.sc.Stuck())
+		}
+		return nil
+	})
 	c.Progress("a fresh controller's InitController", func() error {
 		if !d.finisher {
 			return fmt.Errorf("InitController has not returned")
@@ -497,7 +503,7 @@ func (d *sys) initConfig(sc *script.S, ctl *shard.Ctrl) {
 	if err != nil {
 		sc.Failf("initial config: %v", err)
 	}
-	if e := d.call(sc, "InitConfig", true, func(cb func(kv.Err)) { ctl.InitConfig(first, cb) }); e != kv.OK {
+	if e := d.call(sc, "InitConfig", true, func(cb func(kv.Err)) { ctl.InitConfig(first, cb) }); e != kv.OK && !(e == shard.ErrStale && d.c.Healed()) {
 		sc.Failf("InitConfig: %s", e)
 	}
 }
