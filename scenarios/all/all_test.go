@@ -32,6 +32,7 @@ var noFaults = []string{
 	"mr/early-exit", "mr/indexer", "mr/job-count", "mr/map-parallelism", "mr/reduce-parallelism", "mr/wc",
 	"raft/basic-agree", "raft/concurrent-starts", "raft/count", "raft/initial-election", "raft/rpc-bytes", "raft/snapshot-basic",
 	"rsm/basic", "rsm/concurrent",
+	"shardkv/concurrent-ctrlers-reliable", "shardkv/delete-basic", "shardkv/init-query", "shardkv/many-concurrent-clerk-reliable", "shardkv/one-concurrent-clerk-reliable",
 }
 
 // outcome is what the runs of one scenario showed.

@@ -166,6 +166,9 @@ func (d *sys) partitionCtrler(sc *script.S, at int, gid shard.GID, reconnect boo
 	d.w.Isolate(node, all)
 	l.stop = true
 	d.w.Note("controller sck cut off")
+	// Keys on the running groups stay readable meanwhile (the Gets of keys
+	// on gid 1 finish after its restart).
+	d.tryGets(sc, d.keys, 300*sim.Millisecond)
 	if reconnect {
 		sc.Sleep(sim.Second)
 	}
@@ -390,7 +393,10 @@ func init() {
 					if err, _ := d.leave(s, ctl, 6); err != kv.OK {
 						s.Failf("leave 6: %s", err)
 					}
+					// The exited group stays down a moment (the reader
+					// keeps reading meanwhile).
 					d.shutdown(6)
+					s.Sleep(100 * sim.Millisecond)
 				}
 			}, func(s *script.S) {
 				ck := shard.NewClerk(d.tester.env, d.ckCfg)

@@ -31,9 +31,8 @@ func registered(t testing.TB) []*scenarios.Scenario {
 // faultFree are the lab scenarios on a reliable network with no group down:
 // they have no fault to report work under.
 var faultFree = map[string]bool{
-	"shardkv/init-query": true, "shardkv/delete-basic": true, "shardkv/progress-join": true,
+	"shardkv/init-query": true, "shardkv/delete-basic": true, "shardkv/concurrent-ctrlers-reliable": true,
 	"shardkv/one-concurrent-clerk-reliable": true, "shardkv/many-concurrent-clerk-reliable": true,
-	"shardkv/concurrent-ctrlers-reliable": true, "shardkv/partition-recovery-reliable-noclerk": true,
 }
 
 // Every safe scenario passes seeds 1-2 with a verdict and reports
