@@ -435,7 +435,7 @@ func (n *Node) persistHard(rd *raft.Ready) {
 	if raft.IsEmptyHardState(rd.HardState) {
 		return
 	}
-	n.st.writeHard(rd.HardState)
+	n.st.writeHard(&rd.HardState)
 	if err := n.st.ms.SetHardState(rd.HardState); err != nil {
 		n.env.Fail("etcd.host", "server %d: set hardstate: %v", n.cfg.Me, err)
 		return

@@ -52,16 +52,6 @@ var errCorrupt = errors.New("corrupt record on disk")
 
 var le = binary.LittleEndian
 
-// appendRecord frames payload as one record and appends it to buf.
-func appendRecord(buf, payload []byte) []byte {
-	var h [recHeader]byte
-	le.PutUint32(h[0:], uint32(len(payload)))
-	le.PutUint32(h[4:], crc32.ChecksumIEEE(h[0:4]))
-	le.PutUint32(h[8:], crc32.ChecksumIEEE(payload))
-	buf = append(buf, h[:]...)
-	return append(buf, payload...)
-}
-
 // readRecords splits b into record payloads; a cut-short record at the end
 // is dropped, a checksum failure is errCorrupt.
 func readRecords(b []byte) ([][]byte, error) {
@@ -101,27 +91,70 @@ func readOne(name string, b []byte) ([]byte, error) {
 }
 
 // store is a node's raft.Storage: a MemoryStorage that etcd raft reads, and
-// its mirror on the sim disk that a restart reloads.
+// its mirror on the sim disk that a restart reloads. buf and one are
+// scratch buffers reused across writes (the sim disk copies what it is
+// given), so persisting costs no allocation of the host's own.
 type store struct {
 	disk *sim.Disk
 	ms   *raft.MemoryStorage
 	buf  []byte
+	one  []byte
 }
 
-// writeAtomic replaces file name by one record holding payload.
-func (s *store) writeAtomic(name string, payload []byte) {
-	s.disk.Write(name+tmpSuffix, appendRecord(nil, payload))
-	s.disk.Rename(name+tmpSuffix, name)
+// Temporary names of the atomically replaced files (constants, so that
+// writing them builds no string).
+const (
+	fileHardTmp = fileHard + tmpSuffix
+	fileLogTmp  = fileLog + tmpSuffix
+	fileSnapTmp = fileSnap + tmpSuffix
+)
+
+// record returns the scratch record buffer for a payload of n bytes (the
+// payload goes at [recHeader:]).
+func (s *store) record(n int) []byte {
+	s.one = grow(s.one[:0], recHeader+n)
+	return s.one
 }
 
+// writeAtomic frames rec (from record, its payload written) and replaces
+// file name by it, through tmp.
+func (s *store) writeAtomic(name, tmp string, rec []byte) {
+	frame(rec)
+	s.disk.Write(tmp, rec)
+	s.disk.Rename(tmp, name)
+}
+
+// grow extends buf by n bytes (contents of the new bytes unspecified).
+func grow(buf []byte, n int) []byte {
+	if cap(buf)-len(buf) < n {
+		nb := make([]byte, len(buf), 2*cap(buf)+n)
+		copy(nb, buf)
+		buf = nb
+	}
+	return buf[:len(buf)+n]
+}
+
+// frame fills the header of rec, one record whose payload (rec[recHeader:])
+// is already in place.
+func frame(rec []byte) {
+	le.PutUint32(rec[0:], uint32(len(rec)-recHeader))
+	le.PutUint32(rec[4:], crc32.ChecksumIEEE(rec[0:4]))
+	le.PutUint32(rec[8:], crc32.ChecksumIEEE(rec[recHeader:]))
+}
+
+// marshalEntry appends e as one record (kind byte, then the entry) to buf,
+// marshalling it in place.
 func marshalEntry(buf []byte, kind byte, e *pb.Entry) []byte {
+	start := len(buf)
 	n := e.Size()
-	p := make([]byte, 1+n)
-	p[0] = kind
-	if _, err := e.MarshalTo(p[1:]); err != nil {
+	buf = grow(buf, recHeader+1+n)
+	rec := buf[start:]
+	rec[recHeader] = kind
+	if _, err := e.MarshalTo(rec[recHeader+1:]); err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal entry: %v", err))
 	}
-	return appendRecord(buf, p)
+	frame(rec)
+	return buf
 }
 
 // appendEntries appends ents (already accepted into the MemoryStorage) to the
@@ -144,7 +177,7 @@ func (s *store) rewriteLog() {
 	if err != nil {
 		panic(fmt.Sprintf("etcdsim: term of log base %d: %v", first-1, err))
 	}
-	buf := marshalEntry(nil, kindBase, &pb.Entry{Index: first - 1, Term: bt})
+	buf := marshalEntry(s.buf[:0], kindBase, &pb.Entry{Index: first - 1, Term: bt})
 	if last >= first {
 		ents, err := s.ms.Entries(first, last+1, ^uint64(0))
 		if err != nil {
@@ -154,24 +187,25 @@ func (s *store) rewriteLog() {
 			buf = marshalEntry(buf, kindEntry, &ents[i])
 		}
 	}
-	s.disk.Write(fileLog+tmpSuffix, buf)
-	s.disk.Rename(fileLog+tmpSuffix, fileLog)
+	s.disk.Write(fileLogTmp, buf)
+	s.disk.Rename(fileLogTmp, fileLog)
+	s.buf = buf
 }
 
 func (s *store) writeSnap(snap *pb.Snapshot) {
-	b, err := snap.Marshal()
-	if err != nil {
+	rec := s.record(snap.Size())
+	if _, err := snap.MarshalTo(rec[recHeader:]); err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal snapshot: %v", err))
 	}
-	s.writeAtomic(fileSnap, b)
+	s.writeAtomic(fileSnap, fileSnapTmp, rec)
 }
 
-func (s *store) writeHard(hs pb.HardState) {
-	b, err := hs.Marshal()
-	if err != nil {
+func (s *store) writeHard(hs *pb.HardState) {
+	rec := s.record(hs.Size())
+	if _, err := hs.MarshalTo(rec[recHeader:]); err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal hardstate: %v", err))
 	}
-	s.writeAtomic(fileHard, b)
+	s.writeAtomic(fileHard, fileHardTmp, rec)
 }
 
 // diskHardState reads the HardState file as it now is on disk (zero if
