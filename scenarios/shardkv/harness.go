@@ -432,7 +432,10 @@ func (d *sys) heal() {
 	ctl.InitController(func(err kv.Err) {
 		d.moving--
 		done()
-		if err != kv.OK && err != kv.ErrNoKey {
+		// ErrStale: another controller (the script's, resuming after the
+		// heal) finished the half-done change first; the progress
+		// conditions check that the configuration settled.
+		if err != kv.OK && err != kv.ErrNoKey && err != shard.ErrStale {
 			d.w.Fail(shardcheck.Liveness, "InitController after the heal: %s", err)
 			return
 		}
@@ -781,7 +784,10 @@ func (wk *worker) round() {
 		wk.ck.Get(key, func(_ string, v uint64, err kv.Err) {
 			d.done()
 			wk.n++
-			if err != kv.OK && err != kv.ErrNoKey {
+			// ErrStale: another controller (the script's, resuming after the
+		// heal) finished the half-done change first; the progress
+		// conditions check that the configuration settled.
+		if err != kv.OK && err != kv.ErrNoKey && err != shard.ErrStale {
 				d.w.Fail(CheckScript, "%s: get(%q) = %s", wk.name, key, err)
 				return
 			}
