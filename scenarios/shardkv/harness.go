@@ -785,9 +785,9 @@ func (wk *worker) round() {
 			d.done()
 			wk.n++
 			// ErrStale: another controller (the script's, resuming after the
-		// heal) finished the half-done change first; the progress
-		// conditions check that the configuration settled.
-		if err != kv.OK && err != kv.ErrNoKey && err != shard.ErrStale {
+			// heal) finished the half-done change first; the progress
+			// conditions check that the configuration settled.
+			if err != kv.OK && err != kv.ErrNoKey && err != shard.ErrStale {
 				d.w.Fail(CheckScript, "%s: get(%q) = %s", wk.name, key, err)
 				return
 			}
