@@ -784,10 +784,7 @@ func (wk *worker) round() {
 		wk.ck.Get(key, func(_ string, v uint64, err kv.Err) {
 			d.done()
 			wk.n++
-			// ErrStale: another controller (the script's, resuming after the
-			// heal) finished the half-done change first; the progress
-			// conditions check that the configuration settled.
-			if err != kv.OK && err != kv.ErrNoKey && err != shard.ErrStale {
+			if err != kv.OK && err != kv.ErrNoKey {
 				d.w.Fail(CheckScript, "%s: get(%q) = %s", wk.name, key, err)
 				return
 			}
