@@ -245,6 +245,36 @@ func init() {
 			h.w.After(sim.Second, isolate)
 		}})
 
+	// leader-churn is the shape of the per-event benchmark: the same
+	// workload examples/etcdraft runs with etcd raft on dsim and on a bare
+	// heap (etcdsim's side-by-side benchmark), with dsim's Raft and every
+	// checker: 10% loss, delays up to 27 ms with a long tail (1 in 20
+	// messages up to 500 ms later), half the messages free to reorder, the
+	// leader cut off for 500 ms at every virtual second, PreVote and
+	// CheckQuorum as etcd runs them.
+	longTail := sim.NetOptions{DelayMax: 27 * sim.Millisecond, Loss: sim.R(1, 10), Reorder: sim.R(1, 2),
+		Tail: sim.R(1, 20), TailMax: 500 * sim.Millisecond}
+	registerShape(shape{name: "leader-churn", servers: 5, minServers: 2, duration: 10 * sim.Second, net: longTail,
+		over: map[string]string{kPreVote: "true", kCheckQuorum: "true"},
+		desc: "per-event benchmark shape: 10% loss, long-tail delays, the leader isolated for 0.5s at every virtual second (PreVote, CheckQuorum)",
+		script: func(h *harness) {
+			var change func()
+			change = func() {
+				if l, _, err := raftcheck.Leader(h.w, h.ids); err == nil {
+					for i, id := range h.ids {
+						if id == l {
+							h.disconnect(i)
+						}
+					}
+					h.w.After(500*sim.Millisecond, h.healLinks)
+				}
+				if h.w.Now()+sim.Time(sim.Second) < sim.Time(h.c.Scenario.Duration) {
+					h.w.After(sim.Second, change)
+				}
+			}
+			h.w.After(sim.Second, change)
+		}})
+
 	registerShape(shape{name: "pause", servers: 5, duration: 10 * sim.Second, net: calm, snapEvery: 10,
 		desc: "process pauses (GC stalls), often of the leader: stale leaders wake up and must step down",
 		faults: func(scenarios.Variant) sim.Faults {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -547,39 +548,61 @@ func BenchmarkSideBySide(b *testing.B) {
 	}
 }
 
-// BenchmarkSideBySideInterleaved runs each seed on dsim and then on the bare
-// heap, timing each run alone, so that both loops see the same machine
-// load (the 2 shared cores are noisy); it reports each loop's ns/event and
-// allocs/event and their ratio, dsim/bare.
+// runRaft runs dsim's own Raft on the same shape: the scenario
+// raft/leader-churn, every checker on (raftcheck online and white-box, the
+// scenario harness's metrics, the liveness phase).
+func runRaft(seed uint64) (sbResult, error) {
+	s, err := scenarios.Lookup("raft/leader-churn")
+	if err != nil {
+		return sbResult{}, err
+	}
+	res := scenarios.Run(s, nil, seed, scenarios.Config{})
+	if !res.Passed {
+		return sbResult{events: res.Events}, fmt.Errorf("%s: %+v", res.Repro, res.Failure)
+	}
+	return sbResult{events: res.Events}, nil
+}
+
+// BenchmarkSideBySideInterleaved runs each seed on the three loops in turn
+// and times each run alone, so that all see the same machine load (the 2
+// shared cores are noisy): etcd raft on dsim ("dsim"), etcd raft on the
+// bare heap ("bare") and dsim's own Raft on the same shape with every
+// checker on ("raft", the scenario raft/leader-churn). It reports each
+// one's ns/event, events/s and allocs/event, and the ratios dsim/bare (goal:
+// at most 1.5) and raft/bare (goal: at most 1, that is at least as many
+// events per second as etcd raft on the bare heap).
+//
+//	go test ./etcdsim -run '^$' -bench SideBySideInterleaved -benchtime 64x -count 4
 func BenchmarkSideBySideInterleaved(b *testing.B) {
-	var tD, tB time.Duration
-	var eD, eB, aD, aB uint64
+	loops := []struct {
+		name string
+		run  func(uint64) (sbResult, error)
+	}{{"dsim", runOnDsim}, {"bare", runBare}, {"raft", runRaft}}
+	var t [3]time.Duration
+	var ev, al [3]uint64
 	var ms runtime.MemStats
 	mallocs := func() uint64 { runtime.ReadMemStats(&ms); return ms.Mallocs }
 	for i := 0; i < b.N; i++ {
 		seed := uint64(i%16) + 1
-		for k, run := range []func(uint64) (sbResult, error){runOnDsim, runBare} {
+		for k, l := range loops {
 			m0 := mallocs()
 			t0 := time.Now()
-			res, err := run(seed)
+			res, err := l.run(seed)
 			dt := time.Since(t0)
 			m1 := mallocs()
 			if err != nil {
-				b.Fatalf("seed %d: %v", seed, err)
+				b.Fatalf("%s seed %d: %v", l.name, seed, err)
 			}
-			if k == 0 {
-				tD, eD, aD = tD+dt, eD+res.events, aD+m1-m0
-			} else {
-				tB, eB, aB = tB+dt, eB+res.events, aB+m1-m0
-			}
+			t[k], ev[k], al[k] = t[k]+dt, ev[k]+res.events, al[k]+m1-m0
 		}
 	}
-	nsD, nsB := float64(tD.Nanoseconds())/float64(eD), float64(tB.Nanoseconds())/float64(eB)
-	b.ReportMetric(nsD, "dsim-ns/event")
-	b.ReportMetric(nsB, "bare-ns/event")
-	b.ReportMetric(1e9/nsD, "dsim-events/s")
-	b.ReportMetric(1e9/nsB, "bare-events/s")
-	b.ReportMetric(float64(aD)/float64(eD), "dsim-allocs/event")
-	b.ReportMetric(float64(aB)/float64(eB), "bare-allocs/event")
-	b.ReportMetric(nsD/nsB, "dsim/bare")
+	var ns [3]float64
+	for k, l := range loops {
+		ns[k] = float64(t[k].Nanoseconds()) / float64(ev[k])
+		b.ReportMetric(ns[k], l.name+"-ns/event")
+		b.ReportMetric(1e9/ns[k], l.name+"-events/s")
+		b.ReportMetric(float64(al[k])/float64(ev[k]), l.name+"-allocs/event")
+	}
+	b.ReportMetric(ns[0]/ns[1], "dsim/bare")
+	b.ReportMetric(ns[2]/ns[1], "raft/bare")
 }
