@@ -57,13 +57,24 @@ type AppendEntries struct {
 	// Sent is the leader's local clock at sending (lease reads).
 	Seq  uint64
 	Sent sim.Time
+
+	// size caches Size for a message Raft built (0: not computed); the
+	// kernel asks at every send, and a message is immutable once sent.
+	size int
 }
 
 // Size is the encoded size in bytes, command bytes included.
 func (m *AppendEntries) Size() int {
+	if m.size > 0 {
+		return m.size
+	}
+	return m.encodedSize()
+}
+
+func (m *AppendEntries) encodedSize() int {
 	n := 8 + 4 + 8 + 8 + 8 + 8 + 8 + 4
-	for _, e := range m.Entries {
-		n += e.size()
+	for i := range m.Entries {
+		n += m.Entries[i].size()
 	}
 	return n
 }

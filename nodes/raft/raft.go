@@ -161,6 +161,15 @@ type Raft struct {
 	buf, scratch []byte
 	sorted       []uint64
 	stats        Stats
+
+	// files are the file names; the *Fn are the timer callbacks, bound
+	// once (a method value passed to env.After allocates at each call).
+	files                                             fileNames
+	onElectionFn, heartbeatFn, checkQuorumFn, flushFn func()
+	// lastAE is the latest AppendEntries sent: messages are immutable once
+	// sent, so an identical one (the other peers of a broadcast, usually)
+	// goes out as the same value.
+	lastAE *AppendEntries
 }
 
 // Stats counts protocol events of one incarnation (for metrics).
@@ -181,6 +190,8 @@ func New(env *sim.Env, cfg Config, apply func(ApplyMsg)) (*Raft, error) {
 		apply = func(ApplyMsg) {}
 	}
 	r := &Raft{env: env, cfg: cfg, apply: apply, obs: cfg.Observer, me: cfg.Me, n: len(cfg.Peers), leader: -1}
+	r.files = newFileNames(cfg.Prefix)
+	r.onElectionFn, r.heartbeatFn, r.checkQuorumFn, r.flushFn = r.onElectionTimeout, r.heartbeat, r.checkQuorum, r.flushTimer
 	r.aud, _ = cfg.Observer.(Auditor)
 	if err := r.load(); err != nil {
 		r.corrupt = true
@@ -319,10 +330,13 @@ func (r *Raft) scheduleFlush() {
 		return
 	}
 	r.flushing = true
-	r.env.After(r.cfg.SyncDelay, func() {
-		r.flushing = false
-		r.flush()
-	})
+	r.env.After(r.cfg.SyncDelay, r.flushFn)
+}
+
+// flushTimer is scheduleFlush's timer.
+func (r *Raft) flushTimer() {
+	r.flushing = false
+	r.flush()
 }
 
 func (r *Raft) flush() {
@@ -337,7 +351,7 @@ func (r *Raft) flush() {
 func (r *Raft) resetElectionTimer() {
 	r.env.Cancel(r.elecTimer)
 	d := r.env.Rand().Between(r.cfg.ElectionMin, r.cfg.ElectionMax)
-	r.elecTimer = r.env.After(d, r.onElectionTimeout)
+	r.elecTimer = r.env.After(d, r.onElectionFn)
 }
 
 func (r *Raft) onElectionTimeout() {
@@ -495,7 +509,7 @@ func (r *Raft) becomeLeader() {
 	}
 	r.heartbeat()
 	if r.cfg.CheckQuorum {
-		r.cqTimer = r.env.After(r.cfg.ElectionMax, r.checkQuorum)
+		r.cqTimer = r.env.After(r.cfg.ElectionMax, r.checkQuorumFn)
 	}
 	if r.n == 1 {
 		r.maybeCommit()
@@ -507,7 +521,7 @@ func (r *Raft) heartbeat() {
 		return
 	}
 	r.broadcast(true)
-	r.hbTimer = r.env.After(r.cfg.Heartbeat, r.heartbeat)
+	r.hbTimer = r.env.After(r.cfg.Heartbeat, r.heartbeatFn)
 }
 
 // broadcast starts a new heartbeat round: every peer gets an AppendEntries
@@ -542,7 +556,7 @@ func (r *Raft) checkQuorum() {
 		r.stepDown()
 		return
 	}
-	r.cqTimer = r.env.After(r.cfg.ElectionMax, r.checkQuorum)
+	r.cqTimer = r.env.After(r.cfg.ElectionMax, r.checkQuorumFn)
 }
 
 // ---- sending ----
@@ -557,18 +571,37 @@ func (r *Raft) sendAppend(p int) {
 	if hi-prev > uint64(r.cfg.MaxEntries) {
 		hi = prev + uint64(r.cfg.MaxEntries)
 	}
+	r.send(p, r.appendEntries(prev, hi))
+	if !r.probing[p] && hi >= r.next[p] {
+		r.next[p] = hi + 1 // pipeline
+	}
+}
+
+// appendEntries returns the AppendEntries carrying entries (prev, hi]. A
+// message is immutable once sent, so when the latest one sent is identical
+// (same term, commit index, round and clock reading, and the very same
+// entries of this log: the other peers of a broadcast, usually) it goes out
+// again as the same value. A new one gets its size computed once and its
+// Entries as a capped slice of the log: a receiver appending to it copies,
+// and a leader only appends beyond it.
+func (r *Raft) appendEntries(prev, hi uint64) *AppendEntries {
 	lo, up := prev+1-r.snapIndex, hi+1-r.snapIndex
+	now := r.env.Now()
+	if m := r.lastAE; m != nil && m.Term == r.term && m.Leader == r.me && m.PrevLogIndex == prev &&
+		m.LeaderCommit == r.commitIndex && m.Seq == r.seq && m.Sent == now && uint64(len(m.Entries)) == hi-prev &&
+		(hi == prev || &m.Entries[0] == &r.log[lo]) && m.PrevLogTerm == r.termAt(prev) {
+		return m
+	}
 	m := &AppendEntries{
 		Term: r.term, Leader: r.me, PrevLogIndex: prev, PrevLogTerm: r.termAt(prev),
-		LeaderCommit: r.commitIndex, Seq: r.seq, Sent: r.env.Now(),
+		LeaderCommit: r.commitIndex, Seq: r.seq, Sent: now,
 	}
 	if hi > prev {
 		m.Entries = r.log[lo:up:up]
 	}
-	r.send(p, m)
-	if !r.probing[p] && hi >= r.next[p] {
-		r.next[p] = hi + 1 // pipeline
-	}
+	m.size = m.encodedSize()
+	r.lastAE = m
+	return m
 }
 
 func (r *Raft) sendSnapshot(p int) {

@@ -40,14 +40,23 @@ var errCorrupt = errors.New("raft: corrupt record on disk")
 
 var le = binary.LittleEndian
 
-// appendRecord frames payload as one record and appends it to buf.
+// appendRecord frames payload as one record and appends it to buf. The
+// header is written in place in buf (a local array would escape through
+// crc32's indirect calls: one allocation per record).
 func appendRecord(buf, payload []byte) []byte {
-	var h [recHeader]byte
-	le.PutUint32(h[0:], uint32(len(payload)))
-	le.PutUint32(h[4:], crc32.ChecksumIEEE(h[0:4]))
-	le.PutUint32(h[8:], crc32.ChecksumIEEE(payload))
-	buf = append(buf, h[:]...)
-	return append(buf, payload...)
+	start := len(buf)
+	buf = append(buf, make([]byte, recHeader)...)
+	buf = append(buf, payload...)
+	frame(buf[start:])
+	return buf
+}
+
+// frame fills the header of rec, one record whose payload (rec[recHeader:])
+// is already in place.
+func frame(rec []byte) {
+	le.PutUint32(rec[0:], uint32(len(rec)-recHeader))
+	le.PutUint32(rec[4:], crc32.ChecksumIEEE(rec[0:4]))
+	le.PutUint32(rec[8:], crc32.ChecksumIEEE(rec[recHeader:]))
 }
 
 // readRecords splits b into record payloads. torn reports a cut-short record
@@ -88,14 +97,49 @@ func readOne(b []byte) ([]byte, error) {
 	return ps[0], nil
 }
 
-func (r *Raft) name(f string) string { return r.cfg.Prefix + f }
+// fileNames are a peer's file names under Config.Prefix, built once (a
+// name built per write would cost an allocation).
+type fileNames struct {
+	state, stateTmp, log, logTmp, snap, snapTmp string
+}
+
+func newFileNames(prefix string) fileNames {
+	return fileNames{prefix + fileState, prefix + fileState + tmpSuffix, prefix + fileLog,
+		prefix + fileLog + tmpSuffix, prefix + fileSnap, prefix + fileSnap + tmpSuffix}
+}
+
+// name returns file f (fileState, fileLog or fileSnap) under Config.Prefix.
+func (r *Raft) name(f string) string {
+	switch f {
+	case fileState:
+		return r.files.state
+	case fileLog:
+		return r.files.log
+	case fileSnap:
+		return r.files.snap
+	}
+	return r.cfg.Prefix + f
+}
+
+// tmpName returns file f's temporary twin under Config.Prefix.
+func (r *Raft) tmpName(f string) string {
+	switch f {
+	case fileState:
+		return r.files.stateTmp
+	case fileLog:
+		return r.files.logTmp
+	case fileSnap:
+		return r.files.snapTmp
+	}
+	return r.cfg.Prefix + f + tmpSuffix
+}
 
 // writeAtomic replaces file f's contents through a temporary file and Rename
 // (the caller Syncs), so a crash leaves the old or the new contents.
 func (r *Raft) writeAtomic(f string, data []byte) {
 	d := r.env.Disk()
-	d.Write(r.name(f+tmpSuffix), data)
-	d.Rename(r.name(f+tmpSuffix), r.name(f))
+	d.Write(r.tmpName(f), data)
+	d.Rename(r.tmpName(f), r.name(f))
 }
 
 // persistState writes currentTerm and votedFor (unsynced).

@@ -606,3 +606,26 @@ func BenchmarkSideBySideInterleaved(b *testing.B) {
 	b.ReportMetric(ns[0]/ns[1], "dsim/bare")
 	b.ReportMetric(ns[2]/ns[1], "raft/bare")
 }
+
+// BenchmarkRaftLeaderChurn runs dsim's own Raft alone on the side-by-side
+// shape (raft/leader-churn, checkers on), seeds 1..16: for profiling.
+func BenchmarkRaftLeaderChurn(b *testing.B) {
+	var events uint64
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := runRaft(uint64(i%16) + 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events += res.events
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	ns := float64(b.Elapsed().Nanoseconds())
+	b.ReportMetric(float64(events)/(ns/1e9), "events/s")
+	b.ReportMetric(ns/float64(events), "ns/event")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(events), "allocs/event")
+	b.ReportMetric(float64(events)/float64(b.N), "events/seed")
+}
