@@ -95,7 +95,7 @@ type harness struct {
 	conn []bool
 	// applied[i] is what server i's current incarnation applied; base[i] is
 	// the snapshot index it resumed from (everything <= base is applied).
-	applied []map[uint64][]byte
+	applied []appliedCmds
 	base    []uint64
 	maxIdx  []uint64
 	// snapEvery makes the hosted service snapshot like the 3D tester.
@@ -116,6 +116,48 @@ type harness struct {
 	m metrics
 }
 
+// appliedCmds is what one incarnation applied, by index: a dense slice
+// from the first index it applied (a server applies in index order, so a
+// map would only cost hashing and rehashing).
+type appliedCmds struct {
+	n    int    // indices recorded
+	from uint64 // the index of cmds[0]
+	cmds [][]byte
+	have []bool
+}
+
+// put records cmd as applied at index.
+func (a *appliedCmds) put(index uint64, cmd []byte) {
+	if a.n == 0 {
+		a.from, a.cmds, a.have = index, a.cmds[:0], a.have[:0]
+	}
+	if index < a.from {
+		// Before the first index seen (not in index order): shift.
+		k := int(a.from - index)
+		a.cmds = append(make([][]byte, k, k+len(a.cmds)), a.cmds...)
+		a.have = append(make([]bool, k, k+len(a.have)), a.have...)
+		a.from = index
+	}
+	k := int(index - a.from)
+	for len(a.cmds) <= k {
+		a.cmds = append(a.cmds, nil)
+		a.have = append(a.have, false)
+	}
+	if !a.have[k] {
+		a.n++
+	}
+	a.cmds[k], a.have[k] = cmd, true
+}
+
+// get returns the command applied at index, if any.
+func (a *appliedCmds) get(index uint64) ([]byte, bool) {
+	if a.n == 0 || index < a.from || index-a.from >= uint64(len(a.cmds)) {
+		return nil, false
+	}
+	k := index - a.from
+	return a.cmds[k], a.have[k]
+}
+
 // hooks forwards a server's observer calls to the checker and records the
 // applied commands for nCommitted.
 type hooks struct {
@@ -132,11 +174,11 @@ func (o hooks) BecameLeader(server int, term uint64) {
 func (o hooks) Applied(server int, index, term uint64, cmd []byte) {
 	o.h.chk.Applied(server, index, term, cmd)
 	h := o.h
-	if len(h.applied[server]) == 0 && h.base[server] == 0 && index > 1 {
+	if h.applied[server].n == 0 && h.base[server] == 0 && index > 1 {
 		// Resumed from a snapshot loaded at restart.
 		h.base[server] = index - 1
 	}
-	h.applied[server][index] = cmd
+	h.applied[server].put(index, cmd)
 	if index > h.maxIdx[server] {
 		h.maxIdx[server] = index
 	}
@@ -294,7 +336,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 		return nil, fmt.Errorf("raft: %s must be log, readindex or lease", kRead)
 	}
 	h := &harness{c: c, w: c.W, n: n, snapEvery: snapEvery,
-		conn: make([]bool, n), applied: make([]map[uint64][]byte, n),
+		conn: make([]bool, n), applied: make([]appliedCmds, n),
 		base: make([]uint64, n), maxIdx: make([]uint64, n)}
 	h.chk = raftcheck.New(c.W.Fail)
 	h.reorderRand = c.W.Rand("raft/long-reorder")
@@ -308,7 +350,7 @@ func newHarness(c *scenarios.Cluster, n int, net sim.NetOptions, snapEvery int) 
 		i := i
 		id := c.W.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
 			h.chk.Restarted(i)
-			h.applied[i] = map[uint64][]byte{}
+			h.applied[i] = appliedCmds{}
 			h.base[i] = 0
 			h.maxIdx[i] = 0
 			return &host{cfg: h.config(i), snapEvery: snapEvery, hold: h.hold}
@@ -415,7 +457,7 @@ func (h *harness) nCommitted(index uint64) (int, []byte) {
 		if !h.w.Up(h.ids[i]) {
 			continue
 		}
-		if c, ok := h.applied[i][index]; ok {
+		if c, ok := h.applied[i].get(index); ok {
 			count++
 			cmd = c
 		} else if index <= h.base[i] {
