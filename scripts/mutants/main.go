@@ -553,7 +553,7 @@ func Table(rows []Row, o options) string {
 		max = cpus[n-1]
 	}
 	fmt.Fprintf(&b, "\n%d of %d mutants caught (seed budget %d per scenario, CPU cap %v, 1 worker); "+
-		"CPU-seconds to first failure: median %.2f, max %.2f; total campaign CPU %.1f s.\n",
+		"CPU-seconds to first failure of the caught ones: median %.2f, max %.2f; total campaign CPU %.1f s.\n",
 		caught, len(rows), o.seeds, o.cpu, med, max, total)
 	return b.String()
 }
