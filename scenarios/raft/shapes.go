@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/smilingraft/dsim/checkers/raftcheck"
 	"github.com/smilingraft/dsim/nodes/raft"
@@ -29,7 +30,8 @@ func (wl *workload) start() {
 		}
 		r := h.c.Workload
 		wl.seq++
-		cmd := []byte(fmt.Sprintf("w%d", wl.seq))
+		cmd := strconv.AppendInt([]byte{'w'}, int64(wl.seq), 10) // "w<seq>", without fmt
+
 		off := r.Intn(h.n)
 		for j := 0; j < h.n; j++ {
 			i := (off + j) % h.n
