@@ -564,7 +564,7 @@ func runRaft(seed uint64) (sbResult, error) {
 }
 
 // BenchmarkSideBySideInterleaved runs each seed on the three loops in turn
-// and times each run alone, so that all see the same machine load (the 2
+// (in a rotating order) and times each run alone, so that all see the same machine load (the 2
 // shared cores are noisy): etcd raft on dsim ("dsim"), etcd raft on the
 // bare heap ("bare") and dsim's own Raft on the same shape with every
 // checker on ("raft", the scenario raft/leader-churn). It reports each
@@ -584,7 +584,11 @@ func BenchmarkSideBySideInterleaved(b *testing.B) {
 	mallocs := func() uint64 { runtime.ReadMemStats(&ms); return ms.Mallocs }
 	for i := 0; i < b.N; i++ {
 		seed := uint64(i%16) + 1
-		for k, l := range loops {
+		for j := range loops {
+			// Rotate the order, so that no loop always pays for the
+			// garbage of the same predecessor.
+			k := (i + j) % len(loops)
+			l := loops[k]
 			m0 := mallocs()
 			t0 := time.Now()
 			res, err := l.run(seed)
