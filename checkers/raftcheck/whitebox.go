@@ -24,6 +24,9 @@ const (
 	// SyncBeforePromise: a granted vote and an acknowledged entry are on
 	// the synced part of the server's disk before the message leaves.
 	SyncBeforePromise = "raft.sync-before-promise"
+	// CommitDurable: an entry a leader counts committed is held durably
+	// by a quorum (the leader counts itself only through its synced log).
+	CommitDurable = "raft.commit-durable"
 )
 
 // logRec is the first report of an entry, which Raft's (index, term)
@@ -396,4 +399,32 @@ func showOp(op sim.DiskOp) string {
 		return fmt.Sprintf("%s %s to %s", k, op.Name, op.To)
 	}
 	return fmt.Sprintf("%s %s", k, op.Name)
+}
+
+// LeaderCommitted checks that the entry a leader now counts committed is
+// held durably by a quorum: the followers that acknowledged it in this term
+// (acknowledgements are promises of synced state, SyncBeforePromise), plus
+// the leader itself only if its log is synced through the entry. Counting
+// acknowledgements sent rather than received can only over-count, so a
+// failure here is a real violation: a crash of the leader before its Sync
+// could take the entry from every majority.
+func (c *Checker) LeaderCommitted(leader int, term, index, durable uint64, quorum int) {
+	held := 0
+	if durable >= index {
+		held++
+	}
+	for s, as := range c.acks {
+		if s == leader {
+			continue
+		}
+		for _, a := range as {
+			if a.term == term && a.match >= index {
+				held++
+			}
+		}
+	}
+	if held < quorum {
+		c.fail(CommitDurable, "leader %d committed index %d in term %d, which only %d servers hold durably (quorum %d): its own log is synced through %d only",
+			leader, index, term, held, quorum, durable)
+	}
 }

@@ -226,3 +226,33 @@ func TestLogView(t *testing.T) {
 		t.Fatal(rec.got)
 	}
 }
+
+// A leader of 3 that counts its own unsynced entry toward the majority
+// (one follower acknowledged index 2, the leader is synced through 1) is
+// caught; the same commit with the leader synced, or with a second
+// acknowledgement, is legal; an acknowledgement of another term counts
+// for nothing.
+func TestCommitDurable(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		durable uint64
+		acks    [][3]uint64 // server, term, match
+		want    bool
+	}{
+		{"leader counts its unsynced entry", 1, [][3]uint64{{1, 1, 2}}, true},
+		{"leader synced", 2, [][3]uint64{{1, 1, 2}}, false},
+		{"two followers acknowledged", 1, [][3]uint64{{1, 1, 2}, {2, 1, 2}}, false},
+		{"acknowledgement of an older term", 2, [][3]uint64{{1, 0, 2}}, true},
+		{"acknowledgement short of the index", 2, [][3]uint64{{1, 1, 1}}, true},
+	} {
+		c, rec := newChecker()
+		for _, a := range tc.acks {
+			c.Acknowledged(int(a[0]), a[1], a[2], nil)
+		}
+		c.LeaderCommitted(0, 1, 2, tc.durable, 2)
+		got := len(rec.got) > 0 && strings.HasPrefix(rec.got[0], CommitDurable+": ")
+		if got != tc.want {
+			t.Errorf("%s: failures %v, want caught=%v", tc.name, rec.got, tc.want)
+		}
+	}
+}

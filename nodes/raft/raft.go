@@ -94,6 +94,18 @@ type snapshotter interface {
 	Snapshotted(server int, index uint64)
 }
 
+// CommitAuditor is an optional Auditor extension: it is told, each time a
+// leader advances its commit index, how far the leader's own log is synced,
+// so a checker can verify that a quorum held the entry durably (the
+// followers' acknowledgements it saw, plus the leader only through durable):
+// a leader that counts its own unsynced entries toward a majority commits an
+// entry that a crash can take from the majority.
+type CommitAuditor interface {
+	// LeaderCommitted: leader, in term, now counts index committed; its log
+	// is synced through durable; a quorum is quorum servers.
+	LeaderCommitted(leader int, term, index, durable uint64, quorum int)
+}
+
 type role uint8
 
 const (
@@ -122,6 +134,7 @@ type Raft struct {
 	apply func(ApplyMsg)
 	obs   Observer
 	aud   Auditor // obs as an Auditor, or nil
+	caud  CommitAuditor
 	me, n int
 
 	corrupt bool // disk failed its checksums: inert forever
@@ -193,6 +206,7 @@ func New(env *sim.Env, cfg Config, apply func(ApplyMsg)) (*Raft, error) {
 	r.files = newFileNames(cfg.Prefix)
 	r.onElectionFn, r.heartbeatFn, r.checkQuorumFn, r.flushFn = r.onElectionTimeout, r.heartbeat, r.checkQuorum, r.flushTimer
 	r.aud, _ = cfg.Observer.(Auditor)
+	r.caud, _ = cfg.Observer.(CommitAuditor)
 	if err := r.load(); err != nil {
 		r.corrupt = true
 		r.term, r.votedFor, r.snapIndex, r.snapshot, r.log = 0, -1, 0, nil, []Entry{{}}
@@ -1019,6 +1033,9 @@ func (r *Raft) maybeCommit() {
 			return
 		}
 		r.env.Sometimes("raft: UNSAFE committed an entry of an earlier term by counting")
+	}
+	if r.caud != nil {
+		r.caud.LeaderCommitted(r.me, r.term, n, r.durable, r.quorum())
 	}
 	for i := r.commitIndex + 1; i <= n; i++ {
 		if r.obs != nil {

@@ -249,6 +249,8 @@ func (h *harness) endRead(server int, st raftcheck.ReadStart, index uint64) {
 var (
 	_ raft.Auditor = hooks{}
 	_ raft.Auditor = (*raftcheck.Checker)(nil)
+	_ raft.CommitAuditor = hooks{}
+	_ raft.CommitAuditor = (*raftcheck.Checker)(nil)
 )
 
 // LogAppended forwards to the checker (raft.Auditor).
@@ -277,6 +279,10 @@ func (o hooks) VoteGranted(server int, term uint64, candidate int, diskTerm uint
 // Acknowledged forwards to the checker (raft.Auditor).
 func (o hooks) Acknowledged(server int, term, match uint64, unsynced []sim.DiskOp) {
 	o.h.chk.Acknowledged(server, term, match, unsynced)
+}
+
+func (o hooks) LeaderCommitted(leader int, term, index, durable uint64, quorum int) {
+	o.h.chk.LeaderCommitted(leader, term, index, durable, quorum)
 }
 
 // config returns server i's Raft configuration from the variant.
