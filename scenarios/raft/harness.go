@@ -247,8 +247,8 @@ func (h *harness) endRead(server int, st raftcheck.ReadStart, index uint64) {
 // checked by the same checker (which implements it itself, so other hosts
 // may embed a *raftcheck.Checker in their observer).
 var (
-	_ raft.Auditor = hooks{}
-	_ raft.Auditor = (*raftcheck.Checker)(nil)
+	_ raft.Auditor       = hooks{}
+	_ raft.Auditor       = (*raftcheck.Checker)(nil)
 	_ raft.CommitAuditor = hooks{}
 	_ raft.CommitAuditor = (*raftcheck.Checker)(nil)
 )
