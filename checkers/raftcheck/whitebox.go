@@ -27,6 +27,10 @@ const (
 	// CommitDurable: an entry a leader counts committed is held durably
 	// by a quorum (the leader counts itself only through its synced log).
 	CommitDurable = "raft.commit-durable"
+	// CommitVerified: a follower commits only entries an AppendEntries
+	// matched against the leader's log (Figure 2: commitIndex = min(
+	// leaderCommit, index of last new entry)), never its unchecked suffix.
+	CommitVerified = "raft.commit-verified"
 )
 
 // logRec is the first report of an entry, which Raft's (index, term)
@@ -426,5 +430,17 @@ func (c *Checker) LeaderCommitted(leader int, term, index, durable uint64, quoru
 	if held < quorum {
 		c.fail(CommitDurable, "leader %d committed index %d in term %d, which only %d servers hold durably (quorum %d): its own log is synced through %d only",
 			leader, index, term, held, quorum, durable)
+	}
+}
+
+// FollowerCommitted checks Figure 2's commit rule on a follower: the commit
+// index an AppendEntries sets never passes the last entry that message
+// matched against the leader's log. A follower that caps the leader's
+// commit by its own last index instead commits a suffix nobody checked,
+// which may be a stale one from an older term.
+func (c *Checker) FollowerCommitted(server int, term, commit, verified uint64) {
+	if commit > verified {
+		c.fail(CommitVerified, "server %d committed through index %d in term %d on an AppendEntries that matched its log only through %d",
+			server, commit, term, verified)
 	}
 }

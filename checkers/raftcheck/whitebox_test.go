@@ -256,3 +256,17 @@ func TestCommitDurable(t *testing.T) {
 		}
 	}
 }
+
+// A follower committing past what an AppendEntries matched is caught;
+// committing up to it is legal.
+func TestCommitVerified(t *testing.T) {
+	c, rec := newChecker()
+	c.FollowerCommitted(1, 2, 7, 7)
+	if len(rec.got) != 0 {
+		t.Fatalf("legal commit flagged: %v", rec.got)
+	}
+	c.FollowerCommitted(1, 2, 9, 7)
+	if len(rec.got) == 0 || !strings.HasPrefix(rec.got[0], CommitVerified+": ") {
+		t.Fatalf("got %v, want %s", rec.got, CommitVerified)
+	}
+}

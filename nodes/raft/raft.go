@@ -104,6 +104,11 @@ type CommitAuditor interface {
 	// LeaderCommitted: leader, in term, now counts index committed; its log
 	// is synced through durable; a quorum is quorum servers.
 	LeaderCommitted(leader int, term, index, durable uint64, quorum int)
+	// FollowerCommitted: server, a follower in term, now counts commit
+	// committed on an AppendEntries whose entries it matched against the
+	// leader's log through verified (Figure 2's "index of last new entry"):
+	// committing beyond it commits entries never checked against the leader.
+	FollowerCommitted(server int, term, commit, verified uint64)
 }
 
 type role uint8
@@ -840,6 +845,9 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 		}
 		if c > r.commitIndex {
 			r.commitIndex = c
+			if r.caud != nil {
+				r.caud.FollowerCommitted(r.me, r.term, c, match)
+			}
 		}
 	}
 	if r.cfg.bug&bugAckNoSync == 0 {

@@ -285,6 +285,10 @@ func (o hooks) LeaderCommitted(leader int, term, index, durable uint64, quorum i
 	o.h.chk.LeaderCommitted(leader, term, index, durable, quorum)
 }
 
+func (o hooks) FollowerCommitted(server int, term, commit, verified uint64) {
+	o.h.chk.FollowerCommitted(server, term, commit, verified)
+}
+
 // config returns server i's Raft configuration from the variant.
 func (h *harness) config(i int) raft.Config { return Config(h.c, i, h.ids, hooks{h, i}) }
 
