@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -621,6 +622,23 @@ func CorpusDir() string {
 	}
 }
 
+// CorpusFiles lists the failure files of a corpus directory and of its
+// subdirectories (fixed/ holds the bugs since fixed), sorted.
+func CorpusFiles(dir string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".json") {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	sort.Strings(paths)
+	return paths, err
+}
+
 // Seeds returns, as fuzz inputs (EncodePlan), the failure files in dir that
 // are exact inputs of the fuzz target (name, kinds), and for every other
 // file of that scenario one line saying why it is not. A file is an input
@@ -629,11 +647,10 @@ func CorpusDir() string {
 // carries only a seed and a plan), and a plan the target's spec admits
 // (its targets, and kinds of the families Allowed).
 func Seeds(dir, name string, kinds []string) (inputs [][]byte, skipped []string, err error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	paths, err := CorpusFiles(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	sort.Strings(paths)
 	var sp Spec
 	var s *scenarios.Scenario
 	for _, path := range paths {
