@@ -381,6 +381,15 @@ func Run(ctx context.Context, o Options) *Summary {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				select {
+				case <-halt:
+					// Dispatch raced with MaxFailures: a seed handed out
+					// after it was reached is not run, so at most the seeds
+					// running or finished but not yet counted (two per
+					// worker) come after the last allowed failure.
+					continue
+				default:
+				}
 				results <- runJob(o, budget, j)
 			}
 		}()

@@ -504,7 +504,9 @@ func TestMaxFailuresAndFilesPerChecker(t *testing.T) {
 	if r.code != exitFailed {
 		t.Fatalf("--max-failures 5: exit %d, want 1; %s", r.code, r.stderr)
 	}
-	if n := len(s.Failures); n < 5 || n > 5+2 || s.Runs >= 500 || s.StoppedAfter != 5 || s.Runs != s.Passed+uint64(n) || s.Seeds[0].Runs != s.Runs {
+	// Seeds running or finished but not yet counted when the 5th failure is
+	// (at most two per worker) still finish and count.
+	if n := len(s.Failures); n < 5 || n > 5+2*2 || s.Runs >= 500 || s.StoppedAfter != 5 || s.Runs != s.Passed+uint64(n) || s.Seeds[0].Runs != s.Runs {
 		t.Fatalf("--max-failures 5: runs %d passed %d failures %d stopped_after %d seeds %+v", s.Runs, s.Passed, n, s.StoppedAfter, s.Seeds)
 	}
 	if !strings.Contains(r.stderr, "--max-failures") {
