@@ -19,11 +19,6 @@ import (
 // crashKinds are long and short crashes and crash points.
 var crashKinds = []string{sim.ActCrash, proptest.KindShortCrash, sim.ActCrashPoint}
 
-// The lab's restart script takes short crashes and crash points.
-func TestPropRestartSubmit(t *testing.T) {
-	proptest.CheckN(t, "rsm/restart-submit", proptest.ShortKinds, 40)
-}
-
 func TestPropSnapshotChurn(t *testing.T) {
 	proptest.CheckN(t, "rsm/snapshot-churn", crashKinds, 40)
 }
