@@ -55,6 +55,12 @@ type Config struct {
 	MaxEntries int
 	// ReadMode is "log" (default), "readindex" or "lease"; see ReadIndex.
 	ReadMode string
+	// NoopOnElection makes a new leader append a no-op entry of its term at
+	// once (as etcd raft and most production Rafts do), so that entries of
+	// earlier terms commit, and restarted peers re-apply them, without
+	// waiting for the next client command. Off by default: the lab's Raft
+	// tests count log indices as their tester writes them.
+	NoopOnElection bool
 	// Prefix is prepended to every file name Raft uses on the disk, so that
 	// a host service can share the disk (e.g. "raft/").
 	Prefix string

@@ -526,6 +526,10 @@ func (r *Raft) becomeLeader() {
 	if r.obs != nil {
 		r.obs.BecameLeader(r.me, r.term)
 	}
+	if r.cfg.NoopOnElection && r.lastTerm() != r.term {
+		r.env.Sometimes("raft: no-op appended on election")
+		r.startEntry(Entry{Term: r.term, Noop: true})
+	}
 	r.heartbeat()
 	if r.cfg.CheckQuorum {
 		r.cqTimer = r.env.After(r.cfg.ElectionMax, r.checkQuorumFn)
