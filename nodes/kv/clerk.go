@@ -64,8 +64,7 @@ type Clerk struct {
 	id      uint64
 	seq     uint64
 	leader  int
-	busy    bool
-	queue   []func()
+	ops     Serial // one operation at a time
 	maybes  uint64
 }
 
@@ -93,7 +92,7 @@ func (ck *Clerk) Maybes() uint64 { return ck.maybes }
 // Get fetches key's value and version: cb(value, version, OK), or
 // cb("", 0, ErrNoKey) (or ErrBadRequest for a malformed key).
 func (ck *Clerk) Get(key string, cb func(value string, version uint64, err Err)) {
-	ck.run(func() {
+	ck.ops.Run(func() {
 		ck.seq++
 		args := &GetArgs{Key: key, Client: ck.id, Seq: ck.seq}
 		op := ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: key})
@@ -121,7 +120,7 @@ func (ck *Clerk) Get(key string, cb func(value string, version uint64, err Err))
 // cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) (see Clerk) or
 // cb(ErrBadRequest).
 func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
-	ck.run(func() {
+	ck.ops.Run(func() {
 		ck.seq++
 		args := &PutArgs{Key: key, Value: value, Version: version, Client: ck.id, Seq: ck.seq}
 		op := ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: key, Value: value, Version: version})
@@ -153,27 +152,6 @@ func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
 	})
 }
 
-// run starts fn now if the clerk is idle, else after the operations ahead.
-func (ck *Clerk) run(fn func()) {
-	if ck.busy {
-		ck.queue = append(ck.queue, fn)
-		return
-	}
-	ck.busy = true
-	fn()
-}
-
-// done ends the current operation and starts the next queued one.
-func (ck *Clerk) done() {
-	if len(ck.queue) == 0 {
-		ck.busy = false
-		return
-	}
-	fn := ck.queue[0]
-	ck.queue = ck.queue[1:]
-	fn()
-}
-
 // attempt sends args to the current server, then to the next ones, until
 // handle accepts a reply. handle sees every outcome (reply nil on a timeout)
 // with the attempt count so far and returns false when it is no answer. A
@@ -189,7 +167,7 @@ func (ck *Clerk) attempt(args sim.Message, handle func(reply sim.Message, attemp
 				reply = nil
 			}
 			if handle(reply, attempts) {
-				ck.done()
+				ck.ops.Done()
 				return
 			}
 			ck.leader = (ck.leader + 1) % len(ck.servers)

@@ -47,8 +47,7 @@ type Clerk struct {
 	id     uint64
 	seq    uint64
 	leader map[GID]int
-	busy   bool
-	queue  []func()
+	ops    kv.Serial // one operation at a time
 	maybes uint64
 	// Queries counts configuration reads.
 	Queries uint64
@@ -82,7 +81,7 @@ func (ck *Clerk) Config() Config { return ck.conf }
 // Get fetches key's value and version: cb(value, version, OK) or
 // cb("", 0, ErrNoKey) (ErrBadRequest for a malformed key).
 func (ck *Clerk) Get(key string, cb func(value string, version uint64, err kv.Err)) {
-	ck.run(func() {
+	ck.ops.Run(func() {
 		ck.seq++
 		args := &kv.GetArgs{Key: key, Client: ck.id, Seq: ck.seq}
 		op := ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindGet, Key: key})
@@ -109,7 +108,7 @@ func (ck *Clerk) Get(key string, cb func(value string, version uint64, err kv.Er
 // Put stores value under key if its version is version: cb(OK),
 // cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) or cb(ErrBadRequest).
 func (ck *Clerk) Put(key, value string, version uint64, cb func(err kv.Err)) {
-	ck.run(func() {
+	ck.ops.Run(func() {
 		ck.seq++
 		args := &kv.PutArgs{Key: key, Value: value, Version: version, Client: ck.id, Seq: ck.seq}
 		op := ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindPut, Key: key, Value: value, Version: version})
@@ -148,25 +147,6 @@ func (ck *Clerk) Put(key, value string, version uint64, cb func(err kv.Err)) {
 			return true
 		})
 	})
-}
-
-func (ck *Clerk) run(fn func()) {
-	if ck.busy {
-		ck.queue = append(ck.queue, fn)
-		return
-	}
-	ck.busy = true
-	fn()
-}
-
-func (ck *Clerk) done() {
-	if len(ck.queue) == 0 {
-		ck.busy = false
-		return
-	}
-	fn := ck.queue[0]
-	ck.queue = ck.queue[1:]
-	fn()
 }
 
 // refresh reads the current configuration, retrying until it has one.
@@ -211,7 +191,7 @@ func (ck *Clerk) attempt(key string, args sim.Message, handle func(reply sim.Mes
 					reply = nil
 				}
 				if handle(reply, attempts) {
-					ck.done()
+					ck.ops.Done()
 					return
 				}
 				if r, isGet := reply.(*kv.GetReply); isGet && r.Err == ErrWrongGroup {

@@ -70,12 +70,11 @@ type CtrlStats struct {
 // one runs wait in order. Callbacks run on the node's events; nothing here
 // has a goroutine.
 type Ctrl struct {
-	env   *sim.Env
-	cfg   CtrlConfig
-	ck    *kv.Clerk
-	id    uint64
-	busy  bool
-	queue []func()
+	env *sim.Env
+	cfg CtrlConfig
+	ck  *kv.Clerk
+	id  uint64
+	ops kv.Serial // one operation at a time
 
 	leaseVer   uint64   // version of KeyLease we wrote last
 	leaseUntil sim.Time // local time our lease runs out; 0: no lease held
@@ -107,27 +106,6 @@ func (c *Ctrl) Stats() CtrlStats { return c.stats }
 // Deposed reports whether the controller lost its lease.
 func (c *Ctrl) Deposed() bool { return c.deposed }
 
-// run starts fn now if idle, else after the calls ahead; fn must call
-// c.done exactly once.
-func (c *Ctrl) run(fn func()) {
-	if c.busy {
-		c.queue = append(c.queue, fn)
-		return
-	}
-	c.busy = true
-	fn()
-}
-
-func (c *Ctrl) done() {
-	if len(c.queue) == 0 {
-		c.busy = false
-		return
-	}
-	fn := c.queue[0]
-	c.queue = c.queue[1:]
-	fn()
-}
-
 // finish ends the running call with err.
 func (c *Ctrl) finish(cb func(kv.Err), err kv.Err) {
 	switch err {
@@ -137,7 +115,7 @@ func (c *Ctrl) finish(cb func(kv.Err), err kv.Err) {
 		c.stats.Deposed++
 	}
 	cb(err)
-	c.done()
+	c.ops.Done()
 }
 
 // Query returns the current configuration: cb(cfg, OK), or ErrNoKey before
@@ -181,7 +159,7 @@ func (c *Ctrl) read(key string, cb func(Config, uint64, kv.Err)) {
 // lab's InitConfig. cb(OK), or ErrStale if the state already exists, or
 // ErrBadConfig.
 func (c *Ctrl) InitConfig(first Config, cb func(kv.Err)) {
-	c.run(func() {
+	c.ops.Run(func() {
 		if first.Num != 1 || first.NShards() != c.cfg.NShards || first.Check() != nil {
 			c.env.Logf("shard ctrl: InitConfig with a bad configuration %v", first)
 			c.finish(cb, ErrBadConfig)
@@ -244,7 +222,7 @@ func (c *Ctrl) initKey(key, val string, ok func(bool)) {
 // its servers whether another controller published next.Num or later, and
 // gives up (ErrStale) if so.
 func (c *Ctrl) ChangeConfigTo(next Config, cb func(kv.Err)) {
-	c.run(func() {
+	c.ops.Run(func() {
 		if next.NShards() != c.cfg.NShards || next.Check() != nil {
 			c.env.Logf("shard ctrl: ChangeConfigTo an invalid configuration %v", next)
 			c.finish(cb, ErrBadConfig)
@@ -314,7 +292,7 @@ func (c *Ctrl) change(next Config, cb func(kv.Err)) {
 // dead or partitioned controller left half-done. cb(OK), or ErrStale /
 // ErrDeposed if another controller got in the way.
 func (c *Ctrl) InitController(cb func(kv.Err)) {
-	c.run(func() {
+	c.ops.Run(func() {
 		c.acquire(func(err kv.Err) {
 			if err != kv.OK {
 				c.finish(cb, err)
