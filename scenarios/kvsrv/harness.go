@@ -135,12 +135,16 @@ func (h *Harness) closeFaults() {
 
 // History converts the world's KV operations (those recorded by kv.Clerk)
 // into kvcheck ops, numbering clients from 0 in order of appearance.
-func History(w *sim.World) []kvcheck.Op {
+func History(w *sim.World) []kvcheck.Op { return HistoryWhere(w, nil) }
+
+// HistoryWhere is History of the operations keep accepts (nil: all), e.g.
+// without a sharded KV controller's own reads and writes of its state.
+func HistoryWhere(w *sim.World, keep func(in kv.OpInput) bool) []kvcheck.Op {
 	clients := map[uint64]int{}
 	var out []kvcheck.Op
 	for _, o := range w.History() {
 		in, ok := o.Input.(kv.OpInput)
-		if !ok {
+		if !ok || keep != nil && !keep(in) {
 			continue
 		}
 		c, seen := clients[in.Client]

@@ -317,29 +317,7 @@ func (d *sys) final() map[string]kvcheck.State {
 // history is the clerks' operations in kvcheck's form (the controllers'
 // and the clerks' configuration reads, tagged "shardctrl...", left out).
 func history(w *sim.World) []kvcheck.Op {
-	clients := map[uint64]int{}
-	var out []kvcheck.Op
-	for _, o := range w.History() {
-		in, ok := o.Input.(kv.OpInput)
-		if !ok || strings.HasPrefix(in.Tag, "shardctrl") {
-			continue
-		}
-		c, seen := clients[in.Client]
-		if !seen {
-			c = len(clients)
-			clients[in.Client] = c
-		}
-		op := kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
-			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending()}
-		if out, ok := o.Output.(kv.OpOutput); ok {
-			op.Err = string(out.Err)
-			if !op.Put {
-				op.Value, op.Version = out.Value, out.Version
-			}
-		}
-		out = append(out, op)
-	}
-	return out
+	return kvsrv.HistoryWhere(w, func(in kv.OpInput) bool { return !strings.HasPrefix(in.Tag, "shardctrl") })
 }
 
 // register adds the checkers, liveness conditions and metrics.
