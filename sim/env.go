@@ -140,7 +140,6 @@ func (r *Request) Size() int { return 8 + sizeOf(r.Body) }
 // reply carries an RPC answer back to the caller's incarnation.
 type reply struct {
 	id   uint64
-	inc  uint32
 	body Message
 }
 

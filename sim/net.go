@@ -32,10 +32,9 @@ type NetStats struct {
 }
 
 type link struct {
-	cut   bool  // one-way: messages from -> to are dropped
-	loss  Ratio // flaky link: extra loss
-	delay Duration
-	last  Time // latest delivery time scheduled (FIFO)
+	cut  bool  // one-way: messages from -> to are dropped
+	loss Ratio // flaky link: extra loss
+	last Time  // latest delivery time scheduled (FIFO)
 }
 
 type network struct {
