@@ -59,6 +59,23 @@ func (c *Cluster) Progress(name string, fn func() error) {
 // healed (e.g. clients start their final operations).
 func (c *Cluster) OnHeal(fn func()) { c.onHeal = append(c.onHeal, fn) }
 
+// Every runs fn at intervals drawn from [lo, hi) by the workload stream
+// until the fault phase is nearly over (hi before its end, so fn's faults
+// can be undone by the next call): scripted fault shapes reshuffle their
+// partitions with it.
+func (c *Cluster) Every(lo, hi sim.Duration, fn func()) {
+	end := sim.Time(c.Scenario.Duration) - sim.Time(hi)
+	var tick func()
+	tick = func() {
+		if c.W.Now() >= end {
+			return
+		}
+		fn()
+		c.W.After(c.Workload.Between(lo, hi), tick)
+	}
+	c.W.After(c.Workload.Between(lo, hi), tick)
+}
+
 // Healed reports whether the liveness phase has begun.
 func (c *Cluster) Healed() bool { return c.healed }
 

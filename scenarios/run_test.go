@@ -139,3 +139,33 @@ type neverErr struct{}
 func (neverErr) Error() string { return "condition never holds" }
 
 var errNever = neverErr{}
+
+// Every fires at intervals in [lo, hi) and stops hi before the fault
+// phase ends, so the faults its callback sets can be undone in time.
+func TestEveryStopsBeforeTheFaultPhaseEnds(t *testing.T) {
+	var at []sim.Time
+	s := &scenarios.Scenario{Name: "test/every", Duration: 10 * sim.Second,
+		Setup: func(c *scenarios.Cluster) error {
+			c.Servers(c.W.AddNode("n0", func() sim.Node { return idle{} }))
+			c.Every(500*sim.Millisecond, 2*sim.Second, func() { at = append(at, c.W.Now()) })
+			return nil
+		}}
+	scenarios.Run(s, nil, 1, scenarios.Config{})
+	if len(at) < 3 {
+		t.Fatalf("fired %d times in 10s", len(at))
+	}
+	for i, x := range at {
+		prev := sim.Time(0)
+		if i > 0 {
+			prev = at[i-1]
+		}
+		if d := sim.Duration(x - prev); d < 500*sim.Millisecond || d >= 2*sim.Second || x >= sim.Time(8*sim.Second) {
+			t.Fatalf("firing %d at %v after %v: want gaps in [0.5s, 2s) and nothing from 8s on", i, x, d)
+		}
+	}
+}
+
+type idle struct{}
+
+func (idle) Start(*sim.Env)                  {}
+func (idle) Receive(sim.NodeID, sim.Message) {}

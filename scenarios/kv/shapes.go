@@ -133,21 +133,6 @@ func setupShape(c *scenarios.Cluster, s shape) error {
 	return nil
 }
 
-// every runs fn at random intervals in [lo, hi) until the fault phase is
-// nearly over; fn's faults are healed by the next call or the liveness phase.
-func (g *group) every(lo, hi sim.Duration, fn func()) {
-	end := sim.Time(g.c.Scenario.Duration) - sim.Time(hi)
-	var tick func()
-	tick = func() {
-		if g.w.Now() >= end || g.stopped() {
-			return
-		}
-		fn()
-		g.w.After(g.c.Workload.Between(lo, hi), tick)
-	}
-	g.w.After(g.c.Workload.Between(lo, hi), tick)
-}
-
 // healServers restores every link among the servers (client links are
 // never cut by these shapes).
 func (g *group) healServers() {
@@ -285,7 +270,7 @@ func init() {
 
 	registerPerRead(shape{name: "partial-partitions", servers: 5, minServers: 3, clients: 3,
 		script: func(g *group) {
-			g.every(500*sim.Millisecond, 2*sim.Second, func() {
+			g.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				g.healServers()
 				if g.c.Workload.Intn(2) == 0 {
 					g.bridge()
@@ -299,7 +284,7 @@ func init() {
 
 	registerPerRead(shape{name: "one-way", servers: 5, minServers: 2, clients: 3,
 		script: func(g *group) {
-			g.every(500*sim.Millisecond, 2*sim.Second, func() {
+			g.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				g.healServers()
 				g.oneWay()
 			})

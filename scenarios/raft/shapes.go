@@ -137,21 +137,6 @@ func registerShape(s shape) {
 	})
 }
 
-// every runs fn at random intervals in [lo, hi) until the fault phase is
-// nearly over (fn must undo its faults within the remaining margin).
-func (h *harness) every(lo, hi sim.Duration, fn func()) {
-	end := sim.Time(h.c.Scenario.Duration) - sim.Time(hi)
-	var tick func()
-	tick = func() {
-		if h.w.Now() >= end {
-			return
-		}
-		fn()
-		h.w.After(h.c.Workload.Between(lo, hi), tick)
-	}
-	h.w.After(h.c.Workload.Between(lo, hi), tick)
-}
-
 // heal restores every link among the servers.
 func (h *harness) healLinks() {
 	for i := 0; i < h.n; i++ {
@@ -171,7 +156,7 @@ func init() {
 	registerShape(shape{name: "bridge", servers: 5, minServers: 3, duration: 10 * sim.Second, net: calm,
 		desc: "bridge partitions: two sides and one node that sees both, reshuffled every 0.5-2s",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				r := h.c.Workload
 				perm := r.Perm(h.n)
@@ -189,7 +174,7 @@ func init() {
 	registerShape(shape{name: "ring", servers: 5, minServers: 3, duration: 10 * sim.Second, net: calm,
 		desc: "majorities ring: every node sees only its ring neighbours (each a majority with them), reshuffled",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				for _, c := range sim.RingCuts(h.c.Workload.Perm(h.n)) {
 					h.w.Cut(h.ids[c[0]], h.ids[c[1]])
@@ -200,7 +185,7 @@ func init() {
 	registerShape(shape{name: "one-way", servers: 5, minServers: 2, duration: 10 * sim.Second, net: calm,
 		desc: "asymmetric cuts: one side cannot hear the other (leaders that can talk but not listen)",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				r := h.c.Workload
 				perm := r.Perm(h.n)

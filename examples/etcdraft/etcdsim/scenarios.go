@@ -57,21 +57,6 @@ func registerShape(s shape) {
 	})
 }
 
-// every runs fn at random intervals in [lo, hi) until the fault phase is
-// nearly over.
-func (h *harness) every(lo, hi sim.Duration, fn func()) {
-	end := sim.Time(h.c.Scenario.Duration) - sim.Time(hi)
-	var tick func()
-	tick = func() {
-		if h.w.Now() >= end {
-			return
-		}
-		fn()
-		h.w.After(h.c.Workload.Between(lo, hi), tick)
-	}
-	h.w.After(h.c.Workload.Between(lo, hi), tick)
-}
-
 // healLinks restores every link among the peers.
 func (h *harness) healLinks() {
 	for _, a := range h.ids {
@@ -160,7 +145,7 @@ func init() {
 	registerShape(shape{name: "halves", servers: 5, minServers: 2, net: calm,
 		desc: "etcd raft under random two-sided partitions, reshuffled every 0.5-2s",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				perm := h.c.Workload.Perm(h.n)
 				k := 1 + h.c.Workload.Intn(h.n-1)
@@ -171,7 +156,7 @@ func init() {
 	registerShape(shape{name: "bridge", servers: 5, minServers: 3, net: calm,
 		desc: "etcd raft under bridge partitions: two sides and one peer that sees both, reshuffled every 0.5-2s",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				rest := h.c.Workload.Perm(h.n)[1:]
 				k := 1 + h.c.Workload.Intn(len(rest)-1)
@@ -182,7 +167,7 @@ func init() {
 	registerShape(shape{name: "ring", servers: 5, minServers: 3, net: calm,
 		desc: "etcd raft under a majorities ring: every peer sees only its ring neighbours, reshuffled",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				for _, c := range sim.RingCuts(h.c.Workload.Perm(h.n)) {
 					h.w.Cut(h.ids[c[0]], h.ids[c[1]])
@@ -193,7 +178,7 @@ func init() {
 	registerShape(shape{name: "one-way", servers: 5, minServers: 2, net: calm,
 		desc: "etcd raft under asymmetric cuts: one side cannot hear the other (often the leader's side)",
 		script: func(h *harness) {
-			h.every(500*sim.Millisecond, 2*sim.Second, func() {
+			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
 				h.healLinks()
 				r := h.c.Workload
 				perm := r.Perm(h.n)
