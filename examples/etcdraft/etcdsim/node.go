@@ -1,9 +1,9 @@
 package etcdsim
 
 import (
-	"encoding/binary"
 	"fmt"
 
+	"github.com/smilingraft/dsim/nodes/kv"
 	"github.com/smilingraft/dsim/sim"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -45,12 +45,34 @@ type StateObserver interface {
 	State(server int, index, digest uint64)
 }
 
+// MemberObserver is an optional Observer extension for membership and the
+// leader's bookkeeping: conf changes as peers apply them, conf changes as
+// leaders append and commit them, and the leader's progress whenever its
+// commit index advances (read white-box from RawNode.Status).
+type MemberObserver interface {
+	// ConfApplied: the peer applied the conf change at (index, term);
+	// ApplyConfChange returned cs.
+	ConfApplied(server int, index, term uint64, cs pb.ConfState)
+	// LeaderAppendedConf: the leader of term appended a conf change at
+	// index while its applied index was applied.
+	LeaderAppendedConf(server int, term, index, applied uint64)
+	// ConfCommitted: a leader saw the conf change at (index, term) commit.
+	ConfCommitted(index, term uint64)
+	// LeaderStatus: the leader's commit index advanced to commit; st is
+	// its RawNode.Status() (progress of every peer) and cs the
+	// configuration it has applied.
+	LeaderStatus(server int, term, commit, lastIndex uint64, st *raft.Status, cs pb.ConfState)
+}
+
 // Config configures one hosted peer.
 type Config struct {
 	// Me is this peer's index in Peers (etcd raft ID Me+1).
 	Me int
-	// Peers are the sim node ids of every voter, in ID order.
+	// Peers are the sim node ids of every peer that may ever be a member,
+	// in ID order: the first Voters of them form the initial cluster.
 	Peers []sim.NodeID
+	// Voters is the size of the initial cluster (0: every peer).
+	Voters int
 	// Tick is the virtual time between RawNode.Tick calls (local clock).
 	Tick sim.Duration
 	// ElectionTicks and HeartbeatTicks are etcd's ElectionTick and
@@ -64,12 +86,32 @@ type Config struct {
 	// MaxSizePerMsg and MaxInflight are etcd's flow control (0: 1 MiB, 256).
 	MaxSizePerMsg uint64
 	MaxInflight   int
+	// MaxInflightBytes, MaxCommittedSizePerReady and
+	// MaxUncommittedEntriesSize are etcd's options (0: etcd's defaults).
+	MaxInflightBytes, MaxCommittedSizePerReady, MaxUncommittedEntriesSize uint64
+	// DisableProposalForwarding and StepDownOnRemoval are etcd's options.
+	DisableProposalForwarding, StepDownOnRemoval bool
+	// ReadMode is how Gets are served: ReadSafe (default), ReadLease, or
+	// the unsafe ReadSerializable.
+	ReadMode string
+	// ReqTimeout bounds how long a client request waits on this peer
+	// (etcd's ReqTimeout; 0: 1s plus two election timeouts).
+	ReqTimeout sim.Duration
+	// Async turns on etcd's AsyncStorageWrites: appends and applies run
+	// on the peer's append and apply "threads", each a FIFO of completions
+	// AsyncDelay (at most) after they were handed over.
+	Async      bool
+	AsyncDelay sim.Duration
+	// Reachable, if set, tells whether the transport can reach a peer now;
+	// a message to an unreachable peer is not sent and the RawNode is told
+	// (ReportUnreachable), as etcd's transport does when a send fails.
+	Reachable func(to sim.NodeID) bool
 	// Observer receives the checkers' facts (nil: none). If it also
 	// implements Auditor and Audit is set, it gets the white-box reports.
 	Observer Observer
 	Audit    bool
-	// Unsafe breaks etcd's Ready contract on purpose (UnsafeNone: keep
-	// it); dsim must catch every such host.
+	// Unsafe breaks etcd's contract on purpose (UnsafeNone: keep it); dsim
+	// must catch every such host.
 	Unsafe string
 }
 
@@ -84,6 +126,17 @@ const (
 	// the HardState (term, vote) only after the messages left: a granted
 	// vote is not durable when the candidate counts it.
 	UnsafeVoteBeforePersist = "vote-before-persist"
+	// UnsafeAsyncRespondEarly (async storage) delivers a MsgStorageAppend's
+	// responses before its writes are durable.
+	UnsafeAsyncRespondEarly = "async-respond-early"
+	// UnsafeConfOnAppend has a leader apply a conf change to its RawNode
+	// as soon as it appends it, instead of once it is committed and
+	// applied (the later apply is skipped): the classic "membership takes
+	// effect early" mistake.
+	UnsafeConfOnAppend = "conf-on-append"
+	// UnsafeReadNoWait answers a ReadIndex read as soon as its ReadState
+	// arrives, without waiting for the applied index to reach it.
+	UnsafeReadNoWait = "read-no-wait"
 )
 
 // Node hosts one etcd raft RawNode as a dsim node.
@@ -95,16 +148,34 @@ type Node struct {
 	rng streamReader
 	aud Auditor
 	sob StateObserver
+	mob MemberObserver
 	cs  pb.ConfState
+	sm  *machine
+	srv *server
 
 	term      uint64 // current term, from the last HardState
 	leader    bool   // SoftState says leader
+	lead      uint64 // SoftState's leader id
 	leadTerm  uint64 // term in which leader was last reported
 	commit    uint64 // last HardState.Commit
 	applied   uint64
 	snapIndex uint64
-	digest    uint64 // the state machine: a digest of every applied entry
-	dead      string // why the node refuses to run (corrupt disk)
+	dead      string          // why the node refuses to run (corrupt disk)
+	removed   bool            // a conf change removed this peer: it stopped
+	inRaft    bool            // inside do: calls into the RawNode run without a drain
+	early     map[uint64]bool // conf changes the conf-on-append host applied early
+
+	// shadow is the raft log past reported, as the Readies handed it
+	// out (Entries, in both storage modes): leaders report its committed
+	// entries to the Observer from here, since with asynchronous writes
+	// a leader may count an entry committed before its own storage has it.
+	shadow   []pb.Entry
+	reported uint64
+
+	// Asynchronous storage: the append and apply "threads".
+	appendQ, applyQ       []pb.Message
+	appendBusy, applyBusy bool
+	appendFn, applyFn     func()
 
 	tickFn func()
 	stepFn func()
@@ -112,8 +183,10 @@ type Node struct {
 	// snapsSent are the peers a MsgSnap went to in this Ready: reported
 	// to the RawNode (ReportSnapshot) after Advance, as etcd's transport
 	// does once a snapshot is streamed; without it a lost MsgSnap would
-	// leave the peer's progress paused for ever.
-	snapsSent []uint64
+	// leave the peer's progress paused for ever. unreachable are the
+	// peers a send failed to, reported likewise.
+	snapsSent   []uint64
+	unreachable []uint64
 }
 
 // New returns a node for cfg (a sim.Factory builds one per incarnation).
@@ -123,36 +196,55 @@ func New(cfg Config) *Node {
 		n.aud, _ = cfg.Observer.(Auditor)
 	}
 	n.sob, _ = cfg.Observer.(StateObserver)
-	for i := range cfg.Peers {
-		n.cs.Voters = append(n.cs.Voters, uint64(i+1))
+	n.mob, _ = cfg.Observer.(MemberObserver)
+	if n.cfg.Voters <= 0 || n.cfg.Voters > len(cfg.Peers) {
+		n.cfg.Voters = len(cfg.Peers)
+	}
+	if n.cfg.ReadMode == "" {
+		n.cfg.ReadMode = ReadSafe
+	}
+	if n.cfg.ReqTimeout <= 0 {
+		n.cfg.ReqTimeout = sim.Second + 2*sim.Duration(cfg.ElectionTicks)*cfg.Tick
 	}
 	return n
 }
 
+// spare reports whether this peer starts outside the cluster.
+func (n *Node) spare() bool { return n.cfg.Me >= n.cfg.Voters }
+
 // bootSnapshot is the snapshot every peer of a fresh cluster starts from:
-// membership (every peer a voter) at index 1, term 1. It is the same on
-// every peer and recomputed at each boot, so it needs no disk.
+// membership (the initial voters) at index 1, term 1. It is the same on
+// every peer and recomputed at each boot, so it needs no disk. A spare
+// peer starts from nothing and is sent a snapshot once it is added.
 func (n *Node) bootSnapshot() pb.Snapshot {
-	return pb.Snapshot{Data: encodeState(1, 0), Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: n.cs}}
-}
-
-func encodeState(index, digest uint64) []byte {
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b, index)
-	binary.LittleEndian.PutUint64(b[8:], digest)
-	return b
-}
-
-// mix folds one applied entry into the state machine's digest.
-func mix(d, index uint64, data []byte) uint64 {
-	const prime = 1099511628211
-	d ^= index
-	d *= prime
-	for _, c := range data {
-		d ^= uint64(c)
-		d *= prime
+	if n.spare() {
+		return pb.Snapshot{}
 	}
-	return d
+	var cs pb.ConfState
+	for i := 0; i < n.cfg.Voters; i++ {
+		cs.Voters = append(cs.Voters, uint64(i+1))
+	}
+	return pb.Snapshot{Data: encodeState(1, 0), Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}
+}
+
+// encodeState is the snapshot data of an empty KV state machine after
+// index with the given digest.
+func encodeState(index, digest uint64) []byte {
+	m := newMachine()
+	m.index, m.digest = index, digest
+	return m.encode()
+}
+
+// isMember reports whether id belongs to cs in any role.
+func isMember(cs *pb.ConfState, id uint64) bool {
+	for _, l := range [][]uint64{cs.Voters, cs.VotersOutgoing, cs.Learners, cs.LearnersNext} {
+		for _, v := range l {
+			if v == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Start loads the peer's storage from its disk and builds its RawNode; a
@@ -162,6 +254,9 @@ func (n *Node) Start(env *sim.Env) {
 	n.rng = streamReader{env.Rand()}
 	n.tickFn = n.tick
 	n.stepFn = n.step
+	n.appendFn = n.appendNext
+	n.applyFn = n.applyNext
+	n.srv = newServer(n)
 	st, snap, kept, err := load(env.Disk(), n.bootSnapshot())
 	if err != nil {
 		n.dead = err.Error()
@@ -178,15 +273,30 @@ func (n *Node) Start(env *sim.Env) {
 		return
 	}
 	si, stm := snap.Metadata.Index, snap.Metadata.Term
-	if len(snap.Data) != 16 || binary.LittleEndian.Uint64(snap.Data) != si {
-		n.dead = fmt.Sprintf("snapshot %d holds a state of %d bytes", si, len(snap.Data))
-		env.Fail("etcd.snapshot", "server %d: %s", n.cfg.Me, n.dead)
-		return
+	n.sm = newMachine()
+	if si > 0 || len(snap.Data) > 0 {
+		m, err := decodeMachine(snap.Data)
+		if err != nil || m.index != si {
+			n.dead = fmt.Sprintf("snapshot %d holds a bad state (%v)", si, err)
+			env.Fail("etcd.snapshot", "server %d: %s", n.cfg.Me, n.dead)
+			return
+		}
+		n.sm = m
 	}
-	n.digest = binary.LittleEndian.Uint64(snap.Data[8:])
+	n.cs = snap.Metadata.ConfState
 	n.applied, n.snapIndex = si, si
 	hs, _, _ := st.ms.InitialState()
 	n.term, n.commit = hs.Term, hs.Commit
+	n.reported = hs.Commit
+	for i := range kept {
+		if kept[i].Index > n.reported {
+			n.shadow = append(n.shadow, kept[i])
+		}
+	}
+	if len(n.cs.Voters) > 0 && !isMember(&n.cs, uint64(n.cfg.Me+1)) {
+		// Restarted after applying its own removal: stay stopped.
+		n.removed = true
+	}
 	if o := n.cfg.Observer; o != nil {
 		if n.aud != nil {
 			n.aud.LogBase(n.cfg.Me, si, stm, si)
@@ -199,17 +309,29 @@ func (n *Node) Start(env *sim.Env) {
 		}
 		o.SnapshotInstalled(n.cfg.Me, si, stm)
 	}
+	if n.removed {
+		return
+	}
 	rc := &raft.Config{
-		ID:              uint64(n.cfg.Me + 1),
-		ElectionTick:    n.cfg.ElectionTicks,
-		HeartbeatTick:   n.cfg.HeartbeatTicks,
-		Storage:         st.ms,
-		Applied:         si,
-		MaxSizePerMsg:   n.cfg.MaxSizePerMsg,
-		MaxInflightMsgs: n.cfg.MaxInflight,
-		CheckQuorum:     n.cfg.CheckQuorum,
-		PreVote:         n.cfg.PreVote,
-		Logger:          logger{env},
+		ID:                        uint64(n.cfg.Me + 1),
+		ElectionTick:              n.cfg.ElectionTicks,
+		HeartbeatTick:             n.cfg.HeartbeatTicks,
+		Storage:                   st.ms,
+		Applied:                   si,
+		MaxSizePerMsg:             n.cfg.MaxSizePerMsg,
+		MaxInflightMsgs:           n.cfg.MaxInflight,
+		MaxInflightBytes:          n.cfg.MaxInflightBytes,
+		MaxCommittedSizePerReady:  n.cfg.MaxCommittedSizePerReady,
+		MaxUncommittedEntriesSize: n.cfg.MaxUncommittedEntriesSize,
+		CheckQuorum:               n.cfg.CheckQuorum,
+		PreVote:                   n.cfg.PreVote,
+		DisableProposalForwarding: n.cfg.DisableProposalForwarding,
+		StepDownOnRemoval:         n.cfg.StepDownOnRemoval,
+		AsyncStorageWrites:        n.cfg.Async,
+		Logger:                    logger{env},
+	}
+	if n.cfg.ReadMode == ReadLease {
+		rc.ReadOnlyOption = raft.ReadOnlyLeaseBased
 	}
 	if rc.MaxSizePerMsg == 0 {
 		rc.MaxSizePerMsg = 1 << 20
@@ -217,38 +339,62 @@ func (n *Node) Start(env *sim.Env) {
 	if rc.MaxInflightMsgs == 0 {
 		rc.MaxInflightMsgs = 256
 	}
+	if rc.MaxInflightBytes != 0 && rc.MaxInflightBytes < rc.MaxSizePerMsg {
+		rc.MaxInflightBytes = rc.MaxSizePerMsg
+	}
 	withEntropy(n.rng, func() { n.rn, err = raft.NewRawNode(rc) })
 	if err != nil {
 		n.rn = nil
 		env.Fail("setup", "server %d: raft.NewRawNode: %v", n.cfg.Me, err)
 		return
 	}
+	if env.Incarnation() > 0 && n.cfg.Async {
+		env.Sometimes("etcd: an async peer restarted")
+	}
 	env.After(n.cfg.Tick, n.tickFn)
 }
 
 // do runs fn (a call into the RawNode) and then drains the Ready loop, all
-// with the node's entropy in crypto/rand.Reader.
+// with the node's entropy in crypto/rand.Reader. Called from inside a
+// drain (a reply handler that proposes or reads), it only runs fn: the
+// outer drain picks up what fn produced.
 func (n *Node) do(fn func()) {
 	if n.rn == nil {
 		return
 	}
+	if n.inRaft {
+		fn()
+		return
+	}
 	withEntropy(n.rng, func() {
+		n.inRaft = true
+		defer func() { n.inRaft = false }()
 		fn()
 		n.drain()
 	})
 }
 
 func (n *Node) tick() {
+	if n.removed {
+		return
+	}
 	n.do(n.rn.Tick)
 	n.env.After(n.cfg.Tick, n.tickFn)
 }
 
 func (n *Node) step() { _ = n.rn.Step(n.stepM) }
 
-// Receive steps a delivered etcd raft message into the RawNode.
+// Receive steps a delivered etcd raft message into the RawNode and serves
+// clients' requests.
 func (n *Node) Receive(from sim.NodeID, msg sim.Message) {
+	if req, ok := msg.(*sim.Request); ok {
+		if n.srv != nil {
+			n.srv.request(from, req)
+		}
+		return
+	}
 	m := unwire(msg)
-	if m == nil || n.rn == nil {
+	if m == nil || n.rn == nil || n.removed {
 		return
 	}
 	n.stepM = *m
@@ -259,7 +405,7 @@ func (n *Node) Receive(from sim.NodeID, msg sim.Message) {
 // Propose hands a client command to the RawNode (a follower forwards it to
 // its leader); false if etcd raft dropped it at once (no known leader).
 func (n *Node) Propose(cmd []byte) bool {
-	if n.rn == nil || n.env == nil || !n.env.Alive() {
+	if n.rn == nil || n.env == nil || !n.env.Alive() || n.removed {
 		return false
 	}
 	var err error
@@ -267,9 +413,54 @@ func (n *Node) Propose(cmd []byte) bool {
 	return err == nil
 }
 
+// ProposeConfChange proposes a membership change (ConfChange or
+// ConfChangeV2); false if etcd raft refused it at once.
+func (n *Node) ProposeConfChange(cc pb.ConfChangeI) bool {
+	if n.rn == nil || n.env == nil || !n.env.Alive() || n.removed {
+		return false
+	}
+	var err error
+	n.do(func() { err = n.rn.ProposeConfChange(cc) })
+	return err == nil
+}
+
+// TransferLeader asks this peer (if it leads) to hand leadership to the
+// peer with the given index.
+func (n *Node) TransferLeader(to int) {
+	if n.rn == nil || n.env == nil || !n.env.Alive() || n.removed {
+		return
+	}
+	n.do(func() { n.rn.TransferLeader(uint64(to + 1)) })
+}
+
+// Campaign forces this peer to start an election (etcd's Campaign).
+func (n *Node) Campaign() {
+	if n.rn == nil || n.env == nil || !n.env.Alive() || n.removed {
+		return
+	}
+	n.do(func() { _ = n.rn.Campaign() })
+}
+
 // Role reports the peer's term and whether it is leader (sim.Roler), from
 // its last Ready.
-func (n *Node) Role() (uint64, bool) { return n.term, n.leader && n.rn != nil }
+func (n *Node) Role() (uint64, bool) { return n.term, n.leader && n.rn != nil && !n.removed }
+
+// Removed reports whether a conf change removed this peer (it stopped).
+func (n *Node) Removed() bool { return n.removed }
+
+// Applied returns the peer's applied index.
+func (n *Node) Applied() uint64 { return n.applied }
+
+// ConfState returns the configuration the peer has applied.
+func (n *Node) ConfState() pb.ConfState { return n.cs }
+
+// Store returns the peer's KV state machine.
+func (n *Node) Store() *kv.Store {
+	if n.sm == nil {
+		return nil
+	}
+	return n.sm.store
+}
 
 // Inspect shows the RawNode's status when a run stops at an event.
 func (n *Node) Inspect() any {
@@ -277,42 +468,149 @@ func (n *Node) Inspect() any {
 		return "not running: " + n.dead
 	}
 	s := n.rn.BasicStatus()
-	return fmt.Sprintf("id=%d %v term=%d vote=%d commit=%d applied=%d lead=%d", s.ID, s.RaftState, s.Term, s.Vote, s.Commit, s.Applied, s.Lead)
+	return fmt.Sprintf("id=%d %v term=%d vote=%d commit=%d applied=%d lead=%d removed=%v conf=%v", s.ID, s.RaftState, s.Term, s.Vote, s.Commit, s.Applied, s.Lead, n.removed, n.cs.String())
 }
 
-// drain handles every Ready the RawNode has, in etcd's order for
-// synchronous storage: persist, send, apply, Advance. A crash point that
-// kills the node mid-way ends it: the rest of the handler never ran.
+// drain handles every Ready the RawNode has: with synchronous storage in
+// etcd's order (persist, send, apply, Advance), with asynchronous storage
+// by handing the local messages to the append and apply threads. A crash
+// point that kills the node mid-way ends it: the rest of the handler never
+// ran.
 func (n *Node) drain() {
-	for n.env.Alive() && n.rn.HasReady() {
+	for n.env.Alive() && !n.removed && n.rn.HasReady() {
 		rd := n.rn.Ready()
-		n.handle(&rd)
+		if n.cfg.Async {
+			n.handleAsync(&rd)
+		} else {
+			n.handle(&rd)
+		}
 		if !n.env.Alive() {
 			return
 		}
-		n.rn.Advance(rd)
+		if !n.cfg.Async {
+			n.rn.Advance(rd)
+		}
 		for _, to := range n.snapsSent {
 			n.rn.ReportSnapshot(to, raft.SnapshotFinish)
 		}
 		n.snapsSent = n.snapsSent[:0]
+		for _, to := range n.unreachable {
+			n.rn.ReportUnreachable(to)
+		}
+		n.unreachable = n.unreachable[:0]
+		if n.removed {
+			n.stop()
+		}
 	}
 }
 
-func (n *Node) handle(rd *raft.Ready) {
-	me, obs := n.cfg.Me, n.cfg.Observer
+// stop ends a removed peer: waiting clients are told to go elsewhere, and
+// it neither ticks nor steps again (etcd's server stops itself when it
+// applies its own removal).
+func (n *Node) stop() {
+	n.env.Sometimes("etcd: a removed peer stopped")
+	n.srv.stop()
+	n.leader = false
+}
+
+// soft takes the Ready's SoftState and HardState: leadership, term, and a
+// leader change, which fails a read round waiting for its ReadState.
+func (n *Node) soft(rd *raft.Ready) {
 	if !raft.IsEmptyHardState(rd.HardState) {
 		n.term = rd.HardState.Term
 	}
 	if rd.SoftState != nil {
 		n.leader = rd.SoftState.RaftState == raft.StateLeader
+		if l := rd.SoftState.Lead; l != raft.None && l != n.lead {
+			n.lead = l
+			n.srv.leaderChanged()
+		} else if l == raft.None {
+			n.lead = raft.None
+		}
 	}
 	if n.leader && n.leadTerm != n.term {
 		n.leadTerm = n.term
 		n.env.Sometimes("etcd: a leader was elected")
-		if obs != nil {
-			obs.BecameLeader(me, n.term)
+		if obs := n.cfg.Observer; obs != nil {
+			obs.BecameLeader(n.cfg.Me, n.term)
 		}
 	}
+	// The log as the Ready hands it out (shadow), and conf changes a
+	// leader appends.
+	if len(rd.Entries) > 0 {
+		ents := rd.Entries
+		first := ents[0].Index
+		switch {
+		case first <= n.reported:
+			k := 0
+			for k < len(ents) && ents[k].Index <= n.reported {
+				k++
+			}
+			ents = ents[k:]
+			n.shadow = append(n.shadow[:0], ents...)
+		default:
+			keep := int(first - n.reported - 1)
+			if keep > len(n.shadow) {
+				keep = len(n.shadow)
+			}
+			n.shadow = append(n.shadow[:keep], ents...)
+		}
+		if n.leader && n.mob != nil {
+			for i := range rd.Entries {
+				if e := &rd.Entries[i]; e.Type != pb.EntryNormal {
+					n.mob.LeaderAppendedConf(n.cfg.Me, n.term, e.Index, n.applied)
+				}
+			}
+		}
+		if n.cfg.Unsafe == UnsafeConfOnAppend && n.leader {
+			for i := range rd.Entries {
+				if e := &rd.Entries[i]; e.Type != pb.EntryNormal {
+					n.applyConf(e, true)
+				}
+			}
+		}
+	}
+	if len(rd.ReadStates) > 0 {
+		n.srv.readState(rd.ReadStates[len(rd.ReadStates)-1])
+	}
+}
+
+// commitSeen takes a HardState's commit index: a leader reports the
+// entries newly committed (from the shadow log) to the Observer and its
+// progress to the MemberObserver.
+func (n *Node) commitSeen(hs pb.HardState) {
+	if raft.IsEmptyHardState(hs) {
+		return
+	}
+	obs := n.cfg.Observer
+	if hs.Commit > n.reported {
+		k := 0
+		for k < len(n.shadow) && n.shadow[k].Index <= hs.Commit {
+			e := &n.shadow[k]
+			if n.leader && obs != nil && e.Index > n.reported {
+				obs.Committed(n.cfg.Me, e.Index, e.Term, e.Data)
+				if e.Type != pb.EntryNormal && n.mob != nil {
+					n.mob.ConfCommitted(e.Index, e.Term)
+				}
+			}
+			k++
+		}
+		n.shadow = append(n.shadow[:0], n.shadow[k:]...)
+		n.reported = hs.Commit
+	}
+	if n.leader && n.mob != nil && hs.Commit > n.commit {
+		st := n.rn.Status()
+		last := uint64(0)
+		if pr, ok := st.Progress[uint64(n.cfg.Me+1)]; ok {
+			last = pr.Match
+		}
+		n.mob.LeaderStatus(n.cfg.Me, n.term, hs.Commit, last, &st, n.cs)
+	}
+	n.commit = hs.Commit
+}
+
+func (n *Node) handle(rd *raft.Ready) {
+	n.soft(rd)
 	switch n.cfg.Unsafe {
 	case UnsafeSendBeforePersist:
 		n.send(rd.Messages)
@@ -330,27 +628,142 @@ func (n *Node) handle(rd *raft.Ready) {
 	if !n.env.Alive() {
 		return
 	}
-	if hs := rd.HardState; !raft.IsEmptyHardState(hs) {
-		if n.leader && obs != nil && hs.Commit > n.commit {
-			first, _ := n.st.ms.FirstIndex()
-			from := max(n.commit+1, first)
-			if from <= hs.Commit {
-				ents, err := n.st.ms.Entries(from, hs.Commit+1, ^uint64(0))
-				if err != nil {
-					n.env.Fail("etcd.host", "server %d: committed entries [%d, %d]: %v", me, from, hs.Commit, err)
-					return
-				}
-				for i := range ents {
-					obs.Committed(me, ents[i].Index, ents[i].Term, ents[i].Data)
-				}
-			}
-		}
-		n.commit = hs.Commit
-	}
+	n.commitSeen(rd.HardState)
 	if n.cfg.Unsafe != UnsafeSendBeforePersist && n.cfg.Unsafe != UnsafeVoteBeforePersist {
 		n.send(rd.Messages)
 	}
 	n.apply(rd.CommittedEntries)
+}
+
+// handleAsync hands a Ready to the storage threads (etcd's
+// AsyncStorageWrites): MsgStorageAppend to the append thread,
+// MsgStorageApply to the apply thread, everything else to the network.
+func (n *Node) handleAsync(rd *raft.Ready) {
+	n.soft(rd)
+	n.commitSeen(rd.HardState)
+	for i := range rd.Messages {
+		m := &rd.Messages[i]
+		switch m.To {
+		case raft.LocalAppendThread:
+			n.appendQ = append(n.appendQ, *m)
+			if !n.appendBusy {
+				n.appendBusy = true
+				n.env.After(n.asyncDelay(), n.appendFn)
+			}
+		case raft.LocalApplyThread:
+			n.applyQ = append(n.applyQ, *m)
+			if !n.applyBusy {
+				n.applyBusy = true
+				n.env.After(n.asyncDelay(), n.applyFn)
+			}
+		default:
+			n.send(rd.Messages[i : i+1])
+		}
+	}
+}
+
+func (n *Node) asyncDelay() sim.Duration {
+	if n.cfg.AsyncDelay <= 0 {
+		return 0
+	}
+	return n.env.Rand().Between(0, n.cfg.AsyncDelay)
+}
+
+// appendNext completes the append thread's oldest MsgStorageAppend: its
+// snapshot, entries and HardState made durable, then its responses
+// delivered (to this peer's RawNode, or over the network).
+func (n *Node) appendNext() {
+	if !n.env.Alive() || n.removed || len(n.appendQ) == 0 {
+		n.appendBusy = false
+		return
+	}
+	m := n.appendQ[0]
+	n.appendQ[0] = pb.Message{}
+	n.appendQ = n.appendQ[1:]
+	rd := raft.Ready{Entries: m.Entries, HardState: pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}}
+	if m.Snapshot != nil {
+		rd.Snapshot = *m.Snapshot
+	}
+	if n.cfg.Unsafe == UnsafeAsyncRespondEarly {
+		n.respond(m.Responses)
+		if !n.env.Alive() {
+			return
+		}
+	}
+	withEntropy(n.rng, func() {
+		n.inRaft = true
+		defer func() { n.inRaft = false }()
+		n.persist(&rd, true)
+	})
+	if !n.env.Alive() {
+		return
+	}
+	if n.env.Incarnation() > 0 {
+		n.env.Sometimes("etcd: an async append completed after a restart")
+	}
+	if n.cfg.Unsafe != UnsafeAsyncRespondEarly {
+		n.respond(m.Responses)
+	}
+	n.next(&n.appendQ, &n.appendBusy, n.appendFn)
+}
+
+// applyNext completes the apply thread's oldest MsgStorageApply: its
+// entries applied, then its responses delivered.
+func (n *Node) applyNext() {
+	if !n.env.Alive() || n.removed || len(n.applyQ) == 0 {
+		n.applyBusy = false
+		return
+	}
+	m := n.applyQ[0]
+	n.applyQ[0] = pb.Message{}
+	n.applyQ = n.applyQ[1:]
+	withEntropy(n.rng, func() {
+		n.inRaft = true
+		defer func() { n.inRaft = false }()
+		n.apply(m.Entries)
+	})
+	if !n.env.Alive() {
+		return
+	}
+	if n.removed {
+		n.stop()
+		return
+	}
+	n.respond(m.Responses)
+	n.next(&n.applyQ, &n.applyBusy, n.applyFn)
+}
+
+func (n *Node) next(q *[]pb.Message, busy *bool, fn func()) {
+	if !n.env.Alive() {
+		return
+	}
+	if len(*q) == 0 {
+		*busy = false
+		return
+	}
+	n.env.After(n.asyncDelay(), fn)
+}
+
+// respond delivers a storage message's responses: those to this peer are
+// stepped into its RawNode (then the Ready loop drained), the others sent.
+func (n *Node) respond(resps []pb.Message) {
+	me := uint64(n.cfg.Me + 1)
+	for i := range resps {
+		r := &resps[i]
+		if r.To == me {
+			m := *r
+			n.do(func() { _ = n.rn.Step(m) })
+		} else {
+			n.send(resps[i : i+1])
+			for _, to := range n.unreachable {
+				n.do(func() { n.rn.ReportUnreachable(to) })
+			}
+			n.unreachable = n.unreachable[:0]
+		}
+		if !n.env.Alive() || n.removed {
+			return
+		}
+	}
 }
 
 // persist makes the Ready's snapshot, entries and HardState durable: written
@@ -404,13 +817,26 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 	}
 	if snap {
 		m := rd.Snapshot.Metadata
-		if len(rd.Snapshot.Data) != 16 || binary.LittleEndian.Uint64(rd.Snapshot.Data) != m.Index {
-			n.env.Fail("etcd.snapshot", "server %d received snapshot %d holding a state of %d bytes", me, m.Index, len(rd.Snapshot.Data))
+		sm, err := decodeMachine(rd.Snapshot.Data)
+		if err != nil || sm.index != m.Index {
+			n.env.Fail("etcd.snapshot", "server %d received snapshot %d holding a bad state (%v)", me, m.Index, err)
 			return
 		}
-		n.digest = binary.LittleEndian.Uint64(rd.Snapshot.Data[8:])
+		n.sm = sm
+		n.cs = m.ConfState
 		n.applied, n.snapIndex = m.Index, m.Index
+		if m.Index > n.reported {
+			n.reported = m.Index
+			k := 0
+			for k < len(n.shadow) && n.shadow[k].Index <= m.Index {
+				k++
+			}
+			n.shadow = append(n.shadow[:0], n.shadow[k:]...)
+		}
 		n.env.Sometimes("etcd: a follower installed a snapshot")
+		if n.spare() {
+			n.env.Sometimes("etcd: a new member caught up by snapshot")
+		}
 		if n.aud != nil {
 			n.aud.LogBase(me, m.Index, m.Term, m.Index)
 		}
@@ -418,8 +844,9 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 			obs.SnapshotInstalled(me, m.Index, m.Term)
 		}
 		if n.sob != nil {
-			n.sob.State(me, m.Index, n.digest)
+			n.sob.State(me, m.Index, n.sm.digest)
 		}
+		n.srv.appliedTo(n.applied)
 	}
 	if n.aud != nil {
 		for i := range ents {
@@ -443,8 +870,9 @@ func (n *Node) persistHard(rd *raft.Ready) {
 	n.st.disk.Sync()
 }
 
-// send puts the Ready's messages on the network, reporting votes and
-// acknowledgements to the auditor with the disk's unsynced writes.
+// send puts messages on the network, reporting votes and acknowledgements
+// to the auditor with the disk's unsynced writes. A message to a peer the
+// transport cannot reach is not sent and the peer is noted unreachable.
 func (n *Node) send(msgs []pb.Message) {
 	for i := range msgs {
 		m := &msgs[i]
@@ -461,17 +889,30 @@ func (n *Node) send(msgs []pb.Message) {
 			n.env.Fail("etcd.host", "server %d: message %v to unknown peer %d", n.cfg.Me, m.Type, m.To)
 			return
 		}
-		n.env.Send(n.cfg.Peers[m.To-1], wire(m))
+		to := n.cfg.Peers[m.To-1]
+		if n.cfg.Reachable != nil && !n.cfg.Reachable(to) {
+			if len(n.unreachable) == 0 || n.unreachable[len(n.unreachable)-1] != m.To {
+				n.unreachable = append(n.unreachable, m.To)
+			}
+			n.env.Sometimes("etcd: a send failed and the peer was reported unreachable")
+			continue
+		}
+		n.env.Send(to, wire(m))
 		if m.Type == pb.MsgSnap {
 			n.snapsSent = append(n.snapsSent, m.To)
 		}
 	}
 }
 
-// apply applies committed entries to the state machine (a digest of every
-// entry), reporting each, then snapshots every SnapEvery entries.
+// apply applies committed entries to the state machine, reporting each,
+// then snapshots every SnapEvery entries. A KV Put answers the clients
+// waiting for it on this peer; a conf change goes to the RawNode; the
+// first entry of a term resends a read round's ReadIndex (as etcd does).
 func (n *Node) apply(ents []pb.Entry) {
 	me, obs := n.cfg.Me, n.cfg.Observer
+	if len(ents) > 0 && ents[len(ents)-1].Index < n.commit && !n.cfg.Async {
+		n.env.Sometimes("etcd: a paginated Ready (committed entries held back by MaxCommittedSizePerReady)")
+	}
 	for i := range ents {
 		e := &ents[i]
 		if e.Index <= n.applied {
@@ -481,17 +922,105 @@ func (n *Node) apply(ents []pb.Entry) {
 			n.env.Fail("etcd.host", "server %d: committed entry %d after applying %d", me, e.Index, n.applied)
 			return
 		}
-		n.digest = mix(n.digest, e.Index, e.Data)
+		sm := n.sm
+		sm.digest = mix(sm.digest, e.Index, e.Data)
+		sm.index = e.Index
 		n.applied = e.Index
+		switch {
+		case e.Type != pb.EntryNormal:
+			n.applyConf(e, false)
+		case len(e.Data) == 0:
+			n.srv.firstCommitInTerm()
+		case e.Data[0] == tagKV:
+			client, seq, op, err := decodeKV(e.Data)
+			if err != nil {
+				n.env.Fail("etcd.host", "server %d: entry %d: %v", me, e.Index, err)
+				return
+			}
+			res, stale := sm.applyKV(client, seq, op)
+			if !stale {
+				n.srv.applied(client, seq, res)
+			}
+		}
 		if obs != nil {
 			obs.Applied(me, e.Index, e.Term, e.Data)
 		}
 		if n.sob != nil {
-			n.sob.State(me, e.Index, n.digest)
+			n.sob.State(me, e.Index, sm.digest)
 		}
+	}
+	if len(ents) > 0 {
+		n.srv.appliedTo(n.applied)
 	}
 	if n.cfg.SnapEvery > 0 && n.applied >= n.snapIndex+n.cfg.SnapEvery {
 		n.snapshot()
+	}
+}
+
+// applyConf applies a committed conf-change entry: the RawNode switches
+// configuration, the observer is told, and a peer the change removed stops.
+// early marks the broken conf-on-append host's premature apply.
+func (n *Node) applyConf(e *pb.Entry, early bool) {
+	var cc pb.ConfChangeI
+	switch e.Type {
+	case pb.EntryConfChange:
+		var c pb.ConfChange
+		if err := c.Unmarshal(e.Data); err != nil {
+			n.env.Fail("etcd.host", "server %d: conf change %d: %v", n.cfg.Me, e.Index, err)
+			return
+		}
+		cc = c
+	case pb.EntryConfChangeV2:
+		var c pb.ConfChangeV2
+		if err := c.Unmarshal(e.Data); err != nil {
+			n.env.Fail("etcd.host", "server %d: conf change %d: %v", n.cfg.Me, e.Index, err)
+			return
+		}
+		cc = c
+	default:
+		return
+	}
+	if n.early[e.Index] {
+		// The broken host applied it already when it appended it.
+		delete(n.early, e.Index)
+		return
+	}
+	if early {
+		if n.early == nil {
+			n.early = map[uint64]bool{}
+		}
+		n.early[e.Index] = true
+	}
+	was := isMember(&n.cs, uint64(n.cfg.Me+1))
+	n.cs = *n.rn.ApplyConfChange(cc)
+	if early {
+		return
+	}
+	v2 := cc.AsV2()
+	switch {
+	case len(n.cs.VotersOutgoing) > 0:
+		n.env.Sometimes("etcd: a joint configuration was entered")
+		if !n.cs.AutoLeave {
+			n.env.Sometimes("etcd: a joint configuration entered for an explicit leave")
+		}
+	case v2.LeaveJoint():
+		n.env.Sometimes("etcd: a joint configuration was left")
+	}
+	for _, c := range v2.Changes {
+		switch c.Type {
+		case pb.ConfChangeAddLearnerNode:
+			n.env.Sometimes("etcd: a learner was added")
+		case pb.ConfChangeRemoveNode:
+			n.env.Sometimes("etcd: a member was removed")
+		case pb.ConfChangeAddNode:
+			n.env.Sometimes("etcd: a voter was added or a learner promoted")
+		}
+	}
+	if n.mob != nil {
+		n.mob.ConfApplied(n.cfg.Me, e.Index, e.Term, n.cs)
+	}
+	if was && !isMember(&n.cs, uint64(n.cfg.Me+1)) {
+		n.removed = true
 	}
 }
 
@@ -499,7 +1028,7 @@ func (n *Node) apply(ents []pb.Entry) {
 // the log, keeping SnapEvery/2 entries behind it for slow followers.
 func (n *Node) snapshot() {
 	st, me := n.st, n.cfg.Me
-	snap, err := st.ms.CreateSnapshot(n.applied, &n.cs, encodeState(n.applied, n.digest))
+	snap, err := st.ms.CreateSnapshot(n.applied, &n.cs, n.sm.encode())
 	if err != nil {
 		n.env.Fail("etcd.host", "server %d: snapshot at %d: %v", me, n.applied, err)
 		return
@@ -507,6 +1036,9 @@ func (n *Node) snapshot() {
 	st.writeSnap(&snap)
 	compact := n.applied - n.cfg.SnapEvery/2
 	if first, _ := st.ms.FirstIndex(); compact >= first {
+		if last, _ := st.ms.LastIndex(); compact > last {
+			compact = last
+		}
 		if err := st.ms.Compact(compact); err != nil {
 			n.env.Fail("etcd.host", "server %d: compact %d: %v", me, compact, err)
 			return
