@@ -92,12 +92,16 @@ func (p Point) P() float64 {
 // Explanation is what Explain found: the curve, and the window of events
 // in which the run went from the base rate to near-certain failure.
 type Explanation struct {
-	Scenario  string  `json:"scenario"`
-	Seed      uint64  `json:"seed"`
-	Checker   string  `json:"checker"`
-	FailEvent uint64  `json:"fail_event"`
-	Forks     int     `json:"forks"`
-	Points    []Point `json:"points"`
+	Scenario  string `json:"scenario"`
+	Seed      uint64 `json:"seed"`
+	Checker   string `json:"checker"`
+	FailEvent uint64 `json:"fail_event"`
+	// Detected is the event at which the checker detected the failure,
+	// when its evidence places it earlier (sim.Failure.Moment): FailEvent
+	// is then that moment, and the curve is sampled up to it.
+	Detected uint64  `json:"detected_event,omitempty"`
+	Forks    int     `json:"forks"`
+	Points   []Point `json:"points"`
 	// Base is P at the first point: how often the run fails when
 	// everything after its first event is drawn afresh.
 	Base float64 `json:"base"`
@@ -155,9 +159,16 @@ func Explain(f *File, o ExplainOptions) (*Explanation, error) {
 		}
 		return nil, fmt.Errorf("explain: the file does not reproduce (%s); replay it to see what differs", Escape(got))
 	}
-	fe := base.Failure.Event
+	fe, ft := base.Failure.Event, base.Failure.VTime
 	x := &Explanation{Scenario: f.Scenario, Seed: f.Seed, Checker: base.Failure.Checker, FailEvent: fe,
 		Near: o.Near, Workers: o.Workers}
+	if m := base.Failure.Moment; m != nil && m.Event > 0 && m.Event < fe {
+		// An offline checker detected it at the end; its evidence says
+		// when it happened: that is the event the run was doomed by.
+		x.Detected = fe
+		fe, ft = m.Event, m.VTime
+		x.FailEvent = fe
+	}
 	if fe < 2 {
 		x.Note = "the run fails at its first event: nothing to explain"
 		x.Wall = time.Since(start)
@@ -222,7 +233,7 @@ func Explain(f *File, o ExplainOptions) (*Explanation, error) {
 		}
 		if i == len(ps) {
 			// Never there before the failing event: the edge ends at it.
-			return ps[i-1], Point{K: fe, T: base.Failure.VTime, Fails: 1, Runs: 1}, true
+			return ps[i-1], Point{K: fe, T: ft, Fails: 1, Runs: 1}, true
 		}
 		return ps[i-1], ps[i], true
 	}
@@ -369,7 +380,11 @@ func windowEvents(f *File, from, to uint64, leave, reach [2]uint64, limit time.D
 
 // Print writes the curve and the window as text.
 func (x *Explanation) Print(w io.Writer, maxEvents int) {
-	fmt.Fprintf(w, "explain %s seed %d: %s at event %d\n", x.Scenario, x.Seed, Escape(x.Checker), x.FailEvent)
+	fmt.Fprintf(w, "explain %s seed %d: %s at event %d", x.Scenario, x.Seed, Escape(x.Checker), x.FailEvent)
+	if x.Detected > 0 {
+		fmt.Fprintf(w, " (the moment its evidence points at; detected at event %d)", x.Detected)
+	}
+	fmt.Fprintln(w)
 	if x.Reduced != "" {
 		fmt.Fprintf(w, "  (%s)\n", x.Reduced)
 	}

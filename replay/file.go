@@ -313,6 +313,8 @@ const (
 	MaxPlanActions = 100_000
 	// MaxTraceTail bounds the stored trace tail (checked while decoding).
 	MaxTraceTail = 100_000
+	// MaxMomentOps bounds the operations a failure's moment names.
+	MaxMomentOps = 10_000
 )
 
 // Read reads and validates a failure file, reading at most MaxFileBytes.
@@ -468,6 +470,14 @@ func (f *File) validate(s *scenarios.Scenario, v scenarios.Variant) error {
 		return fmt.Errorf("negative vtime_ns %d", f.VTime)
 	case f.Failure.VTime < 0:
 		return fmt.Errorf("negative failure vtime_ns %d", f.Failure.VTime)
+	}
+	if m := f.Failure.Moment; m != nil {
+		switch {
+		case m.VTime < 0:
+			return fmt.Errorf("negative failure moment vtime_ns %d", m.VTime)
+		case len(m.Ops) > MaxMomentOps:
+			return fmt.Errorf("failure moment has %d ops, more than %d", len(m.Ops), MaxMomentOps)
+		}
 	}
 	if f.Faults != nil {
 		if err := f.Faults.Validate(); err != nil {

@@ -65,6 +65,11 @@ type pageData struct {
 	Groups    [][]any  `json:"groups"` // from, to, text, i0, i1
 	Porcupine string   `json:"porcupine"`
 	Explain   any      `json:"explain"`
+	// Moment is where the checker's evidence places the failure (event,
+	// vtime, why, row, lane) and Ops the operations it names (lane, call,
+	// return or -1, role, text, call event, return event).
+	Moment []any   `json:"moment"`
+	Ops    [][]any `json:"ops"`
 }
 
 // WriteHTML writes the run as one self-contained HTML page that opens
@@ -135,6 +140,19 @@ func (r *Recording) WriteHTML(w io.Writer, o PageOptions) error {
 		}
 		d.Failure = []any{fail.Checker, fail.Message, fail.Event, int64(fail.VTime), failRow, failLane}
 	}
+	m := (*sim.Moment)(nil)
+	if fail != nil {
+		m = fail.Moment
+	}
+	if m == nil && fail == nil && f != nil && f.Failure != nil {
+		m = f.Failure.Moment
+	}
+	if m != nil {
+		d.Moment, d.Ops = momentData(m, r.Events, tl)
+		if d.Moment[3] == -1 && r.Capped {
+			d.Notes = append(d.Notes, fmt.Sprintf("The failure's moment (event %d) is before the events this page holds: raise --max-events to see it.", m.Event))
+		}
+	}
 	for _, m := range tl.Msgs {
 		d.Msgs = append(d.Msgs, [3]int{m.Send, m.End, m.Fate})
 	}
@@ -163,6 +181,44 @@ func (r *Recording) WriteHTML(w io.Writer, o PageOptions) error {
 	b.WriteString(pageTail)
 	_, err = w.Write(b.Bytes())
 	return err
+}
+
+// momentData is the page's form of a failure's moment: the row of the
+// culprit's return (the last event at the moment's index on its lane, or
+// any event at that index) and each operation on its client's lane.
+func momentData(m *sim.Moment, evs []sim.TraceEvent, tl *Timeline) ([]any, [][]any) {
+	lane := map[string]int{}
+	for i, n := range tl.Lanes {
+		lane[n] = i
+	}
+	want := ""
+	for _, o := range m.Ops {
+		if o.Role == "illegal" && (o.ReturnEvent == m.Event || o.CallEvent == m.Event) {
+			want = o.Lane
+			break
+		}
+	}
+	row, rowLane := -1, -1
+	for i := len(evs) - 1; i >= 0 && evs[i].Index >= m.Event; i-- {
+		if evs[i].Index != m.Event {
+			continue
+		}
+		if row < 0 || evs[i].Node == want && (evs[i].Kind == "return" || evs[i].Kind == "invoke") {
+			row, rowLane = i, tl.Lane[i]
+			if evs[i].Node == want {
+				break
+			}
+		}
+	}
+	ops := [][]any{}
+	for _, o := range m.Ops {
+		l, ok := lane[o.Lane]
+		if !ok {
+			continue
+		}
+		ops = append(ops, []any{l, int64(o.Call), int64(o.Return), o.Role, o.Op, o.CallEvent, o.ReturnEvent})
+	}
+	return []any{m.Event, int64(m.VTime), m.Why, row, rowLane}, ops
 }
 
 const pageHead = `<!DOCTYPE html>
@@ -212,6 +268,7 @@ a{color:#1558b0}
 <span><svg width="22" height="10"><path d="M11 1 L17 9 L5 9 Z" fill="#c2185b"/></svg>clock drift/jump</span>
 <span><svg width="22" height="10"><line x1="11" y1="0" x2="11" y2="10" stroke="red" stroke-width="2"/></svg>failure</span>
 <span><svg width="22" height="10"><rect x="1" y="0" width="20" height="10" fill="#f6e05e" fill-opacity=".5"/></svg>decisive window (explain)</span>
+<span id="momentLegend" hidden><svg width="22" height="10"><line x1="11" y1="0" x2="11" y2="10" stroke="#7b1fa2" stroke-width="2" stroke-dasharray="3,2"/></svg>failure's moment (checker's evidence) <svg width="22" height="10"><rect x="1" y="3" width="20" height="4" fill="#2f855a"/></svg>linearized <svg width="22" height="10"><rect x="1" y="3" width="20" height="4" fill="#e53e3e"/></svg>cannot be linearized</span>
 </div>
 <h3>Details</h3>
 <pre id="detail">Click an event, a message arrow or a band.</pre>
@@ -245,6 +302,10 @@ if (D.failure) {
   text($("failure"), "FAILED " + D.failure[0] + ": " + D.failure[1] + "  (event " + D.failure[2] + ", virtual time " + fmtT(D.failure[3]) + ")");
 } else {
   text($("failure"), "no failure in this run");
+}
+if (D.moment) {
+  $("failure").textContent += "\nmoment (the checker's evidence): event " + D.moment[0] + ", virtual time " + fmtT(D.moment[1]) + ": " + D.moment[2];
+  $("momentLegend").hidden = false;
 }
 D.notes.forEach(function (n) { add($("notes"), "div", n); });
 if (D.porcupine) {
@@ -290,7 +351,7 @@ if (D.explain && D.explain.window && D.explain.window[3] >= D.explain.window[2])
 }
 var HIT = { ev: [], msg: [] };
 var DENSE = false, PATH = {}; // many messages in view: one path per fate, no heads
-var STATS = { lanes: [], arrows: 0, failureDrawn: false, events: 0 };
+var STATS = { lanes: [], arrows: 0, failureDrawn: false, events: 0, momentDrawn: false, ops: 0 };
 function resize() {
   var dpr = window.devicePixelRatio || 1;
   W = Math.max(400, $("wrap").clientWidth || 1000);
@@ -313,7 +374,7 @@ function niceStep(span, px) {
 }
 function draw() {
   HIT = { ev: [], msg: [] };
-  STATS = { lanes: [], arrows: 0, failureDrawn: false, events: 0 };
+  STATS = { lanes: [], arrows: 0, failureDrawn: false, events: 0, momentDrawn: false, ops: 0 };
   ctx.clearRect(0, 0, W, H);
   ctx.font = "11px system-ui,sans-serif";
   ctx.textBaseline = "middle";
@@ -429,6 +490,26 @@ function draw() {
       STATS.failureDrawn = true;
     }
   }
+  // the failure's moment and the operations of the checker's evidence
+  if (D.moment) {
+    (D.ops || []).forEach(function (o) {
+      var a = x(o[1]), b = x(o[2] >= 0 ? o[2] : tMax), y = laneMid(o[0]) + 10;
+      if (b < LEFT || a > W) return;
+      ctx.fillStyle = o[3] === "illegal" ? "#e53e3e" : "#2f855a";
+      ctx.fillRect(a, y, Math.max(2, b - a), 4);
+      if (b - a > 50) { ctx.fillStyle = o[3] === "illegal" ? "#9b2c2c" : "#22543d"; ctx.fillText(String(o[4]).slice(0, Math.floor((b - a) / 6)), a + 2, y + 9); }
+      HIT.op = HIT.op || []; HIT.op.push([a, y, b, o]);
+      STATS.ops++;
+    });
+    var mr = D.moment[3], mt = mr >= 0 ? EV[mr][T] : D.moment[1], mx = x(mt);
+    if (mx >= LEFT - 1 && mx <= W) {
+      ctx.strokeStyle = "#7b1fa2"; ctx.lineWidth = 2; ctx.setLineDash([5, 3]);
+      ctx.beginPath(); ctx.moveTo(mx, 12); ctx.lineTo(mx, H); ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
+      if (D.moment[4] >= 0) { ctx.strokeStyle = "#7b1fa2"; ctx.lineWidth = 2; ctx.beginPath(); ctx.arc(mx, laneMid(D.moment[4]), 8, 0, 6.3); ctx.stroke(); ctx.lineWidth = 1; }
+      ctx.fillStyle = "#7b1fa2"; ctx.fillText("moment: event " + D.moment[0], Math.min(mx + 4, W - 160), 28);
+      STATS.momentDrawn = true;
+    }
+  }
   ctx.restore();
   text($("range"), "view " + fmtT(view.t0) + " … " + fmtT(view.t1) + " (" + fmtT(view.t1 - view.t0) + ")");
   scheduleList();
@@ -526,6 +607,12 @@ function onClick(px, py) {
     if (mj >= 0) s += "\n\n" + describeMsg(mj);
     return text($("detail"), s);
   }
+  var op = (HIT.op || []).find(function (h) { return px >= h[0] - 2 && px <= h[2] + 2 && Math.abs(py - h[1] - 2) <= 4; });
+  if (op) {
+    var o = op[3];
+    return text($("detail"), (o[3] === "illegal" ? "cannot be linearized: " : "linearized (longest linearizable prefix): ") + o[4] +
+      "\nclient " + LANES[o[0]] + ", invoked at " + fmtT(o[1]) + " (event #" + o[5] + ")" + (o[2] >= 0 ? ", returned at " + fmtT(o[2]) + " (event #" + o[6] + ")" : ", never returned"));
+  }
   var bm = -1; bd = 4;
   HIT.msg.forEach(function (h) { var d = distSeg(px, py, h[0], h[1], h[2], h[3]); if (d < bd) { bd = d; bm = h[4]; } });
   if (bm >= 0) return text($("detail"), describeMsg(bm));
@@ -545,9 +632,17 @@ function zoom(f, atPx) {
 }
 function fitAll() { var pad = (tMax - tMin) * 0.02 + 1; setView(tMin - pad, tMax + pad); }
 function toFailure() {
+  if (D.moment && D.moment[3] >= 0) return toMoment();
   if (!D.failure || N === 0) return fitAll();
   var fr = D.failure[4] >= 0 ? D.failure[4] : N - 1, a = Math.max(0, fr - 300);
   var t0 = EV[a][T], t1 = EV[fr][T], pad = Math.max((t1 - t0) * 0.06, 1e5);
+  setView(t0 - pad, t1 + pad);
+}
+// the moment the checker's evidence points at, with the operations it names
+function toMoment() {
+  var mr = D.moment[3], t1 = EV[mr][T], t0 = EV[Math.max(0, mr - 300)][T];
+  (D.ops || []).forEach(function (o) { if (o[1] < t0) t0 = o[1]; });
+  var pad = Math.max((t1 - t0) * 0.06, 1e5);
   setView(t0 - pad, t1 + pad);
 }
 function toWindow() {
@@ -611,7 +706,8 @@ function drawExplain() {
 }
 function selfcheck() {
   text($("selfcheck"), JSON.stringify({ lanes: SELF.lanes, arrowsAll: SELF.arrowsAll, msgs: D.msgs.length, eventsAll: SELF.eventsAll, fitMs: SELF.fitMs,
-    failureDrawn: SELF.failureDrawn, failureText: $("failure").textContent, errors: ERRORS }));
+    failureDrawn: SELF.failureDrawn, failureText: $("failure").textContent, momentDrawn: SELF.momentDrawn, ops: SELF.ops,
+    view: [view.t0, view.t1], errors: ERRORS }));
 }
 var SELF = {};
 try {
@@ -624,6 +720,7 @@ try {
   $("showTimers").checked = false;
   toFailure();
   SELF.failureDrawn = STATS.failureDrawn;
+  SELF.momentDrawn = STATS.momentDrawn; SELF.ops = STATS.ops;
   buildList();
 } catch (err) { ERRORS.push(String(err && err.stack || err)); }
 window.selfcheck = selfcheck;

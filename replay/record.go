@@ -128,6 +128,11 @@ func Record(f *File, o RecordOptions) (*Recording, error) {
 	rec.Capped = len(kept) > 0 && kept[0].Index > 0
 	rec.Events = kept
 	out := &Outcome{Result: res, Window: t.Events(), Kept: kept}
+	if m := f.Failure.Moment; m != nil {
+		out.MomentWindow = before(kept, m.Event, o.Window)
+	} else if res.Failure != nil && res.Failure.Moment != nil {
+		out.MomentWindow = before(kept, res.Failure.Moment.Event, o.Window)
+	}
 	out.Diffs = Compare(f, res)
 	if len(f.TraceTail) > 0 && res.Failure != nil {
 		out.FirstDiff = firstDiff(f.TraceTail, t.Range)
@@ -193,4 +198,13 @@ func (s *sampler) sample() {
 			}
 		}
 	}
+}
+
+// before returns the last n events of evs with an index at most k.
+func before(evs []sim.TraceEvent, k uint64, n int) []sim.TraceEvent {
+	end := len(evs)
+	for end > 0 && evs[end-1].Index > k {
+		end--
+	}
+	return evs[max(0, end-n):end]
 }

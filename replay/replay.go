@@ -94,6 +94,9 @@ type Tail struct {
 	Range    []sim.TraceEvent
 	// All, when set, receives every raw trace line.
 	All io.Writer
+	// Until, when set, keeps events past that index out of the ring (the
+	// window before a failure's moment).
+	Until uint64
 	// Keep, when set, also appends every event (for HTML timelines).
 	Keep      bool
 	Kept      []sim.TraceEvent
@@ -123,7 +126,7 @@ func (t *Tail) line(b []byte) {
 	if err := json.Unmarshal(b, &ev); err != nil {
 		return
 	}
-	if t.n > 0 {
+	if t.n > 0 && (t.Until == 0 || ev.Index <= t.Until) {
 		if !t.full && t.next == len(t.ring) {
 			t.ring = append(t.ring, ev)
 		} else {
@@ -185,6 +188,9 @@ type Outcome struct {
 	Window []sim.TraceEvent
 	// Kept is the trace kept for an HTML timeline (when asked for).
 	Kept []sim.TraceEvent
+	// MomentWindow is the trace leading up to the moment the file's
+	// failure points at (sim.Failure.Moment), when it has one.
+	MomentWindow []sim.TraceEvent
 }
 
 // Options tune a replay.
@@ -217,8 +223,27 @@ func Replay(f *File, o Options) (*Outcome, error) {
 		t.From, t.To = f.TraceTail[0].Index, f.TraceTail[n-1].Index
 	}
 	cfg.Trace = t.Writer()
+	var mt *Tail
+	if m := f.Failure.Moment; m != nil && m.Event > 0 {
+		mt = NewTail(o.Window)
+		mt.Until = m.Event
+		cfg.Trace = io.MultiWriter(t.Writer(), mt.Writer())
+	}
 	res := RunLimited(s, v, f.Seed, cfg, o.Limit)
 	out := &Outcome{Result: res, Window: t.Events(), Kept: t.Kept}
+	if mt != nil {
+		out.MomentWindow = mt.Events()
+	} else if res.Failure != nil && res.Failure.Moment != nil && res.Failure.Moment.Event > 0 && res.Failure.Checker != HangChecker {
+		// A file written before failures had moments: run once more for
+		// the trace up to the one this run found.
+		if s, v, cfg, err := f.Config(); err == nil {
+			mt = NewTail(o.Window)
+			mt.Until = res.Failure.Moment.Event
+			cfg.Trace = mt.Writer()
+			RunLimited(s, v, f.Seed, cfg, o.Limit)
+			out.MomentWindow = mt.Events()
+		}
+	}
 	out.Diffs = Compare(f, res)
 	if len(f.TraceTail) > 0 && res.Failure != nil && res.Failure.Checker != HangChecker {
 		out.FirstDiff = firstDiff(f.TraceTail, t.Range)
@@ -247,6 +272,9 @@ func Compare(f *File, res *scenarios.Result) []string {
 	}
 	if a.VTime != b.VTime {
 		d = append(d, fmt.Sprintf("failure vtime: file %v, replay %v", a.VTime, b.VTime))
+	}
+	if ma, mb := a.Moment, b.Moment; ma != nil && mb != nil && (ma.Event != mb.Event || ma.VTime != mb.VTime) {
+		d = append(d, fmt.Sprintf("failure moment: file event %d (%v), replay event %d (%v)", ma.Event, ma.VTime, mb.Event, mb.VTime))
 	}
 	if f.TraceHash != "" && f.TraceHash != res.TraceHash {
 		d = append(d, fmt.Sprintf("trace hash: file %s, replay %s", Escape(f.TraceHash), res.TraceHash))
@@ -316,6 +344,31 @@ func Escape(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// PrintMoment writes the moment a failure's evidence points at (nothing
+// when it has none): the event, why, and the operations it names, then
+// the trace leading up to it when window holds it.
+func PrintMoment(w io.Writer, fail *sim.Failure, window []sim.TraceEvent) {
+	if fail == nil || fail.Moment == nil {
+		return
+	}
+	m := fail.Moment
+	fmt.Fprintf(w, "moment: event %d (vtime %v): %s\n", m.Event, m.VTime, Escape(m.Why))
+	if len(window) > 0 {
+		fmt.Fprintf(w, "timeline up to the moment (last %d events):\n", len(window))
+		PrintTimeline(w, window, &sim.Failure{Event: m.Event})
+	}
+	if len(m.Ops) > 0 {
+		fmt.Fprintf(w, "operations of the evidence (role, client, invoke .. return):\n")
+	}
+	for _, o := range m.Ops {
+		ret := "never returned"
+		if o.Return >= 0 {
+			ret = fmt.Sprintf("%v (event %d)", o.Return, o.ReturnEvent)
+		}
+		fmt.Fprintf(w, "  %-10s %-8s %v (event %d) .. %s  %s\n", Escape(o.Role), Escape(o.Lane), o.Call, o.CallEvent, ret, Escape(o.Op))
+	}
 }
 
 // PrintTimeline writes the events as lines, marking the failure event.

@@ -104,6 +104,20 @@ type Undecided struct{ Reason string }
 
 func (u *Undecided) Error() string { return "undecided: " + u.Reason }
 
+// Evidence is the error of an offline checker that can say where in the
+// run the violation happened: the failure keeps Moment (sim.Failure.Moment)
+// beside the end-of-run event at which it was detected. Its message is
+// Err's, so the failure and the trace hash are those of Err alone.
+type Evidence struct {
+	Err    error
+	Moment *sim.Moment
+}
+
+func (e *Evidence) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *Evidence) Unwrap() error { return e.Err }
+
 // Config adjusts one run: an explicit fault plan or options (replay,
 // shrinking), a trace, an event to stop at.
 type Config struct {
@@ -336,6 +350,10 @@ func (c *Cluster) runChecks() {
 			c.unknown = append(c.unknown, ch.name+": "+u.Reason)
 		case err != nil:
 			c.W.Fail(ch.name, "%v", err)
+			var ev *Evidence
+			if errors.As(err, &ev) && c.W.Failure() != nil && c.W.Failure().Checker == ch.name {
+				c.W.Failure().Moment = ev.Moment
+			}
 		}
 	}
 }

@@ -56,6 +56,41 @@ type Failure struct {
 	VTime   Time   `json:"vtime_ns"`
 	Event   uint64 `json:"event"`
 	Stack   string `json:"stack,omitempty"`
+	// Moment, when set, is where an offline checker's evidence places the
+	// violation in the run: a checker run at the end (linearizability)
+	// detects it at the last event, long after the operation that broke
+	// it. Replay pages, explain and --break start from it.
+	Moment *Moment `json:"moment,omitempty"`
+}
+
+// Moment is the event at which an offline checker's evidence shows the
+// violation happened, with the client operations that show it.
+type Moment struct {
+	Event uint64 `json:"event"`
+	VTime Time   `json:"vtime_ns"`
+	// Why says in one line what happened at Event.
+	Why string `json:"why"`
+	// Ops are the operations the evidence names (the end of the longest
+	// linearizable prefix, then the operation that cannot follow it).
+	Ops []MomentOp `json:"ops,omitempty"`
+}
+
+// MomentOp is one client operation of a Moment's evidence, located in the
+// run by its invoke and return trace events.
+type MomentOp struct {
+	// Lane is the node that invoked it (its lane on the replay page).
+	Lane string `json:"lane"`
+	// Op describes the operation and its outcome.
+	Op string `json:"op"`
+	// Group is the model's partition it belongs to (a key), if any.
+	Group string `json:"group,omitempty"`
+	// Role is "linearized" (in the longest linearizable prefix) or
+	// "illegal" (the first operation that cannot be linearized after it).
+	Role        string `json:"role"`
+	Call        Time   `json:"call_ns"`
+	Return      Time   `json:"return_ns"` // -1: never returned
+	CallEvent   uint64 `json:"call_event"`
+	ReturnEvent uint64 `json:"return_event,omitempty"`
 }
 
 // Error formats the failure as one line.
@@ -405,7 +440,7 @@ func (w *World) step() {
 // its id. Checkers read the history at the end of a run.
 func (w *World) Invoke(client int, input any) int {
 	id := len(w.history)
-	w.history = append(w.history, Operation{ID: id, Client: client, Input: input, Call: w.now, Return: -1})
+	w.history = append(w.history, Operation{ID: id, Client: client, Input: input, Call: w.now, Return: -1, CallEvent: w.events})
 	w.mix(evInvoke, NodeID(client), NoNode, int64(id))
 	w.record(trInvoke, NodeID(client), NoNode, 0, input)
 	return id
@@ -420,6 +455,7 @@ func (w *World) Return(id int, output any) {
 	}
 	op.Output = output
 	op.Return = w.now
+	op.ReturnEvent = w.events
 	w.mix(evReturn, NodeID(op.Client), NoNode, int64(id))
 	w.record(trReturn, NodeID(op.Client), NoNode, 0, output)
 }
@@ -437,6 +473,10 @@ type Operation struct {
 	Output any
 	Call   Time
 	Return Time
+	// CallEvent and ReturnEvent are the indexes of the events in which it
+	// was invoked and returned (those of its trace lines), so a checker's
+	// evidence can point into the trace.
+	CallEvent, ReturnEvent uint64
 }
 
 // Pending reports whether the operation never returned.

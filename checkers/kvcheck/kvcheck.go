@@ -41,6 +41,11 @@ type Op struct {
 	// after Call; a pending Get is dropped.
 	Call, Return int64
 	Pending      bool
+	// ID, CallEvent and ReturnEvent locate the operation in the run (its
+	// sim.Operation.ID and the trace events of its invoke and return):
+	// Check does not read them, it hands them back in Evidence.
+	ID                     int
+	CallEvent, ReturnEvent uint64
 }
 
 // State is one key's model state; the initial state is ("", 0).
@@ -89,6 +94,27 @@ type Result struct {
 	HTML []byte
 	// Elapsed is the wall time porcupine took.
 	Elapsed time.Duration
+	// Evidence, when Outcome is Illegal, is porcupine's account of every
+	// key that is not linearizable, the earliest culprit first.
+	Evidence []Evidence
+}
+
+// Evidence is porcupine's account of one key whose history is not
+// linearizable: the longest linearizable prefix it found and the first
+// operation that cannot follow it. Porcupine's search gets stuck at the
+// return of the operation that returns first among those the prefix left
+// out: none of the operations it could still linearize leads to a state
+// in which that one is legal. Its return is where the history broke.
+type Evidence struct {
+	Key string
+	// Prefix is the longest linearizable prefix, in linearization order
+	// (of several equally long ones, the first in lexicographic order of
+	// their operations' positions in the history, so the choice does not
+	// depend on porcupine's map iteration).
+	Prefix []Op
+	// Culprit is the first operation that cannot be linearized after
+	// Prefix (a pending Put has Pending set and no return).
+	Culprit Op
 }
 
 // Err returns nil for Ok and a one-line error otherwise.
@@ -239,7 +265,7 @@ func Check(ops []Op, opts Options) Result {
 	// a violation.
 	verdict := porcupine.CheckOperationsTimeout(Model, hist, opts.Timeout)
 	var info porcupine.LinearizationInfo
-	if verdict == porcupine.Illegal && !opts.NoPicture {
+	if verdict == porcupine.Illegal {
 		verdict, info = porcupine.CheckOperationsVerbose(Model, hist, opts.Timeout)
 	}
 	res.Elapsed = time.Since(start)
@@ -251,11 +277,81 @@ func Check(ops []Op, opts Options) Result {
 	default:
 		res.Outcome = Unknown
 	}
-	if res.Outcome == Illegal && !opts.NoPicture {
-		res.HTML = Picture(info, opts.Annotations)
+	if res.Outcome == Illegal {
+		res.Evidence = evidence(hist, info)
+		if !opts.NoPicture {
+			res.HTML = Picture(info, opts.Annotations)
+		}
 	}
 	return res
 }
+
+// evidence extracts, for every partition (key) that is not linearizable,
+// the longest partial linearization porcupine recorded and the operation
+// at whose return its search got stuck. hist is what was checked;
+// porcupine numbers each partition's operations in the order Partition
+// returns them, which is deterministic.
+func evidence(hist []porcupine.Operation, info porcupine.LinearizationInfo) []Evidence {
+	parts := partitionByKey(hist)
+	partials := info.PartialLinearizations()
+	var out []Evidence
+	for p, ops := range parts {
+		var best []int
+		if p < len(partials) {
+			for _, seq := range partials[p] {
+				if len(seq) > len(best) || len(seq) == len(best) && lexLess(seq, best) {
+					best = seq
+				}
+			}
+		}
+		if len(best) >= len(ops) {
+			continue // this key is linearizable
+		}
+		in := make([]bool, len(ops))
+		ev := Evidence{Key: ops[0].Input.(Op).Key}
+		for _, id := range best {
+			if id >= 0 && id < len(ops) {
+				in[id] = true
+				ev.Prefix = append(ev.Prefix, ops[id].Input.(Op))
+			}
+		}
+		c := -1
+		for id, o := range ops {
+			if in[id] {
+				continue
+			}
+			if c < 0 || o.Return < ops[c].Return || o.Return == ops[c].Return && o.Call < ops[c].Call {
+				c = id
+			}
+		}
+		ev.Culprit = ops[c].Input.(Op)
+		out = append(out, ev)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Culprit, out[j].Culprit
+		if a.Pending != b.Pending {
+			return !a.Pending
+		}
+		if a.Return != b.Return {
+			return a.Return < b.Return
+		}
+		return a.Call < b.Call
+	})
+	return out
+}
+
+func lexLess(a, b []int) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return len(a) < len(b)
+}
+
+// Describe describes the operation and its outcome in one line, as the
+// picture does.
+func (o Op) Describe() string { return describe(o) }
 
 // Picture renders porcupine's HTML visualization of info with annotations.
 func Picture(info porcupine.LinearizationInfo, annotations []Annotation) []byte {

@@ -153,7 +153,8 @@ func HistoryWhere(w *sim.World, keep func(in kv.OpInput) bool) []kvcheck.Op {
 			clients[in.Client] = c
 		}
 		op := kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
-			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending()}
+			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending(),
+			ID: o.ID, CallEvent: o.CallEvent, ReturnEvent: o.ReturnEvent}
 		if out, ok := o.Output.(kv.OpOutput); ok {
 			op.Err = string(out.Err)
 			if !op.Put {
@@ -182,11 +183,81 @@ func (h *Harness) Check(final func() map[string]kvcheck.State) {
 		case kvcheck.Unknown:
 			return &scenarios.Undecided{Reason: res.Err().Error()}
 		}
-		return res.Err()
+		return Located(c.W, res)
 	})
 	if final != nil {
 		c.Check(Durability, func() error { return kvcheck.Durable(History(c.W), final()) })
 	}
+}
+
+// MomentPrefixOps bounds how many operations of each key's longest
+// linearizable prefix a failure's moment keeps (the last ones before the
+// culprit, and the last one of each other client); MomentKeys bounds the
+// keys it names.
+const (
+	MomentPrefixOps = 16
+	MomentKeys      = 4
+)
+
+// Located returns res.Err(), and for a violation an error that carries
+// the moment porcupine's evidence points at (scenarios.Evidence): the
+// return of the first operation that cannot be linearized, of the key
+// where that happens earliest, with the end of each broken key's longest
+// linearizable prefix and its culprit on their clients' lanes.
+func Located(w *sim.World, res kvcheck.Result) error {
+	err := res.Err()
+	if err == nil || res.Outcome != kvcheck.Illegal || len(res.Evidence) == 0 {
+		return err
+	}
+	hist := w.History()
+	lane := func(o kvcheck.Op) string {
+		if o.ID >= 0 && o.ID < len(hist) {
+			return w.Name(sim.NodeID(hist[o.ID].Client))
+		}
+		return fmt.Sprintf("client%d", o.Client)
+	}
+	mop := func(o kvcheck.Op, role string) sim.MomentOp {
+		m := sim.MomentOp{Lane: lane(o), Op: o.Describe(), Group: o.Key, Role: role, Call: sim.Time(o.Call),
+			Return: sim.Time(o.Return), CallEvent: o.CallEvent, ReturnEvent: o.ReturnEvent}
+		if o.Pending {
+			m.Return, m.ReturnEvent = -1, 0
+		}
+		return m
+	}
+	first := res.Evidence[0]
+	c := first.Culprit
+	m := &sim.Moment{Event: c.ReturnEvent, VTime: sim.Time(c.Return)}
+	if c.Pending { // it never returned: point at its call
+		m.Event, m.VTime = c.CallEvent, sim.Time(c.Call)
+	}
+	m.Why = fmt.Sprintf("%s by %s cannot be linearized after the longest linearizable prefix of key %q (%d ops)",
+		c.Describe(), lane(c), c.Key, len(first.Prefix))
+	if n := len(res.Evidence); n > 1 {
+		m.Why += fmt.Sprintf("; %d more keys broken", n-1)
+	}
+	for i, ev := range res.Evidence {
+		if i == MomentKeys {
+			break
+		}
+		// The prefix's last operations, and the last one of every other
+		// client (the writer a stale read missed, say).
+		pre := ev.Prefix
+		keep := make([]bool, len(pre))
+		seen := map[int]bool{}
+		for i := len(pre) - 1; i >= 0; i-- {
+			if i >= len(pre)-MomentPrefixOps || !seen[pre[i].Client] {
+				keep[i] = true
+			}
+			seen[pre[i].Client] = true
+		}
+		for i, o := range pre {
+			if keep[i] {
+				m.Ops = append(m.Ops, mop(o, "linearized"))
+			}
+		}
+		m.Ops = append(m.Ops, mop(ev.Culprit, "illegal"))
+	}
+	return &scenarios.Evidence{Err: err, Moment: m}
 }
 
 // StoreState converts a kv.Store's state into kvcheck's.

@@ -333,7 +333,7 @@ func (d *sys) register() {
 		case kvcheck.Unknown:
 			return &scenarios.Undecided{Reason: res.Err().Error()}
 		}
-		return res.Err()
+		return kvsrv.Located(c.W, res)
 	})
 	c.Check(shardcheck.Durability, func() error { return shardcheck.Durable(history(c.W), d.final()) })
 	c.Check(shardcheck.Deleted, func() error {
