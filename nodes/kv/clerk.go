@@ -13,6 +13,11 @@ type ClerkConfig struct {
 	// Tag is copied into every recorded OpInput, so that a scenario can tell
 	// apart clerks it gave different roles.
 	Tag string
+	// Spread starts every operation at a server drawn from the clerk's
+	// stream instead of the one that last answered, as etcd's clientv3
+	// balancer spreads requests over its endpoints: followers then serve
+	// reads and forward writes.
+	Spread bool
 }
 
 // OpInput is what the clerk records in the world's history when an
@@ -159,6 +164,9 @@ func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
 // round of servers without an answer the clerk waits RetryWait.
 func (ck *Clerk) attempt(args sim.Message, handle func(reply sim.Message, attempts int) bool) {
 	attempts, tried := 0, 0
+	if ck.cfg.Spread {
+		ck.leader = ck.env.Rand().Intn(len(ck.servers))
+	}
 	var try func()
 	try = func() {
 		attempts++

@@ -62,6 +62,13 @@ type MemberObserver interface {
 	// its RawNode.Status() (progress of every peer) and cs the
 	// configuration it has applied.
 	LeaderStatus(server int, term, commit, lastIndex uint64, st *raft.Status, cs pb.ConfState)
+	// NormalApplied: the peer applied the normal entry at (index, term).
+	NormalApplied(server int, index, term uint64)
+	// SnapshotConf: the peer's state now starts from a snapshot through
+	// index holding configuration cs.
+	SnapshotConf(server int, index uint64, cs pb.ConfState)
+	// TermSeen: the peer's HardState term is now term.
+	TermSeen(server int, term uint64)
 }
 
 // Config configures one hosted peer.
@@ -171,6 +178,12 @@ type Node struct {
 	// a leader may count an entry committed before its own storage has it.
 	shadow   []pb.Entry
 	reported uint64
+	// memTerms[i] is the term of index memBase+i of the RawNode's log as
+	// the Readies handed it out: with asynchronous writes the white-box
+	// auditor is told of entries when they enter the log (a leader sends
+	// them while its own append is in flight), not when they are durable.
+	memTerms []uint64
+	memBase  uint64
 
 	// Asynchronous storage: the append and apply "threads".
 	appendQ, applyQ       []pb.Message
@@ -288,6 +301,10 @@ func (n *Node) Start(env *sim.Env) {
 	hs, _, _ := st.ms.InitialState()
 	n.term, n.commit = hs.Term, hs.Commit
 	n.reported = hs.Commit
+	n.memBase, n.memTerms = si, append(n.memTerms[:0], stm)
+	for i := range kept {
+		n.memTerms = append(n.memTerms, kept[i].Term)
+	}
 	for i := range kept {
 		if kept[i].Index > n.reported {
 			n.shadow = append(n.shadow, kept[i])
@@ -517,6 +534,9 @@ func (n *Node) stop() {
 // leader change, which fails a read round waiting for its ReadState.
 func (n *Node) soft(rd *raft.Ready) {
 	if !raft.IsEmptyHardState(rd.HardState) {
+		if rd.HardState.Term != n.term && n.mob != nil {
+			n.mob.TermSeen(n.cfg.Me, rd.HardState.Term)
+		}
 		n.term = rd.HardState.Term
 	}
 	if rd.SoftState != nil {
@@ -535,9 +555,17 @@ func (n *Node) soft(rd *raft.Ready) {
 			obs.BecameLeader(n.cfg.Me, n.term)
 		}
 	}
+	if n.cfg.Async && n.aud != nil && !raft.IsEmptySnap(rd.Snapshot) {
+		m := rd.Snapshot.Metadata
+		n.memBase, n.memTerms = m.Index, append(n.memTerms[:0], m.Term)
+		n.aud.LogBase(n.cfg.Me, m.Index, m.Term, m.Index)
+	}
 	// The log as the Ready hands it out (shadow), and conf changes a
 	// leader appends.
 	if len(rd.Entries) > 0 {
+		if n.cfg.Async && n.aud != nil {
+			n.auditHandOff(rd.Entries)
+		}
 		ents := rd.Entries
 		first := ents[0].Index
 		switch {
@@ -572,6 +600,30 @@ func (n *Node) soft(rd *raft.Ready) {
 	}
 	if len(rd.ReadStates) > 0 {
 		n.srv.readState(rd.ReadStates[len(rd.ReadStates)-1])
+	}
+}
+
+// auditHandOff reports entries to the auditor as they enter the RawNode's
+// log (asynchronous writes).
+func (n *Node) auditHandOff(ents []pb.Entry) {
+	for len(ents) > 0 && ents[0].Index <= n.memBase {
+		ents = ents[1:]
+	}
+	if len(ents) == 0 {
+		return
+	}
+	k := ents[0].Index - n.memBase
+	if k > uint64(len(n.memTerms)) {
+		n.env.Fail("etcd.host", "server %d: entries from %d after a log ending at %d", n.cfg.Me, ents[0].Index, n.memBase+uint64(len(n.memTerms))-1)
+		return
+	}
+	prev := n.memTerms[k-1]
+	n.memTerms = n.memTerms[:k]
+	for i := range ents {
+		e := &ents[i]
+		n.aud.LogAppended(n.cfg.Me, e.Index, e.Term, prev, e.Data, len(e.Data) == 0)
+		n.memTerms = append(n.memTerms, e.Term)
+		prev = e.Term
 	}
 }
 
@@ -793,8 +845,9 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 			ents = ents[k:]
 		}
 	}
+	audit := n.aud != nil && !n.cfg.Async
 	if len(ents) > 0 {
-		if n.aud != nil {
+		if audit {
 			t, err := st.ms.Term(ents[0].Index - 1)
 			if err != nil {
 				n.env.Fail("etcd.host", "server %d: term at %d: %v", me, ents[0].Index-1, err)
@@ -837,18 +890,21 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 		if n.spare() {
 			n.env.Sometimes("etcd: a new member caught up by snapshot")
 		}
-		if n.aud != nil {
+		if audit {
 			n.aud.LogBase(me, m.Index, m.Term, m.Index)
 		}
 		if obs := n.cfg.Observer; obs != nil {
 			obs.SnapshotInstalled(me, m.Index, m.Term)
+		}
+		if n.mob != nil {
+			n.mob.SnapshotConf(me, m.Index, m.ConfState)
 		}
 		if n.sob != nil {
 			n.sob.State(me, m.Index, n.sm.digest)
 		}
 		n.srv.appliedTo(n.applied)
 	}
-	if n.aud != nil {
+	if audit {
 		for i := range ents {
 			e := &ents[i]
 			n.aud.LogAppended(me, e.Index, e.Term, prevTerm, e.Data, len(e.Data) == 0)
@@ -944,6 +1000,9 @@ func (n *Node) apply(ents []pb.Entry) {
 		}
 		if obs != nil {
 			obs.Applied(me, e.Index, e.Term, e.Data)
+		}
+		if n.mob != nil && e.Type == pb.EntryNormal {
+			n.mob.NormalApplied(me, e.Index, e.Term)
 		}
 		if n.sob != nil {
 			n.sob.State(me, e.Index, sm.digest)
@@ -1058,6 +1117,15 @@ func (n *Node) snapshot() {
 		first, _ := st.ms.FirstIndex()
 		last, _ := st.ms.LastIndex()
 		t, _ := st.ms.Term(first - 1)
+		if n.cfg.Async {
+			// The auditor knows the in-memory log, which may run past
+			// the storage's.
+			last = n.memBase + uint64(len(n.memTerms)) - 1
+			if k := first - 1; k > n.memBase && k-n.memBase < uint64(len(n.memTerms)) {
+				n.memTerms = append(n.memTerms[:0], n.memTerms[k-n.memBase:]...)
+				n.memBase = k
+			}
+		}
 		n.aud.LogBase(me, first-1, t, last)
 	}
 }

@@ -235,6 +235,10 @@ func (s *server) readState(rs raft.ReadState) {
 	if rs.Index == 0 {
 		s.confirm = 1
 	}
+	if s.n.cfg.Unsafe == UnsafeReadNoWait {
+		s.finish(true)
+		return
+	}
 	s.appliedTo(s.n.applied)
 }
 
