@@ -13,6 +13,7 @@ import (
 
 	"github.com/smilingraft/dsim/checkers/raftcheck"
 	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/scenarios/raftshape"
 	"github.com/smilingraft/dsim/sim"
 )
 
@@ -129,8 +130,14 @@ type harness struct {
 	proposals int
 	// upgraded[i]: peer i runs with PreVote and CheckQuorum (rolling upgrade).
 	upgraded []bool
+	upgrade  bool
 	matches  map[uint64]uint64
 	progress map[uint64]Progress
+	// The transfer and campaign drivers' last request (-1: none).
+	pendingTransfer, pendingCampaign int
+	transferTerm, campaignTerm       uint64
+	// m records the metrics dsim's Raft records (metrics.go).
+	m *raftshape.Recorder
 }
 
 // hooks is the peers' observer: it forwards to the checkers (Observer,
@@ -144,6 +151,8 @@ type hooks struct {
 func (o hooks) BecameLeader(server int, term uint64) {
 	o.Checker.BecameLeader(server, term)
 	o.h.ano.Elected(server, term, o.h.w.Now())
+	o.h.elected(server, term)
+	o.h.m.BecameLeader()
 }
 
 // Committed forwards to the checker and counts commands first committed
@@ -155,6 +164,7 @@ func (o hooks) Committed(server int, index, term uint64, cmd []byte) {
 		return
 	}
 	h.committed = index
+	h.m.Committed(index, term, cmd)
 	if len(cmd) == 0 || !h.w.FaultActive() {
 		return
 	}
@@ -307,7 +317,7 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	}
 	h := &harness{c: c, w: c.W, n: n, f: f, chk: raftcheck.New(c.W.Fail),
 		mem: NewMemberCheck(c.W.Fail), prg: NewProgressCheck(c.W.Fail),
-		matches: map[uint64]uint64{}, progress: map[uint64]Progress{}}
+		matches: map[uint64]uint64{}, progress: map[uint64]Progress{}, pendingTransfer: -1, pendingCampaign: -1}
 	h.ano = NewAnomalies(c.W.Fail, DefaultAnomalyBounds(n))
 	c.W.SetNet(net)
 	all := n + f.spares
@@ -320,6 +330,7 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	}
 	h.upgraded = make([]bool, all)
 	upgrade := c.Bool(kUpgrade)
+	h.upgrade = upgrade
 	obs := hooks{Checker: h.chk, h: h}
 	unreachable := c.Bool(kUnreachable)
 	for i := 0; i < all; i++ {
@@ -371,6 +382,7 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	c.Servers(h.ids...)
 	c.Metric("commits_under_faults", 0)
 	c.Metric(scenarios.WorkUnderFaults, 0)
+	h.m = raftshape.Observe(c, h)
 	for name, on := range map[string]bool{"async": f.async, "lease_reads": f.read == ReadLease, "limits": f.maxMsg > 0,
 		"no_forwarding": f.noForward, "membership": f.membership != MembershipOff, "transfer": f.transfer, "campaign": f.campaign} {
 		c.Metric("feature_"+name, b2f(on))
@@ -378,7 +390,9 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	if k := c.Int(kClients); k > 0 {
 		h.kvClients(k, c.Int(kKeys))
 	}
-	c.OnHeal(func() { h.ano.Healed(h.w.Now(), c.Bool(kPreVote) && c.Bool(kCheckQuorum) && !upgrade) })
+	c.OnHeal(func() {
+		h.ano.Healed(h.w.Now(), c.Bool(kPreVote) && c.Bool(kCheckQuorum) && !upgrade && f.membership == MembershipOff)
+	})
 	c.Check("etcd.stable-elections", func() error {
 		h.ano.Finish(h.w.Now())
 		return nil
@@ -501,28 +515,11 @@ func (h *harness) client(every sim.Duration) {
 	h.w.After(every, tick)
 }
 
-// liveness registers the liveness phase: after healing, one leader, a new
-// commit, and every peer caught up with what was committed when it began.
+// liveness registers the shared liveness phase (raftshape.Liveness): after
+// healing, one leader, a new commit, and every member caught up with what
+// was committed when it began.
 func (h *harness) liveness() {
-	var newCommit func() error
-	var mark uint64
-	h.c.OnHeal(func() {
-		newCommit = h.chk.NewCommit()
-		mark = h.chk.Stats().MaxCommitted
-	})
-	h.c.Progress("etcd.leader", func() error {
-		_, _, err := raftcheck.Leader(h.w, h.ids)
-		return err
-	})
-	h.c.Progress("etcd.new-commit", func() error { return newCommit() })
-	h.c.Progress("etcd.catch-up", func() error {
-		for _, i := range h.members() {
-			if got := h.chk.LastApplied(i); got < mark {
-				return fmt.Errorf("server %d applied up to %d, behind index %d committed before healing", i, got, mark)
-			}
-		}
-		return nil
-	})
+	raftshape.Liveness(h.c, h, "etcd")
 	h.c.Check("etcd.metrics", func() error {
 		s := h.chk.Stats()
 		h.c.Metric("max_term", float64(s.MaxTerm))

@@ -237,8 +237,12 @@ func load(disk *sim.Disk, boot pb.Snapshot) (*store, pb.Snapshot, []pb.Entry, er
 			return nil, snap, nil, fmt.Errorf("snap: %w: %v", errCorrupt, err)
 		}
 	}
-	if err := s.ms.ApplySnapshot(snap); err != nil {
-		return nil, snap, nil, fmt.Errorf("apply snapshot %d: %v", snap.Metadata.Index, err)
+	// A spare peer boots from nothing (index 0): its MemoryStorage starts
+	// empty until a leader sends it a snapshot.
+	if !raft.IsEmptySnap(snap) {
+		if err := s.ms.ApplySnapshot(snap); err != nil {
+			return nil, snap, nil, fmt.Errorf("apply snapshot %d: %v", snap.Metadata.Index, err)
+		}
 	}
 	var kept []pb.Entry
 	if b, ok := disk.Read(fileLog); ok {
