@@ -2,6 +2,7 @@ package etcdsim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/smilingraft/dsim/nodes/kv"
 	"github.com/smilingraft/dsim/sim"
@@ -199,6 +200,7 @@ type Node struct {
 	// leave the peer's progress paused for ever. unreachable are the
 	// peers a send failed to, reported likewise.
 	snapsSent   []uint64
+	snapsFailed []uint64
 	unreachable []uint64
 }
 
@@ -485,7 +487,20 @@ func (n *Node) Inspect() any {
 		return "not running: " + n.dead
 	}
 	s := n.rn.BasicStatus()
-	return fmt.Sprintf("id=%d %v term=%d vote=%d commit=%d applied=%d lead=%d removed=%v conf=%v", s.ID, s.RaftState, s.Term, s.Vote, s.Commit, s.Applied, s.Lead, n.removed, n.cs.String())
+	out := fmt.Sprintf("id=%d %v term=%d vote=%d commit=%d applied=%d lead=%d removed=%v conf=%v", s.ID, s.RaftState, s.Term, s.Vote, s.Commit, s.Applied, s.Lead, n.removed, n.cs.String())
+	if s.RaftState == raft.StateLeader {
+		st := n.rn.Status()
+		ids := make([]uint64, 0, len(st.Progress))
+		for id := range st.Progress {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			pr := st.Progress[id]
+			out += fmt.Sprintf(" | %d: %v", id, pr.String())
+		}
+	}
+	return out
 }
 
 // drain handles every Ready the RawNode has: with synchronous storage in
@@ -511,6 +526,10 @@ func (n *Node) drain() {
 			n.rn.ReportSnapshot(to, raft.SnapshotFinish)
 		}
 		n.snapsSent = n.snapsSent[:0]
+		for _, to := range n.snapsFailed {
+			n.rn.ReportSnapshot(to, raft.SnapshotFailure)
+		}
+		n.snapsFailed = n.snapsFailed[:0]
 		for _, to := range n.unreachable {
 			n.rn.ReportUnreachable(to)
 		}
@@ -807,15 +826,30 @@ func (n *Node) respond(resps []pb.Message) {
 			n.do(func() { _ = n.rn.Step(m) })
 		} else {
 			n.send(resps[i : i+1])
-			for _, to := range n.unreachable {
-				n.do(func() { n.rn.ReportUnreachable(to) })
-			}
-			n.unreachable = n.unreachable[:0]
+			n.reportSends()
 		}
 		if !n.env.Alive() || n.removed {
 			return
 		}
 	}
+}
+
+// reportSends tells the RawNode what the transport learned outside a Ready
+// loop (the async threads' sends): snapshots sent or failed, peers
+// unreachable.
+func (n *Node) reportSends() {
+	for _, to := range n.snapsSent {
+		n.do(func() { n.rn.ReportSnapshot(to, raft.SnapshotFinish) })
+	}
+	n.snapsSent = n.snapsSent[:0]
+	for _, to := range n.snapsFailed {
+		n.do(func() { n.rn.ReportSnapshot(to, raft.SnapshotFailure) })
+	}
+	n.snapsFailed = n.snapsFailed[:0]
+	for _, to := range n.unreachable {
+		n.do(func() { n.rn.ReportUnreachable(to) })
+	}
+	n.unreachable = n.unreachable[:0]
 }
 
 // persist makes the Ready's snapshot, entries and HardState durable: written
@@ -949,6 +983,11 @@ func (n *Node) send(msgs []pb.Message) {
 		if n.cfg.Reachable != nil && !n.cfg.Reachable(to) {
 			if len(n.unreachable) == 0 || n.unreachable[len(n.unreachable)-1] != m.To {
 				n.unreachable = append(n.unreachable, m.To)
+			}
+			if m.Type == pb.MsgSnap {
+				// etcd's snapshot sender reports a failed stream, or the
+				// follower's progress would stay paused for ever.
+				n.snapsFailed = append(n.snapsFailed, m.To)
 			}
 			n.env.Sometimes("etcd: a send failed and the peer was reported unreachable")
 			continue
