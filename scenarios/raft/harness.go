@@ -32,6 +32,7 @@ import (
 	"github.com/smilingraft/dsim/checkers/raftcheck"
 	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/scenarios/raftshape"
 	"github.com/smilingraft/dsim/sim"
 )
 
@@ -113,7 +114,7 @@ type harness struct {
 	committed          uint64
 	commitsUF, readsUF int
 	// m observes availability and latency for the run's metrics.
-	m metrics
+	m *raftshape.Recorder
 }
 
 // appliedCmds is what one incarnation applied, by index: a dense slice
@@ -167,7 +168,7 @@ type hooks struct {
 
 func (o hooks) BecameLeader(server int, term uint64) {
 	o.h.chk.BecameLeader(server, term)
-	o.h.m.becameLeader(o.h.w.Now())
+	o.h.m.BecameLeader()
 	o.h.w.Note("s%d became leader in term %d", server, term)
 }
 
@@ -188,7 +189,7 @@ func (o hooks) SnapshotInstalled(server int, index, term uint64) {
 	o.h.chk.SnapshotInstalled(server, index, term)
 	h := o.h
 	if r := h.rf(server); r != nil {
-		h.m.snapshot(len(r.SnapshotData()))
+		h.m.Snapshot(len(r.SnapshotData()))
 	}
 	if index > h.base[server] {
 		h.base[server] = index
@@ -203,7 +204,7 @@ func (o hooks) SnapshotInstalled(server int, index, term uint64) {
 func (o hooks) Snapshotted(server int, index uint64) {
 	o.h.chk.Snapshotted(server, index)
 	if r := o.h.rf(server); r != nil {
-		o.h.m.snapshot(len(r.SnapshotData()))
+		o.h.m.Snapshot(len(r.SnapshotData()))
 	}
 }
 
@@ -221,7 +222,7 @@ func (h *harness) noteCommit(index, term uint64, cmd []byte) {
 		return
 	}
 	h.committed = index
-	h.m.committed(h.w.Now(), index, term, cmd)
+	h.m.Committed(index, term, cmd)
 	if len(cmd) == 0 || !h.w.FaultActive() {
 		return
 	}
@@ -257,7 +258,7 @@ var (
 func (o hooks) LogAppended(server int, index, term, prevTerm uint64, cmd []byte, noop bool) {
 	o.h.chk.LogAppended(server, index, term, prevTerm, cmd, noop)
 	if t, lead := o.h.state(server); lead && t == term && !noop && len(cmd) > 0 && index > o.h.committed {
-		o.h.m.started(o.h.w.Now(), index, term, cmd)
+		o.h.m.Started(index, term, cmd)
 	}
 }
 

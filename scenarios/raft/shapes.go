@@ -2,47 +2,32 @@ package raft
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/smilingraft/dsim/checkers/raftcheck"
 	"github.com/smilingraft/dsim/nodes/raft"
 	"github.com/smilingraft/dsim/scenarios"
+	"github.com/smilingraft/dsim/scenarios/raftshape"
 	"github.com/smilingraft/dsim/sim"
 )
 
-// workload is a world-level client: every few milliseconds it submits a
-// fresh command to whichever running server accepts it as leader, and asks a
-// random server for a linearizable read, checked by the stale-read checker.
+// workload is the shapes' client (raftshape.Client) over dsim's Raft: a
+// fresh command every few milliseconds to whichever running server accepts
+// it as leader, and (with reads) a linearizable read at a random server,
+// checked by the stale-read checker.
 type workload struct {
-	h       *harness
-	seq     int
-	every   sim.Duration
-	reads   bool
-	stopped bool
+	h     *harness
+	every sim.Duration
+	reads bool
 }
 
 func (wl *workload) start() {
 	h := wl.h
-	var tick func()
-	tick = func() {
-		if h.stopped() || wl.stopped {
-			return
-		}
-		r := h.c.Workload
-		wl.seq++
-		cmd := strconv.AppendInt([]byte{'w'}, int64(wl.seq), 10) // "w<seq>", without fmt
-
-		off := r.Intn(h.n)
-		for j := 0; j < h.n; j++ {
-			i := (off + j) % h.n
-			if h.w.Up(h.ids[i]) && !h.w.Paused(h.ids[i]) {
-				if _, _, ok := h.start(i, cmd); ok {
-					break
-				}
-			}
-		}
-		if wl.reads {
-			i := r.Intn(h.n)
+	cl := &raftshape.Client{Every: wl.every, Reads: wl.reads,
+		Propose: func(i int, cmd []byte) bool {
+			_, _, ok := h.start(i, cmd)
+			return ok
+		},
+		Read: func(i int) {
 			if rf := h.rf(i); rf != nil && !h.w.Paused(h.ids[i]) {
 				st := h.chk.BeginRead()
 				rf.ReadIndex(func(index uint64, ok bool) {
@@ -51,35 +36,16 @@ func (wl *workload) start() {
 					}
 				})
 			}
-		}
-		h.w.After(wl.every/2+sim.Duration(r.Intn(int(wl.every))), tick)
-	}
-	h.w.After(wl.every, tick)
+		}}
+	cl.Start(h.c, h)
 }
 
-// liveness registers the liveness phase of a generated-fault scenario:
-// after healing, a single leader, a new commit, and every server caught up
-// with what was committed when the phase began.
+// liveness registers the shared heal-then-progress phase
+// (raftshape.Liveness: a single leader, a new commit, and every server
+// caught up with what was committed when the phase began) and the
+// checker's counters as metrics.
 func (h *harness) liveness() {
-	var newCommit func() error
-	var mark uint64
-	h.c.OnHeal(func() {
-		newCommit = h.chk.NewCommit()
-		mark = h.chk.Stats().MaxCommitted
-	})
-	h.c.Progress("raft.leader", func() error {
-		_, _, err := raftcheck.Leader(h.w, h.ids)
-		return err
-	})
-	h.c.Progress("raft.new-commit", func() error { return newCommit() })
-	h.c.Progress("raft.catch-up", func() error {
-		for i := 0; i < h.n; i++ {
-			if got := h.chk.LastApplied(i); got < mark {
-				return fmt.Errorf("server %d applied up to %d, behind index %d committed before healing", i, got, mark)
-			}
-		}
-		return nil
-	})
+	raftshape.Liveness(h.c, h, "raft")
 	h.c.Check("raft.metrics", func() error {
 		s := h.chk.Stats()
 		h.c.Metric("max_term", float64(s.MaxTerm))
@@ -144,92 +110,37 @@ func (h *harness) healLinks() {
 	}
 }
 
+// registerShared registers a shared shape (raftshape) under raft/name,
+// with snapshots every snapEvery indices (0: none).
+func registerShared(sh raftshape.Shape, name string, snapEvery int) {
+	s := shape{name: name, desc: sh.Desc, servers: 5, minServers: sh.MinServers, duration: 10 * sim.Second,
+		kinds: sh.Kinds(promises), faults: sh.Faults(promises), net: sh.Net, snapEvery: snapEvery}
+	if sh.Scripted() {
+		s.script = func(h *harness) { sh.Start(h.c, h) }
+	}
+	registerShape(s)
+}
+
 func init() {
-	all := sim.AllKinds()
-	all.PointMsgs = raft.PromiseMessages
-	calm := sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 5 * sim.Millisecond}
-	lossy := sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 20 * sim.Millisecond, Loss: sim.R(1, 20), Reorder: sim.R(1, 4)}
+	calm := raftshape.Calm
+	lossy := raftshape.Lossy
 
-	registerShape(shape{name: "swarm", servers: 5, duration: 10 * sim.Second, kinds: &all, net: calm, snapEvery: 10,
-		desc: "swarm testing: a random subset of every fault kind per seed (network, process, disk, clock), snapshots on; then liveness"})
-
-	registerShape(shape{name: "bridge", servers: 5, minServers: 3, duration: 10 * sim.Second, net: calm,
-		desc: "bridge partitions: two sides and one node that sees both, reshuffled every 0.5-2s",
-		script: func(h *harness) {
-			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
-				h.healLinks()
-				r := h.c.Workload
-				perm := r.Perm(h.n)
-				rest := perm[1:]
-				k := 1 + r.Intn(len(rest)-1)
-				for _, a := range rest[:k] {
-					for _, b := range rest[k:] {
-						h.w.Cut(h.ids[a], h.ids[b])
-						h.w.Cut(h.ids[b], h.ids[a])
-					}
-				}
-			})
-		}})
-
-	registerShape(shape{name: "ring", servers: 5, minServers: 3, duration: 10 * sim.Second, net: calm,
-		desc: "majorities ring: every node sees only its ring neighbours (each a majority with them), reshuffled",
-		script: func(h *harness) {
-			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
-				h.healLinks()
-				for _, c := range sim.RingCuts(h.c.Workload.Perm(h.n)) {
-					h.w.Cut(h.ids[c[0]], h.ids[c[1]])
-				}
-			})
-		}})
-
-	registerShape(shape{name: "one-way", servers: 5, minServers: 2, duration: 10 * sim.Second, net: calm,
-		desc: "asymmetric cuts: one side cannot hear the other (leaders that can talk but not listen)",
-		script: func(h *harness) {
-			h.c.Every(500*sim.Millisecond, 2*sim.Second, func() {
-				h.healLinks()
-				r := h.c.Workload
-				perm := r.Perm(h.n)
-				if r.Intn(2) == 0 {
-					if l, _, err := raftcheck.Leader(h.w, h.ids); err == nil {
-						for i, id := range h.ids {
-							if id == l {
-								perm = append([]int{i}, without(perm, i)...)
-							}
-						}
-					}
-				}
-				k := 1 + r.Intn(h.n-1)
-				for _, a := range perm[:k] {
-					for _, b := range perm[k:] {
-						h.w.Cut(h.ids[b], h.ids[a]) // a cannot hear b
-					}
-				}
-			})
-		}})
+	// The shapes every hosted Raft runs (etcd raft runs them as etcd/...):
+	// the same plan from the same seed. leader-isolation-loop is
+	// raftshape.IsolateLeader (etcd/isolate-leader).
+	registerShared(raftshape.Swarm, "swarm", 10)
+	registerShared(raftshape.Halves, "halves", 0)
+	registerShared(raftshape.Bridge, "bridge", 0)
+	registerShared(raftshape.Ring, "ring", 0)
+	registerShared(raftshape.OneWay, "one-way", 0)
+	registerShared(raftshape.IsolateLeader, "leader-isolation-loop", 0)
+	registerShared(raftshape.CrashRestart, "crash-restart", 10)
+	registerShared(raftshape.Churn, "churn", 0)
 
 	registerShape(shape{name: "flaky", servers: 5, duration: 10 * sim.Second, net: calm,
 		desc: "flaky links: single links lose 20-90% of messages, changing every 0.3-1s",
 		faults: func(scenarios.Variant) sim.Faults {
 			return sim.Faults{Step: 100 * sim.Millisecond, Network: sim.NetworkFaults{Base: calm, Flaky: sim.R(1, 2), PartitionStability: 300 * sim.Millisecond}}
-		}})
-
-	registerShape(shape{name: "leader-isolation-loop", servers: 5, minServers: 2, duration: 10 * sim.Second, net: calm,
-		desc: "the current leader is isolated, again and again, for 0.3-1.5s each time",
-		script: func(h *harness) {
-			var isolate func()
-			isolate = func() {
-				if h.w.Now() >= sim.Time(h.c.Scenario.Duration-2*sim.Second) {
-					return
-				}
-				if l, _, err := raftcheck.Leader(h.w, h.ids); err == nil {
-					h.w.Isolate(l, h.ids)
-				}
-				h.w.After(h.c.Workload.Between(300*sim.Millisecond, 1500*sim.Millisecond), func() {
-					h.healLinks()
-					h.w.After(h.c.Workload.Between(100*sim.Millisecond, 800*sim.Millisecond), isolate)
-				})
-			}
-			h.w.After(sim.Second, isolate)
 		}})
 
 	// leader-churn is the shape of the per-event benchmark: the same
@@ -285,14 +196,4 @@ func init() {
 					CrashPoint: sim.R(1, 5), PointMsgs: raft.PromiseMessages, ShortDown: sim.R(1, 2)},
 				Disk: sim.DiskFaults{Torn: sim.R(1, 1)}}
 		}})
-}
-
-func without(xs []int, x int) []int {
-	out := make([]int, 0, len(xs))
-	for _, y := range xs {
-		if y != x {
-			out = append(out, y)
-		}
-	}
-	return out
 }
