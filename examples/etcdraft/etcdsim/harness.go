@@ -435,6 +435,10 @@ func (h *harness) kvClients(k, keys int) {
 	}
 	_ = clients
 	c.OnHeal(func() { copy(atHeal, completed) })
+	if h.f.membership == MembershipAdversarial {
+		h.kvh.Check(h.finalState)
+		return
+	}
 	c.Progress("etcd.clients", func() error {
 		for i := range completed {
 			if completed[i] < atHeal[i]+3 {
@@ -519,7 +523,13 @@ func (h *harness) client(every sim.Duration) {
 // healing, one leader, a new commit, and every member caught up with what
 // was committed when it began.
 func (h *harness) liveness() {
-	raftshape.Liveness(h.c, h, "etcd")
+	// Adversarial membership may remove voters until no quorum can ever
+	// form again (a leader removed from a two-voter configuration before
+	// the other learned the change committed: etcd-io/etcd#10563, the
+	// raft README's warning): it checks safety only.
+	if h.f.membership != MembershipAdversarial {
+		raftshape.Liveness(h.c, h, "etcd")
+	}
 	h.c.Check("etcd.metrics", func() error {
 		s := h.chk.Stats()
 		h.c.Metric("max_term", float64(s.MaxTerm))

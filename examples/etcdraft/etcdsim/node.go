@@ -170,6 +170,7 @@ type Node struct {
 	snapIndex uint64
 	dead      string          // why the node refuses to run (corrupt disk)
 	removed   bool            // a conf change removed this peer: it stopped
+	removing  bool            // it applied its own removal and stops soon
 	inRaft    bool            // inside do: calls into the RawNode run without a drain
 	early     map[uint64]bool // conf changes the conf-on-append host applied early
 
@@ -203,6 +204,10 @@ type Node struct {
 	snapsFailed []uint64
 	unreachable []uint64
 }
+
+// removalDelay is how long a peer that applied its own removal keeps
+// running Raft before it stops (etcd v3.6's stopWithDelay).
+const removalDelay = sim.Second
 
 // New returns a node for cfg (a sim.Factory builds one per incarnation).
 func New(cfg Config) *Node {
@@ -534,9 +539,6 @@ func (n *Node) drain() {
 			n.rn.ReportUnreachable(to)
 		}
 		n.unreachable = n.unreachable[:0]
-		if n.removed {
-			n.stop()
-		}
 	}
 }
 
@@ -670,12 +672,12 @@ func (n *Node) commitSeen(hs pb.HardState) {
 		n.reported = hs.Commit
 	}
 	if n.leader && n.mob != nil && hs.Commit > n.commit {
+		// The leader's own Match trails its log here (its append
+		// response is stepped at Advance, or by the append thread), and
+		// with async writes followers may be ahead of it: no last index
+		// is claimed.
 		st := n.rn.Status()
-		last := uint64(0)
-		if pr, ok := st.Progress[uint64(n.cfg.Me+1)]; ok {
-			last = pr.Match
-		}
-		n.mob.LeaderStatus(n.cfg.Me, n.term, hs.Commit, last, &st, n.cs)
+		n.mob.LeaderStatus(n.cfg.Me, n.term, hs.Commit, 0, &st, n.cs)
 	}
 	n.commit = hs.Commit
 }
@@ -794,10 +796,6 @@ func (n *Node) applyNext() {
 		n.apply(m.Entries)
 	})
 	if !n.env.Alive() {
-		return
-	}
-	if n.removed {
-		n.stop()
 		return
 	}
 	n.respond(m.Responses)
@@ -1117,8 +1115,15 @@ func (n *Node) applyConf(e *pb.Entry, early bool) {
 	if n.mob != nil {
 		n.mob.ConfApplied(n.cfg.Me, e.Index, e.Term, n.cs)
 	}
-	if was && !isMember(&n.cs, uint64(n.cfg.Me+1)) {
-		n.removed = true
+	if was && !isMember(&n.cs, uint64(n.cfg.Me+1)) && !n.removing {
+		// etcd's server stops a removed member one second later
+		// (stopWithDelay), serving Raft meanwhile so that the others
+		// learn the change committed.
+		n.removing = true
+		n.env.After(removalDelay, func() {
+			n.removed = true
+			n.stop()
+		})
 	}
 }
 

@@ -71,7 +71,7 @@ func newServer(n *Node) *server {
 func (s *server) request(from sim.NodeID, req *sim.Request) {
 	n := s.n
 	env := n.env
-	if n.rn == nil || n.removed {
+	if n.rn == nil || n.removed || n.removing {
 		reply(env, from, req, kv.ErrWrongLeader)
 		return
 	}
