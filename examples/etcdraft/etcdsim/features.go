@@ -107,7 +107,7 @@ func (h *harness) membership(adversarial bool) {
 			return 0
 		}
 		var cc pb.ConfChangeI
-		switch k := r.Intn(5); {
+		switch k := r.Intn(6); {
 		case k == 0 && len(spares) > 0:
 			s := spares[r.Intn(len(spares))]
 			added[s-1] = true
@@ -127,7 +127,7 @@ func (h *harness) membership(adversarial bool) {
 					cc = pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeRemoveNode, NodeID: v}}}
 				}
 			}
-		case k == 3 && len(learners) > 0:
+		case (k == 3 || k == 5) && len(learners) > 0:
 			v := learners[r.Intn(len(learners))]
 			tr := pb.ConfChangeTransitionJointImplicit
 			if r.Intn(2) == 0 {
