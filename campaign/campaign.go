@@ -193,8 +193,19 @@ func workValue(v float64) uint64 {
 	return uint64(math.Round(v))
 }
 
+// SummaryFormat is the version of the summary JSON this build writes and
+// the newest it merges.
+const SummaryFormat = 1
+
 // Summary is a campaign's outcome; its JSON form is the CLI contract's.
 type Summary struct {
+	// DsimVersion and FormatVersion name the build that wrote the summary
+	// (replay.Version) and its JSON format (SummaryFormat): Merge refuses
+	// summaries of different builds. Summaries of older builds carry
+	// neither; they merge with each other as before.
+	DsimVersion   string `json:"dsim_version,omitempty"`
+	FormatVersion int    `json:"format_version,omitempty"`
+
 	Runs         uint64    `json:"runs"`
 	Passed       uint64    `json:"passed"`
 	Failures     []Failure `json:"failures"`
@@ -301,7 +312,7 @@ func Run(ctx context.Context, o Options) *Summary {
 		o.Shard = All
 	}
 	if err := o.Validate(); err != nil {
-		sum := &Summary{Problems: []string{"campaign not run: " + err.Error()}}
+		sum := &Summary{DsimVersion: replay.Version, FormatVersion: SummaryFormat, Problems: []string{"campaign not run: " + err.Error()}}
 		sum.finish()
 		sum.Seeds = []SeedRange{}
 		return sum
@@ -396,7 +407,7 @@ func Run(ctx context.Context, o Options) *Summary {
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	sum := &Summary{Workers: o.Workers, Coverage: map[string]*Facts{}, Work: map[string]*Work{},
+	sum := &Summary{DsimVersion: replay.Version, FormatVersion: SummaryFormat, Workers: o.Workers, Coverage: map[string]*Facts{}, Work: map[string]*Work{},
 		Metrics: map[string]map[string]*Dist{}}
 	var overflow []string
 	add := func(name string, to *uint64, n uint64) {
@@ -683,17 +694,33 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 		f.FileSkipped = true
 		return out
 	}
-	file := replay.FromResult(res, "campaign")
+	*f = WriteFailure(res, "campaign", o.Out, limit)
+	if f.FileError != "" {
+		budget.give(key)
+	}
+	return out
+}
+
+// WriteFailure writes the failure file of a failed run into dir, as a
+// campaign does the moment it finds one: the file first, so the failure is
+// on disk before anything else can go wrong, then the checker's artifacts
+// beside it (porcupine's picture of a linearizability violation), then the
+// file again with the trace tail before the failure (a rerun bounded by
+// limit). A hang keeps no plan (rerunning it would hang again) and gets no
+// tail, nor does a divergence. It returns the failure as a summary lists
+// it: File and Repro set, or FileError saying why the file is lost.
+func WriteFailure(res *scenarios.Result, foundBy, dir string, limit time.Duration) Failure {
+	f := Failure{Scenario: res.Scenario, Variant: res.Variant, Seed: res.Seed, Checker: res.Failure.Checker,
+		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro}
+	hung := res.Failure.Checker == replay.HangChecker
+	file := replay.FromResult(res, foundBy)
 	if hung {
 		file.Plan, file.PlanGenerated = nil, true
 	}
-	// Write first, so the failure is on disk before anything else can go
-	// wrong; then enrich it with the trace tail and write it again.
-	path, err := file.Write(o.Out)
+	path, err := file.Write(dir)
 	if err != nil {
-		budget.give(key)
 		f.FileError = err.Error()
-		return out
+		return f
 	}
 	f.File, f.Repro = path, file.Repro
 	if len(res.Artifacts) > 0 {
@@ -709,7 +736,7 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 		file.Capture(40, limit)
 		_, _ = file.WriteAs(path)
 	}
-	return out
+	return f
 }
 
 func verdict(r *scenarios.Result) string {

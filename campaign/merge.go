@@ -107,6 +107,9 @@ func ParseSummary(name string, b []byte) (*Summary, error) {
 	if s.Seeds == nil {
 		return nil, bad("no seeds field")
 	}
+	if s.FormatVersion < 0 || s.FormatVersion > SummaryFormat {
+		return nil, fmt.Errorf("merge %s: format_version %d is not one this dsim reads (1..%d); merge with the dsim that wrote it", name, s.FormatVersion, SummaryFormat)
+	}
 	if err := s.Check(); err != nil {
 		return nil, bad("%v", err)
 	}
@@ -287,6 +290,33 @@ func satAdd(a, b uint64) uint64 {
 	return s
 }
 
+// SameBuild refuses summaries written by different dsim builds (dsim or
+// format version; a summary of an older build, which records neither,
+// counts as a build of its own): their seeds may not have run the same
+// code, so their counts do not add up to one campaign. names label the
+// summaries in the error (nil: "summary N").
+func SameBuild(parts []*Summary, names []string) error {
+	label := func(i int) string {
+		if i < len(names) {
+			return names[i]
+		}
+		return fmt.Sprintf("summary %d", i+1)
+	}
+	build := func(p *Summary) string {
+		if p.DsimVersion == "" && p.FormatVersion == 0 {
+			return "no version (an older dsim)"
+		}
+		return fmt.Sprintf("dsim %q format %d", p.DsimVersion, p.FormatVersion)
+	}
+	for i, p := range parts {
+		if build(p) != build(parts[0]) {
+			return fmt.Errorf("merge: summaries of different dsim builds: %s has %s, %s has %s; merge shards of one build",
+				label(0), build(parts[0]), label(i), build(p))
+		}
+	}
+	return nil
+}
+
 // rangeKey identifies one campaign of one scenario: every shard of it has
 // the same key.
 type rangeKey struct {
@@ -294,18 +324,44 @@ type rangeKey struct {
 	from, seeds       uint64
 }
 
+// shardClaim is one shard I/N of one campaign that a summary holds.
+type shardClaim struct {
+	k    rangeKey
+	i, n int
+}
+
+// overlaps reports whether two shards of one campaign share a seed: shard
+// I/N holds the seeds base + k·N + I, so I/N and J/M share one exactly
+// when I and J agree modulo gcd(N, M).
+func (a shardClaim) overlaps(b shardClaim) bool {
+	g := gcd(a.n, b.n)
+	return a.k == b.k && a.i%g == b.i%g
+}
+
+// within reports whether every seed of a is one of b's.
+func (a shardClaim) within(b shardClaim) bool {
+	return a.k == b.k && a.n%b.n == 0 && a.i%b.n == b.i
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // claims lists the (campaign, shard) pairs a summary holds.
-func claims(p *Summary) [][2]any {
-	var out [][2]any
+func claims(p *Summary) []shardClaim {
+	var out []shardClaim
 	for _, r := range p.Seeds {
 		k := rangeKey{r.Scenario, r.Variant, r.From, r.Seeds}
 		if len(r.Shards) > 0 {
 			for _, i := range r.Shards {
-				out = append(out, [2]any{k, i})
+				out = append(out, shardClaim{k, i, r.Shard.Count})
 			}
 			continue
 		}
-		out = append(out, [2]any{k, r.Shard.Index})
+		out = append(out, shardClaim{k, r.Shard.Index, r.Shard.Count})
 	}
 	return out
 }
@@ -324,6 +380,9 @@ func Merge(parts []*Summary) (*Summary, error) {
 			return nil, fmt.Errorf("merge: summary %d: %v", i+1, err)
 		}
 	}
+	if err := SameBuild(parts, nil); err != nil {
+		return nil, err
+	}
 	// Prefer complete copies, then more runs; otherwise keep the order given.
 	order := make([]int, len(parts))
 	for i := range order {
@@ -338,6 +397,9 @@ func Merge(parts []*Summary) (*Summary, error) {
 	})
 
 	out := &Summary{Coverage: map[string]*Facts{}, Work: map[string]*Work{}, Metrics: map[string]map[string]*Dist{}}
+	if len(parts) > 0 {
+		out.DsimVersion, out.FormatVersion = parts[0].DsimVersion, parts[0].FormatVersion
+	}
 	var err error
 	add := func(name string, to *uint64, n uint64) {
 		var c uint64
@@ -347,23 +409,35 @@ func Merge(parts []*Summary) (*Summary, error) {
 	}
 	ranges := map[rangeKey]*SeedRange{}
 	counts := map[rangeKey]int{}
-	seen := map[rangeKey]map[int]int{}     // shard -> summaries holding it
-	counted := map[rangeKey]map[int]bool{} // shard -> counted
+	seen := map[shardClaim]int{}           // shard -> summaries holding it
+	counted := map[rangeKey][]shardClaim{} // the shards counted
 	var keys []rangeKey
 	var vtime, workers uint64
 	for _, pi := range order {
 		p := parts[pi]
 		dup := false
+		var notes []string
 		for _, c := range claims(p) {
-			k, i := c[0].(rangeKey), c[1].(int)
-			if seen[k] == nil {
-				seen[k], counted[k] = map[int]int{}, map[int]bool{}
+			seen[c]++
+			for _, d := range counted[c.k] {
+				if !c.overlaps(d) {
+					continue
+				}
+				dup = true
+				switch {
+				case c == d: // named below with how many summaries hold it
+				case c.within(d):
+					notes = append(notes, fmt.Sprintf("%s"+duplicatedPrefix+"%d/%d (within shard %d/%d, already counted), counted once", c.k.scenario, c.i, c.n, d.i, d.n))
+				default:
+					notes = append(notes, fmt.Sprintf("%s"+duplicatedPrefix+"%d/%d (overlaps shard %d/%d, already counted): not counted", c.k.scenario, c.i, c.n, d.i, d.n))
+				}
+				break
 			}
-			seen[k][i]++
-			dup = dup || counted[k][i]
 		}
 		if dup {
-			continue // counted once already: its runs and failures are not added again
+			// Counted once already: its runs and failures are not added again.
+			out.Problems = append(out.Problems, notes...)
+			continue
 		}
 		add("runs", &out.Runs, p.Runs)
 		add("passed", &out.Passed, p.Passed)
@@ -465,7 +539,7 @@ func Merge(parts []*Summary) (*Summary, error) {
 				shards = []int{r.Shard.Index}
 			}
 			for _, i := range shards {
-				counted[k][i] = true
+				counted[k] = append(counted[k], shardClaim{k, i, r.Shard.Count})
 			}
 			if len(r.Shards) > 0 {
 				continue // a merged part carries its own problems
@@ -489,12 +563,14 @@ func Merge(parts []*Summary) (*Summary, error) {
 		n := counts[k]
 		var have []int
 		var dup []string
-		for i, c := range seen[k] {
-			if i >= 0 && i < n && counted[k][i] {
-				have = append(have, i)
+		for _, c := range counted[k] {
+			if c.n == n && c.i >= 0 && c.i < n {
+				have = append(have, c.i)
 			}
-			if c > 1 {
-				dup = append(dup, fmt.Sprintf("%d/%d (x%d)", i, n, c))
+		}
+		for c, times := range seen {
+			if c.k == k && times > 1 {
+				dup = append(dup, fmt.Sprintf("%d/%d (x%d)", c.i, c.n, times))
 			}
 		}
 		sort.Ints(have)

@@ -1,19 +1,17 @@
 package cli
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smilingraft/dsim/campaign"
+	"github.com/smilingraft/dsim/replay"
 	"github.com/smilingraft/dsim/scenarios"
 )
 
@@ -139,11 +137,10 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	}
 	// SIGTERM is how Slurm, Kubernetes and CI runners cancel a job: stop
 	// like Ctrl-C, keep the files, print the summary so far. A second
-	// signal kills as usual. Caught from here on, before the first line on
-	// stderr, so a signal after that line is never the default death.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// signal kills. Caught from here on, before the first line on stderr,
+	// so a signal after that line is never the default death.
+	ctx, stop := catchInterrupts()
 	defer stop()
-	go func() { <-ctx.Done(); stop() }()
 	o.Shard = campaign.All
 	if *shardStr != "" {
 		if o.Shard, err = campaign.ParseShard(*shardStr); err != nil {
@@ -206,12 +203,12 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		if tty {
 			prefix = "\r\033[K"
 		}
-		fmt.Fprintf(stderr, "%sFAIL %s seed %d %s: %s", prefix, f.Scenario, f.Seed, f.Checker, oneLine(f.Message, 200))
+		fmt.Fprintf(stderr, "%sFAIL %s seed %d %s: %s", prefix, f.Scenario, f.Seed, esc(f.Checker), oneLine(esc(f.Message), 200))
 		switch {
 		case f.File != "":
-			fmt.Fprintf(stderr, " -> %s", f.File)
+			fmt.Fprintf(stderr, " -> %s", esc(f.File))
 		case f.FileError != "":
-			fmt.Fprintf(stderr, " (file NOT written: %s)", oneLine(f.FileError, 200))
+			fmt.Fprintf(stderr, " (file NOT written: %s)", oneLine(esc(f.FileError), 200))
 		}
 		fmt.Fprintln(stderr)
 	}
@@ -274,11 +271,15 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 	fmt.Fprintf(w, "%s runs=%d passed=%d failures=%d events=%d wall=%.2fs (%.0f seeds/s, %d workers, %d double-runs)\n",
 		status, s.Runs, s.Passed, len(s.Failures), s.Events, float64(s.WallNs)/1e9, s.SeedsPerS, s.Workers, s.DoubleRuns)
 	for _, r := range s.Seeds {
-		fmt.Fprintf(w, "  %-32s seeds from %d", r.Scenario, r.From)
+		fmt.Fprintf(w, "  %-32s seeds from %d", esc(r.Scenario), r.From)
 		if r.Seeds > 0 {
 			fmt.Fprintf(w, " count %d", r.Seeds)
 		}
-		fmt.Fprintf(w, " shard %s: %d runs", r.Shard, r.Runs)
+		if len(r.Shards) > 0 { // a partly merged range: Shard is {-1, N}
+			fmt.Fprintf(w, " shards %s: %d runs", shardList(r.Shards, r.Shard.Count), r.Runs)
+		} else {
+			fmt.Fprintf(w, " shard %s: %d runs", r.Shard, r.Runs)
+		}
 		if wk := s.Work[r.Scenario]; wk != nil && wk.Runs > 0 {
 			fmt.Fprintf(w, "; work under faults %s/run (min %d)", strconv.FormatFloat(wk.Mean, 'f', 1, 64), wk.Min)
 		}
@@ -290,15 +291,8 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 			fmt.Fprintf(w, "... and %d more failures (--json lists them all)\n", len(s.Failures)-maxListed)
 			break
 		}
-		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", f.Scenario, f.Seed, f.Checker, oneLine(f.Message, 200))
-		switch {
-		case f.File != "":
-			fmt.Fprintf(w, "     file: %s  (dsim replay %s; dsim shrink %s)\n", f.File, f.File, f.File)
-		case f.FileError != "":
-			fmt.Fprintf(w, "     file NOT written: %s; rerun: %s\n", oneLine(f.FileError, 200), f.Repro)
-		case f.Repro != "":
-			fmt.Fprintf(w, "     rerun: %s\n", f.Repro)
-		}
+		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", esc(f.Scenario), f.Seed, esc(f.Checker), oneLine(esc(f.Message), 200))
+		printFileLine(w, f)
 	}
 	names := make([]string, 0, len(s.Coverage))
 	for n := range s.Coverage {
@@ -315,7 +309,7 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 		missed += len(c.DeclaredUnreached)
 		if !fullCoverage {
 			if len(c.DeclaredUnreached) > 0 {
-				fmt.Fprintf(w, "coverage %s: declared but never reached: %s\n", n, strings.Join(c.DeclaredUnreached, ", "))
+				fmt.Fprintf(w, "coverage %s: declared but never reached: %s\n", esc(n), escJoin(c.DeclaredUnreached))
 			}
 			continue
 		}
@@ -324,15 +318,15 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 		}
 		facts := make([]string, 0, len(c.Reached))
 		for k, v := range c.Reached {
-			facts = append(facts, fmt.Sprintf("%s (%d)", k, v))
+			facts = append(facts, fmt.Sprintf("%s (%d)", esc(k), v))
 		}
 		sort.Strings(facts)
-		fmt.Fprintf(w, "coverage %s: reached %s", n, strings.Join(facts, ", "))
+		fmt.Fprintf(w, "coverage %s: reached %s", esc(n), strings.Join(facts, ", "))
 		if len(c.Unreached) > 0 {
-			fmt.Fprintf(w, "; never reached: %s", strings.Join(c.Unreached, ", "))
+			fmt.Fprintf(w, "; never reached: %s", escJoin(c.Unreached))
 		}
 		if len(c.DeclaredUnreached) > 0 {
-			fmt.Fprintf(w, "; declared but never reached: %s", strings.Join(c.DeclaredUnreached, ", "))
+			fmt.Fprintf(w, "; declared but never reached: %s", escJoin(c.DeclaredUnreached))
 		}
 		fmt.Fprintln(w)
 	}
@@ -349,11 +343,62 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 		fmt.Fprintf(w, "stopped dispatching after %d failures (--max-failures)\n", s.StoppedAfterFailures)
 	}
 	for _, f := range s.RecoveredFiles {
-		fmt.Fprintf(w, "recovered %s (left by a killed campaign)\n", f)
+		fmt.Fprintf(w, "recovered %s (left by a killed campaign)\n", esc(f))
 	}
 	for _, p := range s.Problems {
-		fmt.Fprintf(w, "PROBLEM %s\n", p)
+		fmt.Fprintf(w, "PROBLEM %s\n", esc(p))
 	}
+}
+
+// shardList names the shards a merged range holds as "0-2,5/8" (the
+// first 20 runs of consecutive indexes, then how many more).
+func shardList(have []int, n int) string {
+	var parts []string
+	for i := 0; i < len(have); {
+		j := i
+		for j+1 < len(have) && have[j+1] == have[j]+1 {
+			j++
+		}
+		if len(parts) == 20 {
+			parts = append(parts, fmt.Sprintf("... (%d shards in all)", len(have)))
+			break
+		}
+		if i == j {
+			parts = append(parts, strconv.Itoa(have[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", have[i], have[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",") + "/" + strconv.Itoa(n)
+}
+
+// printFileLine prints where a failure's file is and the commands that
+// replay and shrink it (or why it is missing and how to rerun it): the
+// line campaign, merge and a failing run print under a failure.
+func printFileLine(w io.Writer, f campaign.Failure) {
+	switch {
+	case f.File != "":
+		p := esc(f.File)
+		fmt.Fprintf(w, "     file: %s  (dsim replay %s; dsim shrink %s)\n", p, p, p)
+	case f.FileError != "":
+		fmt.Fprintf(w, "     file NOT written: %s; rerun: %s\n", oneLine(esc(f.FileError), 200), esc(f.Repro))
+	case f.Repro != "":
+		fmt.Fprintf(w, "     rerun: %s\n", esc(f.Repro))
+	}
+}
+
+// esc makes text read from a summary file or a run safe for a terminal
+// (replay.Escape: control bytes and escape sequences shown as \x1b...).
+func esc(s string) string { return replay.Escape(s) }
+
+// escJoin escapes each name and joins them with ", ".
+func escJoin(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = esc(n)
+	}
+	return strings.Join(out, ", ")
 }
 
 func cmdMerge(args []string, stdout io.Writer) error {
@@ -368,8 +413,11 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	if len(pos) == 0 {
 		return usagef("merge wants summary files (campaign --json output) or a directory of them")
 	}
-	parts, _, err := campaign.ReadSummaries(pos)
+	parts, files, err := campaign.ReadSummaries(pos)
 	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := campaign.SameBuild(parts, files); err != nil {
 		return usagef("%v", err)
 	}
 	sum, err := campaign.Merge(parts)

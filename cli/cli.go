@@ -43,6 +43,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smilingraft/dsim/campaign"
 	"github.com/smilingraft/dsim/replay"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
@@ -105,7 +106,8 @@ func mainExit(args []string, stdout, errw io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			err := c.run(args[1:], stdout)
+			out := &errWriter{w: stdout}
+			err := lostReport(c.run(args[1:], out), out.err)
 			switch {
 			case err == nil:
 				return 0
@@ -114,7 +116,8 @@ func mainExit(args []string, stdout, errw io.Writer) int {
 			case errors.Is(err, errFailed):
 				return 1
 			default:
-				msg := strings.ReplaceAll(err.Error(), "\n", " ")
+				// Escaped: a reason may quote a hostile file's text.
+				msg := replay.Escape(strings.ReplaceAll(err.Error(), "\n", " "))
 				fmt.Fprintf(stderr, "dsim %s: %s\n", c.name, msg)
 				var coded interface{ ExitCode() int }
 				if errors.As(err, &coded) {
@@ -126,6 +129,17 @@ func mainExit(args []string, stdout, errw io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "dsim: unknown command %q (try 'dsim help')\n", args[0])
 	return 2
+}
+
+// lostReport makes a report lost on stdout (a full disk, a closed file)
+// exit 3 with one line, whatever the command concluded: CI must not take a
+// report it never got for a pass or a failure. Bad usage stays exit 2.
+func lostReport(err, stdoutErr error) error {
+	var ue usageError
+	if stdoutErr == nil || errors.As(err, &ue) {
+		return err
+	}
+	return incompleteError{[]string{fmt.Sprintf("the report on stdout is lost: %v", unwrapPathErr(stdoutErr))}}
 }
 
 func usage(w io.Writer) {
@@ -235,7 +249,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 	crashAt := fs.Uint64("crash-states", 0, "crash-state enumeration: crash the node of event K before its next Sync, once per state its disk could be left in")
 	crashNode := fs.String("crash-node", "", "with --crash-states: the node to crash (default: event K's node)")
 	crashDown := fs.Duration("crash-down", 10*time.Millisecond, "with --crash-states: downtime before the restart")
-	outDir := fs.String("out", "failures", "with --crash-states: directory for failure files")
+	outDir := fs.String("out", "failures", "directory for the failure file of a failing run (created only then; with --crash-states: one per breaking state)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -258,6 +272,12 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if err := s.Validate(v); err != nil {
 		return usagef("%v", err)
 	}
+	switch {
+	case isSet(fs, "break") && *breakAt == 0:
+		return usagef("--break 0: events count from 1; give the event to stop after")
+	case isSet(fs, "crash-states") && *crashAt == 0:
+		return usagef("--crash-states 0: events count from 1; give the event whose node to crash")
+	}
 	if *crashAt > 0 {
 		switch {
 		case *breakAt > 0 || *tracePath != "" || *asJSON:
@@ -271,34 +291,69 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if *crashNode != "" {
 		return usagef("--crash-node needs --crash-states")
 	}
+	if st, err := os.Stat(*outDir); err == nil && !st.IsDir() {
+		return usagef("--out %s: not a directory", *outDir)
+	}
 	cfg := scenarios.Config{BreakAt: *breakAt}
-	var trace *errWriter
+	var trace *replay.AtomicFile
 	if *tracePath != "" {
-		f, err := os.Create(*tracePath)
-		if err != nil {
-			return usagef("trace: %v", err)
+		var err error
+		if trace, err = createOutput("trace", *tracePath); err != nil {
+			return err
 		}
-		defer f.Close()
-		trace = &errWriter{w: f}
+		defer trace.Abort() // after Commit: nothing left to drop
 		cfg.Trace = trace
 	}
-	res := scenarios.Run(s, v, seed, cfg)
+	ctx, release := catchInterrupts()
+	defer release()
+	var res *scenarios.Result
+	if !untilInterrupted(ctx, func() { res = scenarios.Run(s, v, seed, cfg) }) {
+		what := fmt.Sprintf("%s seed %d stopped before its verdict", s.Name, seed)
+		if trace != nil {
+			what += "; no trace written"
+		}
+		return interrupted(ctx, what)
+	}
+	release()
+	if *breakAt > 0 && res.Inspect == nil && res.Failure == nil {
+		fmt.Fprintf(stdout, "seed %d: the run ended after %d events, before event %d\n", seed, res.Events, *breakAt)
+		return usagef("--break %d is past the run's last event %d: it was never reached", *breakAt, res.Events)
+	}
+	var written *campaign.Failure
+	if res.Failure != nil && *outDir != "" {
+		f := campaign.WriteFailure(res, "run", *outDir, runWatchdog)
+		written = &f
+	}
 	if *asJSON {
-		if err := writeJSON(stdout, res); err != nil {
+		out := struct {
+			*scenarios.Result
+			File      string   `json:"failure_file,omitempty"`
+			FileError string   `json:"failure_file_error,omitempty"`
+			Artifacts []string `json:"artifacts,omitempty"`
+		}{Result: res}
+		if written != nil {
+			out.File, out.FileError, out.Artifacts = written.File, written.FileError, written.Artifacts
+		}
+		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
 	} else {
 		printResult(stdout, res)
+		if written != nil {
+			for _, a := range written.Artifacts {
+				fmt.Fprintf(stdout, "artifact: %s\n", replay.Escape(a))
+			}
+			printFileLine(stdout, *written)
+		}
 	}
 	if trace != nil {
 		// A trace cut short by a full disk must not pass for a whole one.
-		err := trace.err
-		if cerr := trace.w.(*os.File).Close(); err == nil {
-			err = cerr
+		if err := trace.Commit(); err != nil {
+			return fmt.Errorf("trace: %v", err)
 		}
-		if err != nil {
-			return fmt.Errorf("trace %s is incomplete: %v", *tracePath, unwrapPathErr(err))
-		}
+	}
+	if written != nil && written.FileError != "" {
+		return incompleteError{[]string{"the failure file could not be written: " + written.FileError}}
 	}
 	if res.Failure == nil && len(res.Undecided) > 0 {
 		return incompleteError{res.Undecided}
@@ -307,6 +362,20 @@ func cmdRun(args []string, stdout io.Writer) error {
 		return errFailed
 	}
 	return nil
+}
+
+// runWatchdog bounds the rerun that captures a failure file's trace tail.
+const runWatchdog = 60 * time.Second
+
+// createOutput starts an output file for flag --name: atomic (see
+// replay.AtomicFile) unless path names a device or a pipe (/dev/stdout,
+// a fifo), which is written as it goes. Its errors are bad usage.
+func createOutput(name, path string) (*replay.AtomicFile, error) {
+	a, err := replay.CreateOutput(path)
+	if err != nil {
+		return nil, usagef("--%s: %v", name, err)
+	}
+	return a, nil
 }
 
 // errWriter remembers the first write error of w and drops everything

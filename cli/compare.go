@@ -21,8 +21,10 @@ type repeated []string
 func (r *repeated) String() string     { return strings.Join(*r, " ") }
 func (r *repeated) Set(s string) error { *r = append(*r, s); return nil }
 
-// cmdCompare is `dsim compare SCENARIO --variant A --variant B [...]` or
-// `dsim compare SCENARIO [--variant BASE] --sweep KEY=V1,V2[,...]`.
+// cmdCompare is `dsim compare SCENARIO --variant A --variant B [...]`,
+// `dsim compare SCENARIO [--variant BASE] --sweep KEY=V1,V2[,...]`, or
+// `dsim compare SCENARIO1 SCENARIO2 [--variant V1 --variant V2]` (two
+// implementations side by side on the same seeds; sidebyside.go).
 func cmdCompare(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	var variants, metrics repeated
@@ -40,14 +42,19 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want exactly one SCENARIO (see 'dsim list')")
+	if len(pos) != 1 && len(pos) != 2 {
+		return usagef("want one SCENARIO, or two to compare side by side (see 'dsim list')")
 	}
 	s, err := scenarios.Lookup(pos[0])
 	if err != nil {
 		return usagef("%v", err)
 	}
 	o := compare.Options{Scenario: s, Metrics: metrics, Watchdog: *watchdog}
+	if len(pos) == 2 {
+		if err := sideBySide(&o, pos[1], &variants, *sweep); err != nil {
+			return usagef("%v", err)
+		}
+	}
 	seeds, err := strconv.ParseUint(*seedsStr, 10, 64)
 	if err != nil || seeds == 0 {
 		return usagef("bad --seeds %q: want a positive integer", *seedsStr)
@@ -85,7 +92,21 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	// Everything that can be refused is refused before the first seed.
+	if err := checkOutDir("bench-out", *benchOut); err != nil {
+		return err
+	}
+	if err := checkOutDir("plot", *plotDir); err != nil {
+		return err
+	}
+	if err := o.CheckMetrics(); err != nil {
+		return usagef("%v", err)
+	}
+	ctx, release := catchInterrupts()
+	defer release()
+	o.Stop = ctx.Done()
 	res, err := compare.Execute(o)
+	release()
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -126,16 +147,26 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	if *benchOut != "" {
 		paths, err := res.WriteBench(*benchOut)
 		if err != nil {
-			return err
+			return incompleteError{[]string{fmt.Sprintf("--bench-out: %v", err)}}
 		}
 		fmt.Fprintf(info, "benchmark files: %s (benchstat %s %s)\n", strings.Join(paths, " "), paths[0], paths[1])
 	}
 	if *plotDir != "" {
 		files, err := res.Plot(*plotDir, rows)
 		if err != nil {
-			return err
+			return incompleteError{[]string{fmt.Sprintf("--plot: %v", err)}}
 		}
 		fmt.Fprintf(info, "plots: %d files in %s\n", len(files), *plotDir)
+	}
+	if res.Interrupted {
+		return interrupted(ctx, fmt.Sprintf("compare stopped after %d of %d seeds per variant; the results cover those", res.Seeds, seeds))
+	}
+	// The CLI contract: a property that failed is exit 1, here as in run
+	// and campaign (the table is the comparison; the failures are bugs).
+	for _, a := range res.Arms {
+		if a.Failures() > 0 {
+			return errFailed
+		}
 	}
 	return nil
 }
@@ -226,7 +257,7 @@ func printMetrics(w io.Writer, s *campaign.Summary) {
 				continue
 			}
 			f := func(v float64) string { return compare.Format(k, v) }
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, k, d.Count, f(d.Mean), f(d.P50), f(d.P90), f(d.P99), f(d.Min), f(d.Max))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", esc(n), esc(k), d.Count, f(d.Mean), f(d.P50), f(d.P90), f(d.P99), f(d.Min), f(d.Max))
 		}
 	}
 	tw.Flush()

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/smilingraft/dsim/replay"
@@ -47,11 +46,21 @@ func cmdExplain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutFile("html", *htmlPath); err != nil { // before minutes of runs
+		return err
+	}
 	if *refine == 0 {
 		*refine = -1 // none
 	}
-	x, err := replay.Explain(f, replay.ExplainOptions{Forks: *forks, Points: *points, Refine: *refine,
-		Budget: *budget, Workers: *workers, Limit: *limit})
+	ctx, release := catchInterrupts()
+	defer release()
+	var x *replay.Explanation
+	if !untilInterrupted(ctx, func() {
+		x, err = replay.Explain(f, replay.ExplainOptions{Forks: *forks, Points: *points, Refine: *refine,
+			Budget: *budget, Workers: *workers, Limit: *limit})
+	}) {
+		return interrupted(ctx, "explain stopped before its answer")
+	}
 	if err != nil {
 		return err
 	}
@@ -65,21 +74,16 @@ func cmdExplain(args []string, stdout io.Writer) error {
 		x.Print(stdout, 60)
 	}
 	if *htmlPath != "" {
-		rec, err := replay.Record(f, replay.RecordOptions{Limit: *limit})
+		var rec *replay.Recording
+		if !untilInterrupted(ctx, func() { rec, err = replay.Record(f, replay.RecordOptions{Limit: *limit}) }) {
+			return interrupted(ctx, "explain stopped before its page was drawn; no page written")
+		}
 		if err != nil {
 			return err
 		}
-		h, err := os.Create(*htmlPath)
-		if err != nil {
-			return usagef("html: %v", err)
-		}
 		po := replay.PageOptions{Explain: x, Porcupine: replay.PorcupineHref(pos[0], *htmlPath, rec.Outcome.Result.Artifacts)}
-		err = rec.WriteHTML(h, po)
-		if cerr := h.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("html: %w", err)
+		if err := replay.WriteAtomic(*htmlPath, func(w io.Writer) error { return rec.WriteHTML(w, po) }); err != nil {
+			return incompleteError{[]string{fmt.Sprintf("--html: %v", err)}}
 		}
 		if !*asJSON {
 			fmt.Fprintf(stdout, "html timeline: %s\n", *htmlPath)

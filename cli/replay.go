@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/smilingraft/dsim/replay"
@@ -49,6 +48,9 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one failure FILE")
 	}
+	if isSet(fs, "break") && *breakAt == 0 {
+		return usagef("--break 0: events count from 1; give the event to stop after")
+	}
 	if *window < 1 || *window > maxWindow {
 		return usagef("--window %d out of range 1..%d (use --trace for the whole trace)", *window, maxWindow)
 	}
@@ -65,8 +67,19 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, t := range [][2]string{{"html", *htmlPath}, {"perfetto", *perfetto}, {"shiviz", *shiviz}} {
+		if err := checkOutFile(t[0], t[1]); err != nil { // before the run
+			return err
+		}
+	}
+	ctx, release := catchInterrupts()
+	defer release()
+	stopped := func() error { return interrupted(ctx, "replay stopped before the run ended; nothing written") }
 	if *breakAt > 0 {
-		return replayBreak(f, *breakAt, *window, *limit, stdout)
+		if !untilInterrupted(ctx, func() { err = replayBreak(f, *breakAt, *window, *limit, stdout) }) {
+			return stopped()
+		}
+		return err
 	}
 	var out *replay.Outcome
 	var rec *replay.Recording
@@ -74,7 +87,11 @@ func cmdReplay(args []string, stdout io.Writer) error {
 		if *all {
 			return usagef("--trace prints the trace: it does not combine with --html, --perfetto or --shiviz")
 		}
-		rec, err = replay.Record(f, replay.RecordOptions{MaxEvents: *maxEvents, Window: *window, Limit: *limit})
+		if !untilInterrupted(ctx, func() {
+			rec, err = replay.Record(f, replay.RecordOptions{MaxEvents: *maxEvents, Window: *window, Limit: *limit})
+		}) {
+			return stopped()
+		}
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -86,11 +103,14 @@ func cmdReplay(args []string, stdout io.Writer) error {
 			o.Trace = stdout
 			fmt.Fprintf(stdout, "# full trace of %s seed %d\n", f.Scenario, f.Seed)
 		}
-		out, err = replay.Replay(f, o)
+		if !untilInterrupted(ctx, func() { out, err = replay.Replay(f, o) }) {
+			return stopped()
+		}
 		if err != nil {
 			return usagef("%v", err)
 		}
 	}
+	release()
 	res := out.Result
 	fmt.Fprintf(stdout, "replay %s seed %d", f.Scenario, f.Seed)
 	if f.Variant != "" {
@@ -144,16 +164,9 @@ func writeExports(rec *replay.Recording, failurePath, htmlPath, perfetto, shiviz
 		fmt.Fprintf(stdout, "note: the trace is longer than --max-events; the exports hold its last %d events (from event %d)\n", len(rec.Events), rec.Events[0].Index)
 	}
 	write := func(path, what string, fn func(io.Writer) error) error {
-		h, err := os.Create(path)
-		if err != nil {
-			return usagef("%s: %v", what, err)
-		}
-		err = fn(h)
-		if cerr := h.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", what, path, err)
+		// Atomically: a failed write leaves nothing under the name.
+		if err := replay.WriteAtomic(path, fn); err != nil {
+			return incompleteError{[]string{fmt.Sprintf("--%s: %v", what, err)}}
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,12 +39,17 @@ func cmdShrink(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := replay.ShrinkOptions{MaxRuns: *maxRuns, Limit: *limit}
+	ctx, release := catchInterrupts()
+	defer release()
+	o := replay.ShrinkOptions{MaxRuns: *maxRuns, Limit: *limit, Stop: ctx.Done()}
 	if *verbose {
 		o.Log = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	}
 	small, rep, err := replay.Shrink(f, o)
-	if err != nil {
+	release()
+	if errors.Is(err, replay.ErrShrinkStopped) {
+		return interrupted(ctx, "shrink stopped before the failure was reproduced; nothing written")
+	} else if err != nil {
 		return usagef("%v", err)
 	}
 	small.Repro = "dsim replay " + dst
@@ -56,5 +62,8 @@ func cmdShrink(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  after:  actions=%d events=%d fault-phase=%v variant=%q\n", a.Actions, a.Events, a.Duration, a.Variant)
 	fmt.Fprintf(stdout, "  failure: %s\n", replay.Escape(small.Failure.Error()))
 	fmt.Fprintf(stdout, "wrote %s (replay: dsim replay %s)\n", dst, dst)
+	if rep.Stopped {
+		return interrupted(ctx, fmt.Sprintf("shrink stopped after %d runs; %s holds the smallest failing case found so far", rep.Runs, dst))
+	}
 	return nil
 }

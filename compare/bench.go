@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/smilingraft/dsim/replay"
 )
 
 // Unit returns the Go benchmark unit of a metric and the factor its values
@@ -41,20 +42,9 @@ func (r *Result) WriteBench(dir string) ([]string, error) {
 	var paths []string
 	write := func(name string, arms []int, withVariant bool) error {
 		p := filepath.Join(dir, name)
-		f, err := os.Create(p)
-		if err != nil {
+		// Atomically: a full disk leaves no truncated file under the name.
+		if err := replay.WriteAtomic(p, func(w io.Writer) error { return r.writeBench(w, arms, withVariant) }); err != nil {
 			return err
-		}
-		bw := bufio.NewWriter(f)
-		err = r.writeBench(bw, arms, withVariant)
-		if ferr := bw.Flush(); err == nil {
-			err = ferr
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
 		}
 		paths = append(paths, p)
 		return nil
@@ -120,10 +110,15 @@ func (r *Result) writeBench(w io.Writer, arms []int, withVariant bool) error {
 	return nil
 }
 
-// variantString is the variant as "k=v,...", "(defaults)" for none.
+// variantString is the variant as "k=v,...", "(defaults)" for none,
+// after the arm's scenario when arms run their own (Options.Scenarios).
 func variantString(a *Arm) string {
-	if s := a.Variant.String(); s != "" {
-		return s
+	s := a.Variant.String()
+	if s == "" {
+		s = "(defaults)"
 	}
-	return "(defaults)"
+	if a.Scenario != "" { // side by side: the arm's own scenario first
+		s = a.Scenario + " " + s
+	}
+	return s
 }

@@ -42,6 +42,11 @@ const MaxSeeds = 1_000_000
 // Options configure a comparison.
 type Options struct {
 	Scenario *scenarios.Scenario
+	// Scenarios, when set, gives every variant its own scenario (one per
+	// variant, in order): implementations side by side on the same seeds,
+	// such as raft/halves and etcd/halves (see sidebyside.go). Scenario
+	// may then be nil.
+	Scenarios []*scenarios.Scenario
 	// Variants are compared against the first; at least two.
 	Variants []scenarios.Variant
 	// Labels name the variants in tables and plots (default A, B, C...).
@@ -62,13 +67,18 @@ type Options struct {
 	// Confidence is the confidence level of the intervals (0: 0.95);
 	// Alpha the significance level of the U test (0: 0.05).
 	Confidence, Alpha float64
+	// Stop, when closed, stops dispatching runs (Ctrl-C): the result holds
+	// the seeds every variant finished and is marked Interrupted.
+	Stop <-chan struct{}
 }
 
 // Validate checks options a comparison cannot run with.
 func (o Options) Validate() error {
 	switch {
-	case o.Scenario == nil:
+	case o.Scenario == nil && len(o.Scenarios) == 0:
 		return fmt.Errorf("no scenario")
+	case len(o.Scenarios) > 0 && len(o.Scenarios) != len(o.Variants):
+		return fmt.Errorf("%d scenarios for %d variants: give one variant per scenario", len(o.Scenarios), len(o.Variants))
 	case len(o.Variants) < 2:
 		return fmt.Errorf("want at least two variants to compare, got %d", len(o.Variants))
 	case o.Seeds == 0:
@@ -80,9 +90,38 @@ func (o Options) Validate() error {
 	case len(o.Labels) > 0 && len(o.Labels) != len(o.Variants):
 		return fmt.Errorf("%d labels for %d variants", len(o.Labels), len(o.Variants))
 	}
-	for _, v := range o.Variants {
-		if err := o.Scenario.Validate(v); err != nil {
+	for i, v := range o.Variants {
+		if err := o.scenario(i).Validate(v); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// CheckMetrics refuses, before the corpus runs, a metric name in
+// o.Metrics that the scenario does not record: it runs the first seed of
+// every variant and looks at the names those runs recorded. Execute checks
+// again over every run.
+func (o Options) CheckMetrics() error {
+	if len(o.Metrics) == 0 {
+		return nil
+	}
+	limit := o.Watchdog
+	if limit == 0 {
+		limit = 60 * time.Second
+	}
+	names := map[string]bool{}
+	for i, v := range o.Variants {
+		r := replay.RunLimited(o.scenario(i), v, o.From, scenarios.Config{}, limit)
+		for k := range r.Metrics {
+			if !strings.Contains(k, "wall") {
+				names[k] = true
+			}
+		}
+	}
+	for _, m := range o.Metrics {
+		if !names[m] {
+			return fmt.Errorf("unknown metric %q: the first seed of %s records none by that name (recorded: %s)", m, o.name(), strings.Join(sortedKeys(names), ", "))
 		}
 	}
 	return nil
@@ -94,13 +133,17 @@ type Run struct {
 	Passed  bool               `json:"passed"`
 	Failure string             `json:"failure,omitempty"` // "checker: message"
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Plan fingerprints the run's fault plan (see planKey).
+	Plan string `json:"-"`
 }
 
 // Arm is one variant's runs over the corpus, in seed order.
 type Arm struct {
 	Label   string            `json:"label"`
 	Variant scenarios.Variant `json:"variant"`
-	Runs    []Run             `json:"runs"`
+	// Scenario is the arm's own scenario (Options.Scenarios only).
+	Scenario string `json:"scenario,omitempty"`
+	Runs     []Run  `json:"runs"`
 }
 
 // Failures counts the runs that did not pass.
@@ -150,6 +193,9 @@ type Result struct {
 	Confidence float64  `json:"confidence"`
 	Alpha      float64  `json:"alpha"`
 	WallNs     int64    `json:"wall_ns"`
+	// Interrupted means Options.Stop cut the corpus short: Seeds is the
+	// number of seeds every variant finished.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Label returns the default label of variant i: A, B, ..., Z, V27, ...
@@ -179,14 +225,18 @@ func Execute(o Options) (*Result, error) {
 	if o.Alpha == 0 {
 		o.Alpha = 0.05
 	}
-	res := &Result{Scenario: o.Scenario.Name, From: o.From, Seeds: o.Seeds, SweepKey: o.SweepKey,
+	res := &Result{Scenario: o.name(), From: o.From, Seeds: o.Seeds, SweepKey: o.SweepKey,
 		Confidence: o.Confidence, Alpha: o.Alpha}
 	for i, v := range o.Variants {
 		l := Label(i)
 		if len(o.Labels) > 0 {
 			l = o.Labels[i]
 		}
-		res.Arms = append(res.Arms, &Arm{Label: l, Variant: v, Runs: make([]Run, o.Seeds)})
+		a := &Arm{Label: l, Variant: v, Runs: make([]Run, o.Seeds)}
+		if len(o.Scenarios) > 0 {
+			a.Scenario = o.Scenarios[i].Name
+		}
+		res.Arms = append(res.Arms, a)
 	}
 	type job struct {
 		arm int
@@ -200,8 +250,8 @@ func Execute(o Options) (*Result, error) {
 			defer wg.Done()
 			for j := range jobs {
 				seed := o.From + j.k
-				r := replay.RunLimited(o.Scenario, res.Arms[j.arm].Variant, seed, scenarios.Config{}, o.Watchdog)
-				run := Run{Seed: seed, Passed: r.Passed, Metrics: r.Metrics}
+				r := replay.RunLimited(o.scenario(j.arm), res.Arms[j.arm].Variant, seed, scenarios.Config{}, o.Watchdog)
+				run := Run{Seed: seed, Passed: r.Passed, Metrics: r.Metrics, Plan: planKey(r)}
 				switch {
 				case r.Failure != nil:
 					run.Failure = r.Failure.Checker + ": " + r.Failure.Message
@@ -212,13 +262,27 @@ func Execute(o Options) (*Result, error) {
 			}
 		}()
 	}
+	dispatched := uint64(0) // whole seeds handed out
+dispatch:
 	for k := uint64(0); k < o.Seeds; k++ {
 		for i := range res.Arms {
-			jobs <- job{i, k}
+			select {
+			case jobs <- job{i, k}:
+			case <-o.Stop:
+				res.Interrupted = true
+				break dispatch
+			}
 		}
+		dispatched++
 	}
 	close(jobs)
 	wg.Wait()
+	if res.Interrupted { // every seed handed out to every variant is done
+		res.Seeds = dispatched
+		for _, a := range res.Arms {
+			a.Runs = a.Runs[:dispatched]
+		}
+	}
 	names := map[string]bool{}
 	for _, a := range res.Arms {
 		for _, r := range a.Runs {
@@ -231,8 +295,8 @@ func Execute(o Options) (*Result, error) {
 	}
 	if len(o.Metrics) > 0 {
 		for _, m := range o.Metrics {
-			if !names[m] {
-				return nil, fmt.Errorf("unknown metric %q: no run of %s recorded it (recorded: %s)", m, o.Scenario.Name, strings.Join(sortedKeys(names), ", "))
+			if !names[m] && !res.Interrupted {
+				return nil, fmt.Errorf("unknown metric %q: no run of %s recorded it (recorded: %s)", m, o.name(), strings.Join(sortedKeys(names), ", "))
 			}
 		}
 		names = map[string]bool{}

@@ -3,6 +3,7 @@ package compare
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/smilingraft/dsim/replay"
 )
 
 // palette colours the variants (Okabe-Ito, distinguishable in colour
@@ -37,8 +40,13 @@ func (r *Result) Plot(dir string, rows []Row) ([]string, error) {
 	save := func(p *plot.Plot, name string, w vg.Length) error {
 		for _, ext := range []string{".svg", ".png"} {
 			f := filepath.Join(dir, name+ext)
-			if err := p.Save(w, 4*vg.Inch, f); err != nil {
+			wt, err := p.WriterTo(w, 4*vg.Inch, ext[1:])
+			if err != nil {
 				return fmt.Errorf("plot %s: %w", f, err)
+			}
+			// Atomically: a full disk leaves no truncated picture.
+			if err := replay.WriteAtomic(f, func(out io.Writer) error { _, err := wt.WriteTo(out); return err }); err != nil {
+				return fmt.Errorf("plot: %w", err)
 			}
 			files = append(files, f)
 		}

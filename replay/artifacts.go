@@ -2,7 +2,7 @@ package replay
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,16 +30,9 @@ func WriteArtifacts(path string, files map[string][]byte) ([]string, error) {
 			return out, fmt.Errorf("artifact name %q: want a plain file name", n)
 		}
 		p := ArtifactPath(path, n)
-		if err := CheckTarget(p); err != nil {
-			return out, err
-		}
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, files[n], 0o644); err != nil {
-			return out, fmt.Errorf("artifact %s: %w", p, err)
-		}
-		if err := os.Rename(tmp, p); err != nil {
-			os.Remove(tmp)
-			return out, fmt.Errorf("artifact %s: %w", p, err)
+		b := files[n]
+		if err := WriteAtomic(p, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+			return out, fmt.Errorf("artifact %w", err)
 		}
 		out = append(out, p)
 	}

@@ -20,12 +20,22 @@ type ShrinkOptions struct {
 	Limit time.Duration
 	// Log, when set, receives one line per accepted reduction.
 	Log func(format string, args ...any)
+	// Stop, when closed, ends the search after the run in progress: Shrink
+	// returns the smallest failing case found so far (ShrinkReport.Stopped),
+	// or ErrShrinkStopped if the failure was not yet reproduced.
+	Stop <-chan struct{}
 }
+
+// ErrShrinkStopped is Shrink's error when ShrinkOptions.Stop closed before
+// the failure was reproduced once: there is nothing smaller to give.
+var ErrShrinkStopped = errors.New("shrink: stopped before the failure was reproduced")
 
 // ShrinkReport says how much smaller the failure got.
 type ShrinkReport struct {
 	Before, After Size
 	Runs          int
+	// Stopped means ShrinkOptions.Stop cut the search short.
+	Stopped bool
 }
 
 // candidate is one point of the search: a plan, a fault phase and a variant.
@@ -40,7 +50,9 @@ type candidate struct {
 // fault durations (restart sooner, shorter clogs), a shorter fault phase, and
 // fewer clients or operations where the scenario exposes them as integer
 // variant keys (names containing "client" or "ops"). It returns the smaller
-// failure file (with the same seed) and the sizes before and after.
+// failure file (with the same seed) and the sizes before and after. For a
+// determinism failure (DivergenceChecker) the property kept is "two runs
+// of the candidate differ".
 func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 	if o.MaxRuns <= 0 {
 		o.MaxRuns = 400
@@ -69,8 +81,16 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 	checker := f.Failure.Checker
 	runs := 0
 	var last *scenarios.Result
+	stopped := func() bool {
+		select {
+		case <-o.Stop:
+			return true
+		default:
+			return false
+		}
+	}
 	try := func(c candidate) bool {
-		if runs >= o.MaxRuns {
+		if runs >= o.MaxRuns || stopped() {
 			return false
 		}
 		runs++
@@ -78,15 +98,17 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 		sc.Duration = c.duration
 		p := append(sim.Plan{}, c.plan...)
 		ccfg := scenarios.Config{Plan: &p, Faults: cfg.Faults}
-		res := RunLimited(&sc, c.variant, f.Seed, ccfg, o.Limit)
-		if res.Failure != nil && res.Failure.Checker == checker {
+		res, ok := shrinkRun(&sc, c.variant, f.Seed, ccfg, o.Limit, checker)
+		if ok {
 			last = res
-			return true
 		}
-		return false
+		return ok
 	}
 	cur := candidate{plan: append(sim.Plan{}, f.Plan...), duration: s.Duration, variant: copyVariant(v)}
 	if !try(cur) {
+		if stopped() {
+			return nil, nil, ErrShrinkStopped
+		}
 		return nil, nil, fmt.Errorf("shrink: %s seed %d does not fail with %q when replayed; nothing to shrink", f.Scenario, f.Seed, checker)
 	}
 	best := last
@@ -190,8 +212,10 @@ func Shrink(f *File, o ShrinkOptions) (*File, *ShrinkReport, error) {
 	}
 	before := f.Size()
 	out.ShrunkFrom = &before
-	out.Capture(min(len(f.TraceTail)+40, MaxTraceTail), o.Limit)
-	return out, &ShrinkReport{Before: before, After: out.Size(), Runs: runs}, nil
+	if checker != DivergenceChecker { // two runs part at no one event
+		out.Capture(min(len(f.TraceTail)+40, MaxTraceTail), o.Limit)
+	}
+	return out, &ShrinkReport{Before: before, After: out.Size(), Runs: runs, Stopped: stopped()}, nil
 }
 
 func copyVariant(v scenarios.Variant) scenarios.Variant {

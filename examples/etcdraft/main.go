@@ -1,11 +1,14 @@
 // Command etcdraft is dsim's whole CLI (list, run, campaign, replay,
 // shrink, explain, compare) over the etcd/... scenarios, which host
 // etcd-io/raft RawNodes as dsim nodes (package etcdsim registers them on
-// import), through dsim's public CLI package:
+// import), through dsim's public CLI package. Build it and run the binary
+// (`go run` reports every non-zero exit status as 1; CI needs 1, 2 and 3
+// apart):
 //
-//	go run . list
-//	go run . campaign --seeds 200
-//	go run . run etcd/swarm --seed 7
+//	go build -o etcdsim-cli .
+//	./etcdsim-cli list
+//	./etcdsim-cli campaign --seeds 200
+//	./etcdsim-cli run etcd/swarm --seed 7
 package main
 
 import (
