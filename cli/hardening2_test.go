@@ -574,3 +574,19 @@ func TestItem11RunWritesFailureFile(t *testing.T) {
 		t.Errorf("a passing run created %s", pass)
 	}
 }
+
+// Item 3, continued: a second signal does not wait for the clean stop; it
+// kills at once with 128+signal, as the default action would.
+func TestItem3SecondSignalKills(t *testing.T) {
+	dir := t.TempDir()
+	cmd, _, e := startBin(t, dir, false, "shrink", kvFailure(t, "kv.clients=8"), "--out", "small.json")
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM) // shrink finishes its run in progress (about 1 s)...
+	time.Sleep(50 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM) // ...unless told twice
+	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	if code := exitOf(t, cmd.Wait()); code != 128+int(syscall.SIGTERM) {
+		t.Fatalf("after two SIGTERMs: exit %d, stderr %q; want %d", code, e.String(), 128+int(syscall.SIGTERM))
+	}
+}
