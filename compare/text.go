@@ -48,12 +48,12 @@ func (r *Result) SeedRange() string {
 func (r *Result) WriteText(w io.Writer, rows []Row) error {
 	fmt.Fprintf(w, "dsim compare %s: %s, %d variants, %d runs, %.1fs\n", r.Scenario, r.SeedRange(),
 		len(r.Arms), uint64(len(r.Arms))*r.Seeds, float64(r.WallNs)/1e9)
-	for _, a := range r.Arms {
-		v := a.Variant.String()
-		if v == "" {
-			v = "(defaults)"
+	for i, a := range r.Arms {
+		fmt.Fprintf(w, "  %s: %s", a.Label, variantString(a))
+		if same, n := r.SamePlans(i); i > 0 && a.Scenario != "" && n > 0 {
+			fmt.Fprintf(w, " (fault plan identical to %s's on %d of %d seeds)", r.Arms[0].Label, same, n)
 		}
-		fmt.Fprintf(w, "  %s: %s\n", a.Label, v)
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
