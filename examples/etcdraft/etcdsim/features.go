@@ -308,8 +308,12 @@ func init() {
 		desc: "etcd raft KV: linearizable reads as etcd's server does them (ReadIndex with ReadOnlySafe from any member, the v3.6 read loop's batching and retries) under partitions, crashes and crash points",
 		expect: []string{"etcd: a read served by ReadIndex on a follower", "etcd: a read served by ReadIndex on the leader",
 			"etcd: a ReadIndex request was retried", "etcd: a read round failed on a leader change"}})
-	registerFeature(feature{name: "lease-reads", net: lossy, faults: featureFaults, over: map[string]string{kRead: ReadLease},
-		desc:   "etcd raft KV: lease-based reads (ReadOnlyLeaseBased with CheckQuorum) under partitions and crashes, no clock faults (the lease assumes bounded drift)",
+	// A known finding (FINDINGS.md): etcd raft's lease lets a deposed
+	// leader serve reads after a new leader committed writes, without any
+	// clock drift. Kept out of default campaigns; its failure file
+	// (testdata/findings) must keep failing on this etcd version.
+	registerFeature(feature{name: "lease-reads", net: lossy, faults: featureFaults, over: map[string]string{kRead: ReadLease}, unsafe: true,
+		desc:   "KNOWN FINDING (etcd-io/raft#166): lease-based reads (ReadOnlyLeaseBased with CheckQuorum) under partitions and crashes, no clock faults; a deposed leader still inside its lease serves stale reads on about 1 seed in 100 (FINDINGS.md)",
 		expect: []string{"etcd: a lease-based read served", "etcd: a read served by ReadIndex on a follower"}})
 	registerFeature(feature{name: "membership", net: lossy, faults: featureFaults,
 		over: map[string]string{kMembership: MembershipSafe, kSpares: "3"},
@@ -335,8 +339,8 @@ func init() {
 		desc:   "etcd raft rolling upgrade: every peer boots with PreVote and CheckQuorum off and is restarted with them on, one at a time, under faults",
 		expect: []string{"etcd: a peer was upgraded to PreVote and CheckQuorum", "etcd: a leader was elected in a mixed PreVote/CheckQuorum cluster"}})
 	registerFeature(feature{name: "features", net: lossy, faults: featureFaults, over: map[string]string{kFeatures: "true"},
-		desc: "etcd raft, swarm testing over API features: each seed draws read mode, async storage, small limits, proposal forwarding, membership (safe or adversarial), transfers and campaigns",
-		expect: []string{"etcd: a lease-based read served", "etcd: an async append completed after a restart", "etcd: a joint configuration was left",
+		desc: "etcd raft, swarm testing over API features: each seed draws async storage, small limits, proposal forwarding, membership (safe or adversarial), transfers and campaigns",
+		expect: []string{"etcd: an async append completed after a restart", "etcd: a joint configuration was left",
 			"etcd: a leader transfer completed", "etcd: a paginated Ready (committed entries held back by MaxCommittedSizePerReady)"}})
 
 	// Broken hosts, one per feature class: each must be caught.
