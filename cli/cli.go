@@ -421,6 +421,7 @@ func printResult(w io.Writer, r *scenarios.Result) {
 	fmt.Fprintf(w, "%s %s  events=%d vtime=%v wall=%.1fms hash=%s\n", status, r.Scenario, r.Events, r.VTime, float64(r.WallNs)/1e6, r.TraceHash)
 	if r.Failure != nil {
 		fmt.Fprintf(w, "failure: %s\n", replay.Escape(r.Failure.Error()))
+		printMoment(w, r.Failure, nil, r.Repro)
 		if r.Failure.Stack != "" {
 			fmt.Fprintf(w, "%s\n", r.Failure.Stack)
 		}

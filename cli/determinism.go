@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -12,8 +13,13 @@ import (
 // that differed in a campaign's double run): it runs the file's run twice
 // and reports REPRODUCED (exit 1) when they still differ, with the first
 // differing trace event of each run.
-func replayDivergence(f *replay.File, path string, limit time.Duration, stdout io.Writer) error {
-	d, err := replay.DivergeFile(f, limit)
+// A first signal stops it before anything is printed (exit 3).
+func replayDivergence(ctx context.Context, f *replay.File, path string, limit time.Duration, stdout io.Writer) error {
+	var d *replay.Divergence
+	var err error
+	if !untilInterrupted(ctx, func() { d, err = replay.DivergeFile(f, limit) }) {
+		return interrupted(ctx, "replay stopped before the two runs ended; nothing written")
+	}
 	if err != nil {
 		return usagef("%v", err)
 	}

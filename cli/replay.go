@@ -75,6 +75,12 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	ctx, release := catchInterrupts()
 	defer release()
 	stopped := func() error { return interrupted(ctx, "replay stopped before the run ended; nothing written") }
+	if f.Failure.Checker == replay.DivergenceChecker {
+		if *breakAt > 0 || *all || *htmlPath != "" || *perfetto != "" || *shiviz != "" {
+			return usagef("a determinism failure replays as two runs of its seed: --break, --trace, --html, --perfetto and --shiviz do not apply")
+		}
+		return replayDivergence(ctx, f, pos[0], *limit, stdout)
+	}
 	if *breakAt > 0 {
 		if !untilInterrupted(ctx, func() { err = replayBreak(f, *breakAt, *window, *limit, stdout) }) {
 			return stopped()
@@ -120,6 +126,7 @@ func cmdReplay(args []string, stdout io.Writer) error {
 	if !*all {
 		fmt.Fprintf(stdout, "timeline (last %d events):\n", len(out.Window))
 		replay.PrintTimeline(stdout, out.Window, res.Failure)
+		printMoment(stdout, res.Failure, out.MomentWindow, "dsim replay "+pos[0])
 	}
 	var arts []string
 	if len(res.Artifacts) > 0 {
@@ -227,5 +234,6 @@ func replayBreak(f *replay.File, k uint64, window int, limit time.Duration, stdo
 		return err
 	}
 	fmt.Fprintf(stdout, "STOPPED after event %d (vtime %v); state of every node:\n%s\n", res.Events, res.VTime, b)
+	momentNote(stdout, f.Failure, k)
 	return nil
 }
