@@ -53,6 +53,10 @@ const (
 // Snapshot); Observe watches for an effective leader after every event and
 // records the metrics when the run ends, however it ends.
 type Recorder struct {
+	// NoBytes leaves bytes_per_commit out: for hosts whose Raft messages
+	// report no size (sim.Sizer), where it would count client traffic only.
+	NoBytes bool
+
 	h Host
 	w *sim.World
 	// leaders counts elections won; first is when the first was.
@@ -254,7 +258,9 @@ func (m *Recorder) record(c *scenarios.Cluster) {
 	if m.commits > 0 {
 		st := m.w.Stats()
 		c.Metric(MsgsPerCommit, float64(st.Sent)/float64(m.commits))
-		c.Metric(BytesPerCommit, float64(st.Bytes)/float64(m.commits))
+		if !m.NoBytes {
+			c.Metric(BytesPerCommit, float64(st.Bytes)/float64(m.commits))
+		}
 	}
 	c.Metric(Snapshots, float64(m.snaps))
 	if m.snaps > 0 {
