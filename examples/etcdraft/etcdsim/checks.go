@@ -64,7 +64,7 @@ type applied struct {
 type confAt struct {
 	index, term uint64
 	server      int
-	cs          pb.ConfState
+	cs          *pb.ConfState
 }
 
 type entryKey struct{ index, term uint64 }
@@ -116,8 +116,8 @@ func (m *MemberCheck) NormalApplied(server int, index, term uint64) {
 // applied a normal entry there, and etcd.conf-valid when cs breaks etcd's
 // configuration invariants.
 func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs pb.ConfState) {
-	if why := confInvalid(cs); why != "" {
-		m.fail(CheckConfValid, "server %d applied the conf change at index %d (term %d) and got %s: %s", server, index, term, fmtConf(cs), why)
+	if why := confInvalid(&cs); why != "" {
+		m.fail(CheckConfValid, "server %d applied the conf change at index %d (term %d) and got %s: %s", server, index, term, fmtConf(&cs), why)
 		return
 	}
 	s := m.slot(index)
@@ -132,15 +132,15 @@ func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs pb.ConfStat
 	i := m.confIndex(index)
 	if i < len(m.confs) && m.confs[i].index == index {
 		c := &m.confs[i]
-		if !sameConf(c.cs, cs) {
+		if !sameConf(c.cs, &cs) {
 			m.fail(CheckConfAgree, "server %d applied the conf change at index %d (term %d) and got %s; server %d got %s (term %d)",
-				server, index, term, fmtConf(cs), c.server, fmtConf(c.cs), c.term)
+				server, index, term, fmtConf(&cs), c.server, fmtConf(c.cs), c.term)
 		}
 		return
 	}
 	m.confs = append(m.confs, confAt{})
 	copy(m.confs[i+1:], m.confs[i:])
-	m.confs[i] = confAt{index: index, term: term, server: server, cs: cloneConf(cs)}
+	m.confs[i] = confAt{index: index, term: term, server: server, cs: cloneConf(&cs)}
 }
 
 // SnapshotConf: server's state now starts from a snapshot through index
@@ -150,17 +150,17 @@ func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs pb.ConfStat
 // (every conf change at or below a snapshot's index was applied by the
 // server that took it, so it is known unless the cluster booted with it).
 func (m *MemberCheck) SnapshotConf(server int, index uint64, cs pb.ConfState) {
-	if why := confInvalid(cs); why != "" {
-		m.fail(CheckConfValid, "server %d's snapshot at index %d holds %s: %s", server, index, fmtConf(cs), why)
+	if why := confInvalid(&cs); why != "" {
+		m.fail(CheckConfValid, "server %d's snapshot at index %d holds %s: %s", server, index, fmtConf(&cs), why)
 		return
 	}
 	i := m.confIndex(index + 1)
 	if i == 0 {
 		return
 	}
-	if c := &m.confs[i-1]; !sameConf(c.cs, cs) {
+	if c := &m.confs[i-1]; !sameConf(c.cs, &cs) {
 		m.fail(CheckConfAgree, "server %d's snapshot at index %d holds %s, but the conf change at index %d (applied by server %d) produced %s",
-			server, index, fmtConf(cs), c.index, c.server, fmtConf(c.cs))
+			server, index, fmtConf(&cs), c.index, c.server, fmtConf(c.cs))
 	}
 }
 
@@ -249,12 +249,12 @@ func (m *MemberCheck) failPending(later, earlier confCommit) {
 func (m *MemberCheck) LeaderCommit(server int, term, commit uint64, matches map[uint64]uint64, cs pb.ConfState) {
 	stray := uint64(0)
 	for id := range matches {
-		if !inConf(cs, id) && (stray == 0 || id < stray) {
+		if !inConf(&cs, id) && (stray == 0 || id < stray) {
 			stray = id
 		}
 	}
 	if stray != 0 {
-		m.fail(CheckQuorum, "leader %d (term %d) tracks progress for peer %d, which is in no part of its configuration %s", server, term, stray, fmtConf(cs))
+		m.fail(CheckQuorum, "leader %d (term %d) tracks progress for peer %d, which is in no part of its configuration %s", server, term, stray, fmtConf(&cs))
 		return
 	}
 	q := m.quorumIndex(cs.Voters, matches)
@@ -263,7 +263,7 @@ func (m *MemberCheck) LeaderCommit(server int, term, commit uint64, matches map[
 	}
 	if commit > q {
 		m.fail(CheckQuorum, "leader %d (term %d) committed through %d, but the voters of %s have matched only through %d (matches %s)",
-			server, term, commit, fmtConf(cs), q, fmtMatches(matches))
+			server, term, commit, fmtConf(&cs), q, fmtMatches(matches))
 	}
 }
 
@@ -307,7 +307,7 @@ func ReadProgress(rn *raft.RawNode, pr map[uint64]Progress) {
 }
 
 // inConf says whether id has any role in cs.
-func inConf(cs pb.ConfState, id uint64) bool {
+func inConf(cs *pb.ConfState, id uint64) bool {
 	return has(cs.Voters, id) || has(cs.VotersOutgoing, id) || has(cs.Learners, id) || has(cs.LearnersNext, id)
 }
 
@@ -334,14 +334,14 @@ func sameSet(a, b []uint64) bool {
 }
 
 // sameConf compares two ConfStates as sets.
-func sameConf(a, b pb.ConfState) bool {
-	return a.AutoLeave == b.AutoLeave && sameSet(a.Voters, b.Voters) && sameSet(a.Learners, b.Learners) &&
+func sameConf(a, b *pb.ConfState) bool {
+	return pbBool(a.AutoLeave) == pbBool(b.AutoLeave) && sameSet(a.Voters, b.Voters) && sameSet(a.Learners, b.Learners) &&
 		sameSet(a.VotersOutgoing, b.VotersOutgoing) && sameSet(a.LearnersNext, b.LearnersNext)
 }
 
 // confInvalid returns why cs breaks etcd's configuration invariants
 // (confchange.checkInvariants), or "".
-func confInvalid(cs pb.ConfState) string {
+func confInvalid(cs *pb.ConfState) string {
 	for _, id := range cs.Learners {
 		if has(cs.Voters, id) || has(cs.VotersOutgoing, id) {
 			return fmt.Sprintf("peer %d is both a learner and a voter", id)
@@ -359,19 +359,20 @@ func confInvalid(cs pb.ConfState) string {
 		if len(cs.LearnersNext) > 0 {
 			return "next learners outside a joint configuration"
 		}
-		if cs.AutoLeave {
+		if pbBool(cs.AutoLeave) {
 			return "auto-leave outside a joint configuration"
 		}
 	}
 	return ""
 }
 
-func cloneConf(cs pb.ConfState) pb.ConfState {
-	return pb.ConfState{
+func cloneConf(cs *pb.ConfState) *pb.ConfState {
+	c := &pb.ConfState{
 		Voters: sortedCopy(cs.Voters), Learners: sortedCopy(cs.Learners),
 		VotersOutgoing: sortedCopy(cs.VotersOutgoing), LearnersNext: sortedCopy(cs.LearnersNext),
-		AutoLeave: cs.AutoLeave,
 	}
+	pbSetBool(&c.AutoLeave, pbBool(cs.AutoLeave))
+	return c
 }
 
 func sortedCopy(s []uint64) []uint64 {
@@ -388,7 +389,7 @@ func sortedCopy(s []uint64) []uint64 {
 }
 
 // fmtConf prints cs with sorted sets (only on failure).
-func fmtConf(cs pb.ConfState) string {
+func fmtConf(cs *pb.ConfState) string {
 	c := cloneConf(cs)
 	s := fmt.Sprintf("voters=%v", c.Voters)
 	if len(c.VotersOutgoing) > 0 {
@@ -400,7 +401,7 @@ func fmtConf(cs pb.ConfState) string {
 	if len(c.LearnersNext) > 0 {
 		s += fmt.Sprintf(" learners_next=%v", c.LearnersNext)
 	}
-	if c.AutoLeave {
+	if pbBool(c.AutoLeave) {
 		s += " autoleave"
 	}
 	return s
@@ -454,8 +455,12 @@ func NewProgressCheck(fail FailFunc) *ProgressCheck {
 }
 
 // Observe: leader server of term shows the progress pr (etcd ID -> Match,
-// Next, State). lastIndex is the leader's durable last index (its storage's
-// LastIndex after Advance in synchronous storage), or 0 if unknown. Fails
+// Next, State). lastIndex is the leader's durable last index, or 0 if
+// unknown: with synchronous storage, its storage's LastIndex after Advance
+// (before Advance the leader's own Match still lags the entries of the
+// Ready being handled); with AsyncStorageWrites pass 0, since a leader
+// sends entries while its own append is in flight and a follower may match
+// beyond the leader's durable log. Fails
 // etcd.progress when, within the term, a peer's Match moves backwards (a
 // peer dropped from pr and added back starts fresh), when Next <= Match, or
 // when lastIndex is given and the leader's own Match differs from it or a

@@ -38,7 +38,9 @@ func (f *failures) none(t *testing.T, what string) {
 }
 
 func conf(voters, learners, outgoing, next []uint64, auto bool) pb.ConfState {
-	return pb.ConfState{Voters: voters, Learners: learners, VotersOutgoing: outgoing, LearnersNext: next, AutoLeave: auto}
+	cs := pb.ConfState{Voters: voters, Learners: learners, VotersOutgoing: outgoing, LearnersNext: next}
+	pbSetBool(&cs.AutoLeave, auto)
+	return cs
 }
 
 func ids(x ...uint64) []uint64 { return x }
@@ -253,17 +255,18 @@ func BenchmarkChecks(b *testing.B) {
 type tnode struct {
 	rn     *raft.RawNode
 	st     *raft.MemoryStorage
-	cs     pb.ConfState
+	cs     *pb.ConfState
 	leader bool
 	commit uint64
 }
 
 // tcluster drives real etcd raft RawNodes and feeds the checkers the way
-// a host does.
+// a host does. It reaches raftpb only through the pbcompat helpers, so it
+// builds against etcd raft v3.6 and v3.7 (go.v37.mod) alike.
 type tcluster struct {
 	t     *testing.T
 	nodes []*tnode
-	queue []pb.Message
+	queue []*pb.Message
 	cut   map[uint64]bool
 	now   sim.Time
 	// brokenFollowers makes followers treat conf changes as normal
@@ -291,13 +294,13 @@ func newTCluster(t *testing.T, n, voters int) *tcluster {
 	logger := &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 	for id := uint64(1); id <= uint64(n); id++ {
 		st := raft.NewMemoryStorage()
-		nd := &tnode{st: st}
+		nd := &tnode{st: st, cs: &pb.ConfState{}}
 		if int(id) <= voters {
-			nd.cs = pb.ConfState{Voters: vs}
-			if err := st.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: nd.cs}}); err != nil {
+			nd.cs = &pb.ConfState{Voters: vs}
+			if err := pbCallSnapshot(st.ApplySnapshot, pbNewSnapshot(1, 1, nd.cs, nil)); err != nil {
 				t.Fatal(err)
 			}
-			c.member.SnapshotConf(int(id-1), 1, nd.cs)
+			c.member.SnapshotConf(int(id-1), 1, *nd.cs)
 		}
 		rn, err := raft.NewRawNode(&raft.Config{
 			ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: st,
@@ -319,75 +322,82 @@ func (c *tcluster) handle(i int) {
 	for nd.rn.HasReady() {
 		rd := nd.rn.Ready()
 		bs := nd.rn.BasicStatus()
+		term := pbU64(pbHardState(&bs.HardState).Term)
 		if rd.SoftState != nil {
 			lead := rd.SoftState.RaftState == raft.StateLeader
 			if lead && !nd.leader {
-				c.anom.Elected(i, bs.Term, c.now)
+				c.anom.Elected(i, term, c.now)
 				c.counts["elected"]++
 			}
 			nd.leader = lead
 		}
-		if !raft.IsEmptyHardState(rd.HardState) {
-			c.anom.Term(i, rd.HardState.Term, c.now)
-			if nd.leader && rd.HardState.Commit > nd.commit {
+		hs := pbHardState(&rd.HardState)
+		if !pbIsEmptyHardState(hs) {
+			c.anom.Term(i, pbU64(hs.Term), c.now)
+			if commit := pbU64(hs.Commit); nd.leader && commit > nd.commit {
 				// Before this Ready's entries are applied: the tracker
 				// counted with the ConfState of the last ApplyConfChange.
 				ReadMatches(nd.rn, c.matches)
-				c.member.LeaderCommit(i, bs.Term, rd.HardState.Commit, c.matches, nd.cs)
+				c.member.LeaderCommit(i, term, commit, c.matches, *nd.cs)
 				c.counts["commit"]++
 			}
-			nd.commit = max(nd.commit, rd.HardState.Commit)
+			nd.commit = max(nd.commit, pbU64(hs.Commit))
 		}
 		if nd.leader {
-			for _, e := range rd.Entries {
-				if e.Type != pb.EntryNormal {
-					c.member.LeaderAppendedConf(i, e.Term, e.Index, bs.Applied)
+			for k := range rd.Entries {
+				if e := pbEntryAt(rd.Entries, k); pbEntryType(e.Type) != pb.EntryNormal {
+					c.member.LeaderAppendedConf(i, pbU64(e.Term), pbU64(e.Index), bs.Applied)
 					c.counts["appended-conf"]++
 				}
 			}
 		}
-		if !raft.IsEmptySnap(rd.Snapshot) {
-			if err := nd.st.ApplySnapshot(rd.Snapshot); err != nil {
+		if snap := pbSnapshot(&rd.Snapshot); !pbIsEmptySnap(snap) {
+			if err := pbCallSnapshot(nd.st.ApplySnapshot, snap); err != nil {
 				c.t.Fatal(err)
 			}
-			nd.cs = rd.Snapshot.Metadata.ConfState
-			c.member.SnapshotConf(i, rd.Snapshot.Metadata.Index, nd.cs)
+			m := pbMeta(snap)
+			nd.cs = pbConfState(&m.ConfState)
+			c.member.SnapshotConf(i, pbU64(m.Index), *nd.cs)
 			c.counts["snapshot"]++
 		}
 		if err := nd.st.Append(rd.Entries); err != nil {
 			c.t.Fatal(err)
 		}
-		if !raft.IsEmptyHardState(rd.HardState) {
-			if err := nd.st.SetHardState(rd.HardState); err != nil {
+		if !pbIsEmptyHardState(hs) {
+			if err := pbCallHardState(nd.st.SetHardState, hs); err != nil {
 				c.t.Fatal(err)
 			}
 		}
-		c.queue = append(c.queue, rd.Messages...)
+		for k := range rd.Messages {
+			c.queue = append(c.queue, pbMsgAt(rd.Messages, k))
+		}
 		confs := false
-		for _, e := range rd.CommittedEntries {
+		for k := range rd.CommittedEntries {
+			e := pbEntryAt(rd.CommittedEntries, k)
+			index, eterm := pbU64(e.Index), pbU64(e.Term)
 			var cc pb.ConfChangeI
-			switch e.Type {
+			switch pbEntryType(e.Type) {
 			case pb.EntryConfChange:
-				var x pb.ConfChange
-				if err := x.Unmarshal(e.Data); err != nil {
+				x := new(pb.ConfChange)
+				if err := pbUnmarshal(e.Data, x); err != nil {
 					c.t.Fatal(err)
 				}
 				cc = x
 			case pb.EntryConfChangeV2:
-				var x pb.ConfChangeV2
-				if err := x.Unmarshal(e.Data); err != nil {
+				x := new(pb.ConfChangeV2)
+				if err := pbUnmarshal(e.Data, x); err != nil {
 					c.t.Fatal(err)
 				}
 				cc = x
 			}
 			if cc == nil || (c.brokenFollowers && !nd.leader) {
-				c.member.NormalApplied(i, e.Index, e.Term)
+				c.member.NormalApplied(i, index, eterm)
 				continue
 			}
-			nd.cs = *nd.rn.ApplyConfChange(cc)
+			nd.cs = nd.rn.ApplyConfChange(cc)
 			confs = true
-			c.member.ConfCommitted(e.Index, e.Term)
-			c.member.ConfApplied(i, e.Index, e.Term, nd.cs)
+			c.member.ConfCommitted(index, eterm)
+			c.member.ConfApplied(i, index, eterm, *nd.cs)
 			c.counts["conf-applied"]++
 			if len(nd.cs.VotersOutgoing) > 0 {
 				c.counts["joint"]++
@@ -397,10 +407,10 @@ func (c *tcluster) handle(i int) {
 		// change (a snapshot sent to a new peer must hold that peer in its
 		// configuration, or etcd refuses it).
 		if k := len(rd.CommittedEntries); k > 0 {
-			at := rd.CommittedEntries[k-1].Index
-			if snap, _ := nd.st.Snapshot(); at >= snap.Metadata.Index+3 || confs {
-				cs := nd.cs
-				if _, err := nd.st.CreateSnapshot(at, &cs, nil); err != nil {
+			at := pbU64(pbEntryAt(rd.CommittedEntries, k-1).Index)
+			snap, _ := nd.st.Snapshot()
+			if at >= pbU64(pbMeta(pbSnapshot(&snap)).Index)+3 || confs {
+				if _, err := nd.st.CreateSnapshot(at, nd.cs, nil); err != nil {
 					c.t.Fatal(err)
 				}
 				if err := nd.st.Compact(at); err != nil {
@@ -415,7 +425,7 @@ func (c *tcluster) handle(i int) {
 				c.t.Fatal(err)
 			}
 			ReadProgress(nd.rn, c.pr)
-			c.prog.Observe(i, nd.rn.BasicStatus().Term, last, c.pr)
+			c.prog.Observe(i, term, last, c.pr)
 			c.counts["progress"]++
 		}
 	}
@@ -425,26 +435,19 @@ func (c *tcluster) handle(i int) {
 func (c *tcluster) deliver() {
 	for steps := 0; len(c.queue) > 0; steps++ {
 		if steps > 100000 {
-			for i, nd := range c.nodes {
-				c.t.Logf("node %d: %+v cs %s", i+1, nd.rn.BasicStatus(), fmtConf(nd.cs))
-			}
-			for _, m := range c.queue[:min(len(c.queue), 10)] {
-				c.t.Log(raft.DescribeMessage(m, nil))
-			}
-			c.t.Fatalf("messages never quiesce")
+			c.t.Fatal("messages never quiesce")
 		}
 		m := c.queue[0]
 		c.queue = c.queue[1:]
-		if c.cut[m.From] || c.cut[m.To] || m.To == 0 || int(m.To) > len(c.nodes) {
+		from, to := pbU64(m.From), pbU64(m.To)
+		if c.cut[from] || c.cut[to] || to == 0 || int(to) > len(c.nodes) {
 			continue
 		}
-		to := int(m.To - 1)
-		_ = c.nodes[to].rn.Step(m)
-		c.handle(to)
-		if m.Type == pb.MsgSnap {
-			from := int(m.From - 1)
-			c.nodes[from].rn.ReportSnapshot(m.To, raft.SnapshotFinish)
-			c.handle(from)
+		_ = pbCallMsg(c.nodes[to-1].rn.Step, m)
+		c.handle(int(to - 1))
+		if pbMsgType(m.Type) == pb.MsgSnap {
+			c.nodes[from-1].rn.ReportSnapshot(to, raft.SnapshotFinish)
+			c.handle(int(from - 1))
 		}
 	}
 }
@@ -462,8 +465,9 @@ func (c *tcluster) tick() {
 func (c *tcluster) leader() int {
 	best, bestTerm := -1, uint64(0)
 	for i, nd := range c.nodes {
-		if bs := nd.rn.BasicStatus(); bs.RaftState == raft.StateLeader && !c.cut[uint64(i+1)] && bs.Term >= bestTerm {
-			best, bestTerm = i, bs.Term
+		bs := nd.rn.BasicStatus()
+		if t := pbU64(pbHardState(&bs.HardState).Term); bs.RaftState == raft.StateLeader && !c.cut[uint64(i+1)] && t >= bestTerm {
+			best, bestTerm = i, t
 		}
 	}
 	return best
@@ -481,13 +485,14 @@ func (c *tcluster) until(what string, cond func() bool) {
 	c.t.Fatalf("never: %s", what)
 }
 
-// settled: every node not cut applied what the leader committed.
+// settled: every member not cut applied what the leader committed.
 func (c *tcluster) settled() bool {
 	l := c.leader()
 	if l < 0 {
 		return false
 	}
-	want := c.nodes[l].rn.BasicStatus().Commit
+	bs := c.nodes[l].rn.BasicStatus()
+	want := pbU64(pbHardState(&bs.HardState).Commit)
 	for i, nd := range c.nodes {
 		if c.cut[uint64(i+1)] || !inConf(c.nodes[l].cs, uint64(i+1)) {
 			continue
@@ -500,7 +505,7 @@ func (c *tcluster) settled() bool {
 }
 
 // change proposes cc at the leader and waits until every member applied it.
-func (c *tcluster) change(cc pb.ConfChangeI, check func(pb.ConfState) bool) {
+func (c *tcluster) change(cc pb.ConfChangeI, check func(*pb.ConfState) bool) {
 	c.t.Helper()
 	l := c.leader()
 	if err := c.nodes[l].rn.ProposeConfChange(cc); err != nil {
@@ -508,7 +513,7 @@ func (c *tcluster) change(cc pb.ConfChangeI, check func(pb.ConfState) bool) {
 	}
 	c.handle(l)
 	c.deliver()
-	c.until(fmt.Sprintf("conf change %v applied", cc), func() bool {
+	c.until(fmt.Sprintf("conf change %s applied", pb.ConfChangesToString(cc.AsV2().Changes)), func() bool {
 		l := c.leader()
 		return l >= 0 && check(c.nodes[l].cs) && c.settled()
 	})
@@ -523,10 +528,19 @@ func (c *tcluster) propose(k int) {
 	}
 }
 
+func mustCC(t *testing.T, tr pb.ConfChangeTransition, changes string) *pb.ConfChangeV2 {
+	t.Helper()
+	cc, err := pbConfChangeV2(tr, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
 // TestChecksRealEtcd drives real etcd raft RawNodes through learners,
 // promotion, joint configurations entered and left (explicitly and
 // automatically), a refused concurrent conf change, snapshots to new peers
-// and a partition with its heal, feeding every checker: no false alarm.
+// and partitions with their heal, feeding every checker: no false alarm.
 func TestChecksRealEtcd(t *testing.T) {
 	c := newTCluster(t, 5, 3)
 	if err := c.nodes[0].rn.Campaign(); err != nil {
@@ -537,34 +551,32 @@ func TestChecksRealEtcd(t *testing.T) {
 	c.until("a leader", func() bool { return c.leader() >= 0 })
 	c.propose(5)
 
-	single := func(typ pb.ConfChangeType, id uint64) pb.ConfChangeV2 {
-		return pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: typ, NodeID: id}}}
-	}
-	c.change(single(pb.ConfChangeAddLearnerNode, 4), func(cs pb.ConfState) bool { return has(cs.Learners, 4) })
+	auto := pb.ConfChangeTransitionAuto
+	c.change(mustCC(t, auto, "l4"), func(cs *pb.ConfState) bool { return has(cs.Learners, 4) })
 	c.propose(3)
 	// Promote 4 through the old ConfChange (V1) API.
-	c.change(pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 4}, func(cs pb.ConfState) bool { return has(cs.Voters, 4) })
+	v1, err := pbConfChangeV1(pb.ConfChangeAddNode, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.change(v1, func(cs *pb.ConfState) bool { return has(cs.Voters, 4) })
 	// Joint, explicit leave: add 5, demote 3 to a learner.
-	c.change(pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointExplicit, Changes: []pb.ConfChangeSingle{
-		{Type: pb.ConfChangeAddNode, NodeID: 5}, {Type: pb.ConfChangeAddLearnerNode, NodeID: 3},
-	}}, func(cs pb.ConfState) bool { return len(cs.VotersOutgoing) > 0 })
+	c.change(mustCC(t, pb.ConfChangeTransitionJointExplicit, "v5 l3"), func(cs *pb.ConfState) bool { return len(cs.VotersOutgoing) > 0 })
 	// A second change while in the joint config is refused (a normal entry).
 	l := c.leader()
-	if err := c.nodes[l].rn.ProposeConfChange(single(pb.ConfChangeRemoveNode, 2)); err != nil {
+	if err := c.nodes[l].rn.ProposeConfChange(mustCC(t, auto, "r2")); err != nil {
 		t.Fatal(err)
 	}
 	c.handle(l)
 	c.propose(2)
-	c.change(pb.ConfChangeV2{}, func(cs pb.ConfState) bool { return len(cs.VotersOutgoing) == 0 && has(cs.Learners, 3) })
+	c.change(mustCC(t, auto, ""), func(cs *pb.ConfState) bool { return len(cs.VotersOutgoing) == 0 && has(cs.Learners, 3) })
 	// Joint, automatic leave: promote 3, remove 2.
-	c.change(pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointImplicit, Changes: []pb.ConfChangeSingle{
-		{Type: pb.ConfChangeAddNode, NodeID: 3}, {Type: pb.ConfChangeRemoveNode, NodeID: 2},
-	}}, func(cs pb.ConfState) bool {
+	c.change(mustCC(t, pb.ConfChangeTransitionJointImplicit, "v3 r2"), func(cs *pb.ConfState) bool {
 		return len(cs.VotersOutgoing) == 0 && has(cs.Voters, 3) && !has(cs.Voters, 2)
 	})
 	c.propose(5)
 
-	// Partition a follower (and later the leader), then heal.
+	// Partition a follower, then the leader, then heal.
 	l = c.leader()
 	f := uint64((l+1)%4) + 1
 	if f == 2 {
@@ -591,7 +603,7 @@ func TestChecksRealEtcd(t *testing.T) {
 	c.f.none(t, "real etcd raft")
 	want := conf(ids(1, 3, 4, 5), nil, nil, nil, false)
 	for i, nd := range c.nodes {
-		if i != 1 && !sameConf(nd.cs, want) {
+		if i != 1 && !sameConf(nd.cs, &want) {
 			t.Fatalf("server %d ends with %s", i, fmtConf(nd.cs))
 		}
 	}
@@ -616,7 +628,7 @@ func TestChecksRealEtcdBrokenHost(t *testing.T) {
 	c.deliver()
 	c.until("a leader", func() bool { return c.leader() >= 0 })
 	l := c.leader()
-	if err := c.nodes[l].rn.ProposeConfChange(pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: 4}}}); err != nil {
+	if err := c.nodes[l].rn.ProposeConfChange(mustCC(t, pb.ConfChangeTransitionAuto, "l4")); err != nil {
 		t.Fatal(err)
 	}
 	c.handle(l)

@@ -1,0 +1,398 @@
+package etcdsim
+
+// Build-tag-free access to raftpb across etcd raft v3.6 and v3.7.
+//
+// etcd raft v3.7.0 generates raftpb with protobuf-go instead of gogo: every
+// scalar field became a pointer (Term *uint64, Type *MessageType, Reject
+// *bool, AutoLeave *bool), message-valued fields and slices became pointers
+// (Ready.HardState *HardState, Ready.Entries []*Entry, Ready.Messages
+// []*Message, SnapshotMetadata.ConfState *ConfState), RawNode.Step and the
+// MemoryStorage setters take pointers, the Marshal/Unmarshal/Size methods
+// are gone (proto.Marshal and friends instead), and ConfChange's NodeID is
+// NodeId. Field names are otherwise the same, so code that reads and writes
+// fields through the generic helpers below, whose type parameter is the
+// field's type in whichever version go.mod (or go.v37.mod) selects, builds
+// against both with no build tag. Each helper is a type switch on a type
+// known at instantiation, which the compiler resolves statically.
+//
+// vet's copylocks check rejects copying a v3.7 message by value (it holds a
+// protoimpl.MessageState), even inside a generic function, so every helper
+// takes messages by pointer (pointer to the field when the field is a
+// value in v3.6).
+
+import (
+	"errors"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// pbU64 reads a uint64 field (a value in v3.6, a pointer in v3.7).
+func pbU64[T uint64 | *uint64](v T) uint64 {
+	switch x := any(v).(type) {
+	case uint64:
+		return x
+	case *uint64:
+		if x != nil {
+			return *x
+		}
+	}
+	return 0
+}
+
+// pbSetU64 writes a uint64 field.
+func pbSetU64[T uint64 | *uint64](dst *T, v uint64) {
+	switch p := any(dst).(type) {
+	case *uint64:
+		*p = v
+	case **uint64:
+		*p = &v
+	}
+}
+
+// pbBool reads a bool field.
+func pbBool[T bool | *bool](v T) bool {
+	switch x := any(v).(type) {
+	case bool:
+		return x
+	case *bool:
+		return x != nil && *x
+	}
+	return false
+}
+
+// pbSetBool writes a bool field.
+func pbSetBool[T bool | *bool](dst *T, v bool) {
+	switch p := any(dst).(type) {
+	case *bool:
+		*p = v
+	case **bool:
+		*p = &v
+	}
+}
+
+// pbMsgType reads Message.Type.
+func pbMsgType[T pb.MessageType | *pb.MessageType](v T) pb.MessageType {
+	switch x := any(v).(type) {
+	case pb.MessageType:
+		return x
+	case *pb.MessageType:
+		if x != nil {
+			return *x
+		}
+	}
+	return 0
+}
+
+// pbSetMsgType writes Message.Type.
+func pbSetMsgType[T pb.MessageType | *pb.MessageType](dst *T, v pb.MessageType) {
+	switch p := any(dst).(type) {
+	case *pb.MessageType:
+		*p = v
+	case **pb.MessageType:
+		*p = &v
+	}
+}
+
+// pbEntryType reads Entry.Type.
+func pbEntryType[T pb.EntryType | *pb.EntryType](v T) pb.EntryType {
+	switch x := any(v).(type) {
+	case pb.EntryType:
+		return x
+	case *pb.EntryType:
+		if x != nil {
+			return *x
+		}
+	}
+	return 0
+}
+
+// pbSetEntryType writes Entry.Type.
+func pbSetEntryType[T pb.EntryType | *pb.EntryType](dst *T, v pb.EntryType) {
+	switch p := any(dst).(type) {
+	case *pb.EntryType:
+		*p = v
+	case **pb.EntryType:
+		*p = &v
+	}
+}
+
+// pbSetTransition writes ConfChangeV2.Transition.
+func pbSetTransition[T pb.ConfChangeTransition | *pb.ConfChangeTransition](dst *T, v pb.ConfChangeTransition) {
+	switch p := any(dst).(type) {
+	case *pb.ConfChangeTransition:
+		*p = v
+	case **pb.ConfChangeTransition:
+		*p = &v
+	}
+}
+
+// pbEntryAt returns &s[i] of a []Entry (v3.6) or s[i] of a []*Entry (v3.7):
+// Ready.Entries, Ready.CommittedEntries, Message.Entries, Storage.Entries.
+func pbEntryAt[E pb.Entry | *pb.Entry](s []E, i int) *pb.Entry {
+	switch x := any(s).(type) {
+	case []pb.Entry:
+		return &x[i]
+	case []*pb.Entry:
+		return x[i]
+	}
+	return nil
+}
+
+// pbMsgAt returns message i of Ready.Messages or Message.Responses.
+func pbMsgAt[E pb.Message | *pb.Message](s []E, i int) *pb.Message {
+	switch x := any(s).(type) {
+	case []pb.Message:
+		return &x[i]
+	case []*pb.Message:
+		return x[i]
+	}
+	return nil
+}
+
+// pbHardState returns the HardState a field holds (Ready.HardState,
+// BasicStatus.HardState): pass the field's address; nil if absent.
+func pbHardState[T pb.HardState | *pb.HardState](p *T) *pb.HardState {
+	switch x := any(p).(type) {
+	case *pb.HardState:
+		return x
+	case **pb.HardState:
+		return *x
+	}
+	return nil
+}
+
+// pbSnapshot returns the Snapshot a field holds (Ready.Snapshot,
+// Message.Snapshot, CreateSnapshot's result): pass its address.
+func pbSnapshot[T pb.Snapshot | *pb.Snapshot](p *T) *pb.Snapshot {
+	switch x := any(p).(type) {
+	case *pb.Snapshot:
+		return x
+	case **pb.Snapshot:
+		return *x
+	}
+	return nil
+}
+
+// pbMeta returns a Snapshot's metadata (nil if absent).
+func pbMeta(s *pb.Snapshot) *pb.SnapshotMetadata {
+	if s == nil {
+		return nil
+	}
+	return pbMetaField(&s.Metadata)
+}
+
+func pbMetaField[T pb.SnapshotMetadata | *pb.SnapshotMetadata](p *T) *pb.SnapshotMetadata {
+	switch x := any(p).(type) {
+	case *pb.SnapshotMetadata:
+		return x
+	case **pb.SnapshotMetadata:
+		return *x
+	}
+	return nil
+}
+
+// pbConfState returns the ConfState a field holds
+// (SnapshotMetadata.ConfState): pass its address; nil if absent.
+func pbConfState[T pb.ConfState | *pb.ConfState](p *T) *pb.ConfState {
+	switch x := any(p).(type) {
+	case *pb.ConfState:
+		return x
+	case **pb.ConfState:
+		return *x
+	}
+	return nil
+}
+
+// pbSetConfState makes the field at dst hold cs's configuration (a copy of
+// its fields in v3.6, cs itself in v3.7).
+func pbSetConfState[T pb.ConfState | *pb.ConfState](dst *T, cs *pb.ConfState) {
+	switch p := any(dst).(type) {
+	case *pb.ConfState:
+		p.Voters, p.Learners, p.VotersOutgoing, p.LearnersNext = cs.Voters, cs.Learners, cs.VotersOutgoing, cs.LearnersNext
+		pbSetBool(&p.AutoLeave, pbBool(cs.AutoLeave))
+	case **pb.ConfState:
+		*p = cs
+	}
+}
+
+// pbNewSnapshot returns a snapshot through (index, term) holding cs and
+// data (e.g. the boot snapshot).
+func pbNewSnapshot(index, term uint64, cs *pb.ConfState, data []byte) *pb.Snapshot {
+	s := &pb.Snapshot{Data: data}
+	pbSetMeta(&s.Metadata, new(pb.SnapshotMetadata))
+	m := pbMetaField(&s.Metadata)
+	pbSetU64(&m.Index, index)
+	pbSetU64(&m.Term, term)
+	pbSetConfState(&m.ConfState, cs)
+	return s
+}
+
+// pbSetMeta makes a pointer-valued (v3.7) metadata field hold m; a v3.6
+// value field is left as is.
+func pbSetMeta[T pb.SnapshotMetadata | *pb.SnapshotMetadata](dst *T, m *pb.SnapshotMetadata) {
+	if p, ok := any(dst).(**pb.SnapshotMetadata); ok {
+		*p = m
+	}
+}
+
+// pbNewHardState returns a HardState.
+func pbNewHardState(term, vote, commit uint64) *pb.HardState {
+	hs := new(pb.HardState)
+	pbSetU64(&hs.Term, term)
+	pbSetU64(&hs.Vote, vote)
+	pbSetU64(&hs.Commit, commit)
+	return hs
+}
+
+// pbIsEmptyHardState is raft.IsEmptyHardState for a *HardState (v3.6 takes
+// a value).
+func pbIsEmptyHardState(hs *pb.HardState) bool {
+	return hs == nil || pbU64(hs.Term) == 0 && pbU64(hs.Vote) == 0 && pbU64(hs.Commit) == 0
+}
+
+// pbIsEmptySnap is raft.IsEmptySnap for a *Snapshot.
+func pbIsEmptySnap(s *pb.Snapshot) bool {
+	m := pbMeta(s)
+	return m == nil || pbU64(m.Index) == 0
+}
+
+// pbCallMsg calls a function taking a Message (v3.6) or *Message (v3.7)
+// with m: pbCallMsg(rn.Step, m).
+func pbCallMsg[M pb.Message | *pb.Message](f func(M) error, m *pb.Message) error {
+	switch g := any(f).(type) {
+	case func(pb.Message) error:
+		return g(pbDeref(m))
+	case func(*pb.Message) error:
+		return g(m)
+	}
+	return nil
+}
+
+// pbCallHardState calls a function taking a HardState or *HardState:
+// pbCallHardState(ms.SetHardState, hs).
+func pbCallHardState[H pb.HardState | *pb.HardState](f func(H) error, hs *pb.HardState) error {
+	switch g := any(f).(type) {
+	case func(pb.HardState) error:
+		return g(pbDeref(hs))
+	case func(*pb.HardState) error:
+		return g(hs)
+	}
+	return nil
+}
+
+// pbCallSnapshot calls a function taking a Snapshot or *Snapshot:
+// pbCallSnapshot(ms.ApplySnapshot, snap).
+func pbCallSnapshot[S pb.Snapshot | *pb.Snapshot](f func(S) error, s *pb.Snapshot) error {
+	switch g := any(f).(type) {
+	case func(pb.Snapshot) error:
+		return g(pbDeref(s))
+	case func(*pb.Snapshot) error:
+		return g(s)
+	}
+	return nil
+}
+
+// pbDeref copies *p; only reached with v3.6's gogo types (vet accepts a
+// call's result where it rejects a copy of a v3.7 message).
+func pbDeref[T any](p *T) T { return *p }
+
+// gogoCodec is the codec v3.6's gogo messages carry as methods.
+type gogoCodec interface {
+	Size() int
+	MarshalTo([]byte) (int, error)
+	Unmarshal([]byte) error
+}
+
+var errNotMessage = errors.New("etcdsim: not a raftpb message")
+
+// pbSize is the encoded size of a raftpb message (pointer).
+func pbSize(m any) int {
+	switch x := m.(type) {
+	case gogoCodec:
+		return x.Size()
+	case proto.Message:
+		return proto.Size(x)
+	}
+	return 0
+}
+
+// pbMarshalAppend appends the encoding of a raftpb message (pointer) to buf.
+func pbMarshalAppend(buf []byte, m any) ([]byte, error) {
+	switch x := m.(type) {
+	case gogoCodec:
+		n := len(buf)
+		buf = append(buf, make([]byte, x.Size())...)
+		_, err := x.MarshalTo(buf[n:])
+		return buf, err
+	case proto.Message:
+		return proto.MarshalOptions{}.MarshalAppend(buf, x)
+	}
+	return buf, errNotMessage
+}
+
+// pbUnmarshal decodes b into a raftpb message (pointer), e.g. the
+// ConfChange or ConfChangeV2 of a committed entry.
+func pbUnmarshal(b []byte, m any) error {
+	switch x := m.(type) {
+	case gogoCodec:
+		return x.Unmarshal(b)
+	case proto.Message:
+		return proto.Unmarshal(b, x)
+	}
+	return errNotMessage
+}
+
+// pbConfChangeV2 returns a ConfChangeV2 of the given transition and
+// changes in etcd's compact syntax ("v1 l2 r3 u4": add voter 1, learner 2,
+// remove 3, update 4; see raftpb.ConfChangesFromString), with no field
+// names that differ between versions. Pass the pointer to
+// ProposeConfChange (both versions accept *ConfChangeV2).
+func pbConfChangeV2(tr pb.ConfChangeTransition, changes string) (*pb.ConfChangeV2, error) {
+	ccs, err := pb.ConfChangesFromString(changes)
+	if err != nil {
+		return nil, err
+	}
+	cc := &pb.ConfChangeV2{Changes: ccs}
+	pbSetTransition(&cc.Transition, tr)
+	return cc, nil
+}
+
+// pbConfChangeV1 returns an old-style ConfChange of typ for node (its
+// NodeID field is NodeId in v3.7, so it is decoded from its wire form,
+// which both versions share: field 2 type, field 3 node id).
+func pbConfChangeV1(typ pb.ConfChangeType, node uint64) (*pb.ConfChange, error) {
+	b := []byte{2<<3 | 0}
+	b = appendUvarint(b, uint64(typ))
+	b = append(b, 3<<3|0)
+	b = appendUvarint(b, node)
+	cc := new(pb.ConfChange)
+	return cc, pbUnmarshal(b, cc)
+}
+
+func appendUvarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// pbChangeIDs returns the node IDs a conf change names, in order (reading
+// NodeID/NodeId through etcd's compact syntax, which both versions print).
+func pbChangeIDs(cc pb.ConfChangeI) []uint64 {
+	var ids []uint64
+	s := pb.ConfChangesToString(cc.AsV2().Changes)
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			continue
+		}
+		i++ // the change kind letter
+		var id uint64
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			id = id*10 + uint64(s[i]-'0')
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
