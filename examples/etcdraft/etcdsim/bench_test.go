@@ -15,7 +15,7 @@ import (
 //
 //	go test ./etcdsim -run '^$' -bench PerEvent -benchtime 40x
 func BenchmarkPerEvent(b *testing.B) {
-	for _, name := range []string{"etcd/swarm", "raft/swarm", "etcd/churn", "raft/figure8-unreliable"} {
+	for _, name := range []string{"etcd/swarm", "raft/swarm", "etcd/churn", "raft/figure8-unreliable", "etcd/reads", "etcd/membership", "etcd/features", "kv/swarm"} {
 		b.Run(name, func(b *testing.B) {
 			s, err := scenarios.Lookup(name)
 			if err != nil {
