@@ -167,7 +167,9 @@ func cmdReplay(args []string, stdout io.Writer) error {
 // writeExports writes the HTML page and the Perfetto and ShiViz files of a
 // recorded replay.
 func writeExports(rec *replay.Recording, failurePath, htmlPath, perfetto, shiviz string, explain bool, res *scenarios.Result, stdout io.Writer) error {
-	if rec.Capped {
+	if rec.Through > 0 && len(rec.Events) > 0 {
+		fmt.Fprintf(stdout, "note: the trace is longer than --max-events; the exports hold events %d..%d, up to shortly after the failure's moment\n", rec.Events[0].Index, rec.Events[len(rec.Events)-1].Index)
+	} else if rec.Capped {
 		fmt.Fprintf(stdout, "note: the trace is longer than --max-events; the exports hold its last %d events (from event %d)\n", len(rec.Events), rec.Events[0].Index)
 	}
 	write := func(path, what string, fn func(io.Writer) error) error {

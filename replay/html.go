@@ -111,7 +111,10 @@ func (r *Recording) WriteHTML(w io.Writer, o PageOptions) error {
 			}
 		}
 	}
-	if r.Capped && len(r.Events) > 0 {
+	if r.Through > 0 && len(r.Events) > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("The trace is long: this page holds events %d..%d (%v..%v), up to shortly after the failure's moment; the rest of the run, its end included, is left out. 'dsim replay FILE --trace' prints it all.",
+			r.Events[0].Index, r.Events[len(r.Events)-1].Index, r.Events[0].Time, r.Events[len(r.Events)-1].Time))
+	} else if r.Capped && len(r.Events) > 0 {
 		d.Notes = append(d.Notes, fmt.Sprintf("The trace is long: this page holds its last %d events (from event %d, %v); earlier ones are left out. 'dsim replay FILE --trace' prints them all.",
 			len(r.Events), r.Events[0].Index, r.Events[0].Time))
 	}

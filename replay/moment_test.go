@@ -252,3 +252,31 @@ func TestPageOpensAtTheMoment(t *testing.T) {
 		t.Fatalf("failure text %q does not name the moment", self.FailureText)
 	}
 }
+
+// A run whose moment lies further from its end than the page's event cap
+// keeps the events up to shortly after the moment, not the latest ones,
+// so the page still opens on it.
+func TestRecordingKeepsTheMomentOfALongRun(t *testing.T) {
+	f := kvLinFile(t)
+	m := f.Failure.Moment
+	rec, err := Record(f, RecordOptions{MaxEvents: 500})
+	if err != nil || !rec.Outcome.Same {
+		t.Fatalf("record: %v", err)
+	}
+	n := len(rec.Events)
+	if rec.Through == 0 || n == 0 || n > 500 || rec.Events[n-1].Index > rec.Through || rec.Events[0].Index > m.Event || rec.Events[n-1].Index < m.Event {
+		t.Fatalf("kept %d events (through %d) of a run of %d: want at most 500 around the moment %d", n, rec.Through, f.Events, m.Event)
+	}
+	d, _ := momentData(m, rec.Events, rec.Timeline())
+	if row := d[3].(int); row < 0 || rec.Events[row].Index != m.Event {
+		t.Fatalf("moment row %d", row)
+	}
+	// A file from before moments: the run finds it and is recorded again
+	// around it.
+	g, fail := *f, *f.Failure
+	fail.Moment, g.Failure = nil, &fail
+	old, err := Record(&g, RecordOptions{MaxEvents: 500})
+	if err != nil || old.File != &g || !old.Outcome.Same || old.Through != rec.Through || len(old.Events) != n {
+		t.Fatalf("old file: %v, through %d (want %d), %d events", err, old.Through, rec.Through, len(old.Events))
+	}
+}

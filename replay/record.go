@@ -22,6 +22,10 @@ type Recording struct {
 	// Capped is true when the run had more trace events than the cap: the
 	// earliest ones were left out and Events starts at Events[0].Index.
 	Capped bool
+	// Through, when set, is the last event index kept: the failure's
+	// moment lies further than the cap from the end of the run, so the
+	// events kept are those up to shortly after it.
+	Through uint64
 	// Nodes are the world's nodes in NodeID order (Roles, Procs and Links
 	// index them).
 	Nodes []string
@@ -99,6 +103,12 @@ func Record(f *File, o RecordOptions) (*Recording, error) {
 	rec := &Recording{File: f}
 	t := NewTail(o.Window)
 	t.Keep, t.KeepLimit = true, o.MaxEvents
+	if m := f.Failure.Moment; m != nil && m.Event > 0 && f.Events > m.Event && f.Events-m.Event >= uint64(o.MaxEvents)*9/10 {
+		// The latest events would leave the moment out: keep the cap's
+		// worth up to a tenth of it past the moment instead.
+		t.KeepThrough = m.Event + uint64(o.MaxEvents)/10
+		rec.Through = t.KeepThrough
+	}
 	if n := len(f.TraceTail); n > 0 {
 		t.From, t.To = f.TraceTail[0].Index, f.TraceTail[n-1].Index
 	}
@@ -139,6 +149,16 @@ func Record(f *File, o RecordOptions) (*Recording, error) {
 	}
 	out.Same = len(out.Diffs) == 0
 	rec.Outcome = out
+	if m := res.Failure; f.Failure.Moment == nil && o.Fork == nil && m != nil && m.Moment != nil && rec.Capped && len(kept) > 0 && m.Moment.Event < kept[0].Index {
+		// A file from before failures had moments: now that the run
+		// found one the latest events leave out, record it again around it.
+		g, fail := *f, *f.Failure
+		fail.Moment, g.Failure, g.Events = m.Moment, &fail, res.Events
+		if again, err := Record(&g, o); err == nil && again.Through > 0 {
+			again.File = f
+			return again, nil
+		}
+	}
 	return rec, nil
 }
 

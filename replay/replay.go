@@ -101,7 +101,9 @@ type Tail struct {
 	Keep      bool
 	Kept      []sim.TraceEvent
 	KeepLimit int
-	sink      *lineSink
+	// KeepThrough, when set, keeps events past that index out of Kept.
+	KeepThrough uint64
+	sink        *lineSink
 }
 
 // NewTail returns a Tail keeping the last n events. Its ring grows with
@@ -140,7 +142,7 @@ func (t *Tail) line(b []byte) {
 	if t.To > 0 && ev.Index >= t.From && ev.Index <= t.To {
 		t.Range = append(t.Range, ev)
 	}
-	if t.Keep {
+	if t.Keep && (t.KeepThrough == 0 || ev.Index <= t.KeepThrough) {
 		t.Kept = append(t.Kept, ev)
 		if t.KeepLimit > 0 && len(t.Kept) > 2*t.KeepLimit {
 			t.Kept = append(t.Kept[:0], t.Kept[len(t.Kept)-t.KeepLimit:]...)
