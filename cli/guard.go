@@ -66,6 +66,7 @@ func catchInterrupts() (ctx context.Context, release func()) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
+	errw := stderr
 	go func() {
 		first := true
 		for {
@@ -74,6 +75,7 @@ func catchInterrupts() (ctx context.Context, release func()) {
 				if first {
 					first = false
 					cancel(fmt.Errorf("interrupted (%s)", signalName(sig)))
+					fmt.Fprintf(errw, "dsim: %s: stopping with what is done; a second signal kills\n", signalName(sig))
 					continue
 				}
 				code := 130

@@ -153,10 +153,13 @@ func kvFailure(t *testing.T, variant string) string {
 
 // slowFailure is kvFailure's file with its variant made slow: replaying or
 // explaining it takes seconds.
-func slowFailure(t *testing.T) string {
+func slowFailure(t *testing.T) string { return slowed(t, kvFailure(t, "")) }
+
+// slowed copies the failure file kv with its variant made slow.
+func slowed(t *testing.T, kv string) string {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(kvFailure(t, ""))
+	b, err := os.ReadFile(kv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,14 +274,14 @@ func TestItem2OutputsAtomicOnFailedWrite(t *testing.T) {
 
 // startBin starts the binary (through sh when ignoreINT, with SIGINT
 // ignored as in a background job of a non-interactive shell).
-func startBin(t *testing.T, dir string, ignoreINT bool, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+func startBin(t *testing.T, dir string, ignoreINT bool, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(dsimBinary(t), args...)
 	if ignoreINT {
 		cmd = exec.Command("sh", append([]string{"-c", `trap "" INT; exec "$@"`, "_", dsimBinary(t)}, args...)...)
 	}
 	cmd.Dir, cmd.Env = dir, cleanEnv()
-	var o, e bytes.Buffer
+	var o, e lockedBuffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -286,11 +289,40 @@ func startBin(t *testing.T, dir string, ignoreINT bool, args ...string) (*exec.C
 	return cmd, &o, &e
 }
 
+// lockedBuffer is a bytes.Buffer safe to read while the process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls until buf holds s.
+func waitFor(t *testing.T, buf *lockedBuffer, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(buf.String(), s); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never appeared: %q", s, buf.String())
+		}
+	}
+}
+
 // Item 3: every long command stops cleanly at the first SIGINT or SIGTERM,
 // prints what it has and exits 3 (before: killed with 130/143 and nothing,
 // or SIGINT ignored by a background compare).
 func TestItem3SignalsStopEveryLongCommand(t *testing.T) {
-	slow := slowFailure(t)
+	kv := kvFailure(t, "")
+	slow := slowed(t, kv)
 	compareArgs := []string{"compare", "kv/many-partitions-many-clients", "--variant", "", "--variant", "raft.prevote=true", "--seeds", "5000", "--workers", "1"}
 	for _, c := range []struct {
 		name      string
@@ -298,19 +330,25 @@ func TestItem3SignalsStopEveryLongCommand(t *testing.T) {
 		sig       syscall.Signal
 		ignoreINT bool
 		stdout    string // what it has, on stdout
+		ready     string // signal once stdout holds this (default: after a moment)
 	}{
-		{"compare", compareArgs, syscall.SIGINT, false, "seeds"},
-		{"compare-background", compareArgs, syscall.SIGINT, true, "seeds"},
-		{"compare-term", compareArgs, syscall.SIGTERM, false, "seeds"},
-		{"run", []string{"run", "kv/many-partitions-many-clients", "--variant", slowVariant}, syscall.SIGINT, false, ""},
-		{"replay", []string{"replay", slow}, syscall.SIGINT, false, ""},
-		{"shrink", []string{"shrink", kvFailure(t, "kv.clients=8"), "--out", "small.json"}, syscall.SIGTERM, false, "small.json"},
-		{"explain", []string{"explain", slow}, syscall.SIGINT, false, ""},
+		{"compare", compareArgs, syscall.SIGINT, false, "seeds", ""},
+		{"compare-background", compareArgs, syscall.SIGINT, true, "seeds", ""},
+		{"compare-term", compareArgs, syscall.SIGTERM, false, "seeds", ""},
+		{"run", []string{"run", "kv/many-partitions-many-clients", "--variant", slowVariant}, syscall.SIGINT, false, "", ""},
+		{"replay", []string{"replay", slow}, syscall.SIGINT, false, "", ""},
+		// -v: signalled after its first accepted reduction.
+		{"shrink", []string{"shrink", kv, "-v", "--out", "small.json"}, syscall.SIGTERM, false, "wrote small.json", "shrink:"},
+		{"explain", []string{"explain", slow}, syscall.SIGINT, false, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cmd, o, e := startBin(t, dir, c.ignoreINT, c.args...)
-			time.Sleep(1500 * time.Millisecond)
+			if c.ready != "" {
+				waitFor(t, o, c.ready)
+			} else {
+				time.Sleep(700 * time.Millisecond) // the handler is in place well before
+			}
 			cmd.Process.Signal(c.sig)
 			timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 			code := exitOf(t, cmd.Wait())
@@ -579,10 +617,10 @@ func TestItem11RunWritesFailureFile(t *testing.T) {
 // kills at once with 128+signal, as the default action would.
 func TestItem3SecondSignalKills(t *testing.T) {
 	dir := t.TempDir()
-	cmd, _, e := startBin(t, dir, false, "shrink", kvFailure(t, "kv.clients=8"), "--out", "small.json")
-	time.Sleep(1500 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM) // shrink finishes its run in progress (about 1 s)...
-	time.Sleep(50 * time.Millisecond)
+	cmd, o, e := startBin(t, dir, false, "shrink", kvFailure(t, ""), "-v", "--out", "small.json")
+	waitFor(t, o, "shrink:")
+	cmd.Process.Signal(syscall.SIGTERM) // shrink finishes its run in progress...
+	waitFor(t, e, "a second signal kills")
 	cmd.Process.Signal(syscall.SIGTERM) // ...unless told twice
 	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 	defer timer.Stop()
