@@ -272,6 +272,8 @@ type tcluster struct {
 	// brokenFollowers makes followers treat conf changes as normal
 	// entries (a broken host that only applies them on the leader).
 	brokenFollowers bool
+	// stepped, if set, sees every message after its receiver handled it.
+	stepped func(m *pb.Message)
 
 	f       failures
 	member  *MemberCheck
@@ -445,6 +447,9 @@ func (c *tcluster) deliver() {
 		}
 		_ = pbCallMsg(c.nodes[to-1].rn.Step, m)
 		c.handle(int(to - 1))
+		if c.stepped != nil {
+			c.stepped(m)
+		}
 		if pbMsgType(m.Type) == pb.MsgSnap {
 			c.nodes[from-1].rn.ReportSnapshot(to, raft.SnapshotFinish)
 			c.handle(int(from - 1))
@@ -640,4 +645,57 @@ func TestChecksRealEtcdBrokenHost(t *testing.T) {
 		t.Fatalf("broken host not caught: %q", c.f.got)
 	}
 	t.Logf("caught: %s", c.f.got[0])
+}
+
+// TestStaleTermDeposesLeader checks the claim DefaultAnomalyBounds rests
+// on, against real etcd raft with PreVote and CheckQuorum: a peer left with
+// a higher term by the fault phase (here a transfer target cut off right
+// after it campaigned, skipping PreVote as transfers do) deposes the leader
+// once healed, through its MsgAppResp at the higher term; the next leader
+// is elected above that term and nothing more happens.
+func TestStaleTermDeposesLeader(t *testing.T) {
+	c := newTCluster(t, 3, 3)
+	if err := c.nodes[0].rn.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	c.handle(0)
+	c.deliver()
+	c.until("a leader", func() bool { return c.leader() == 0 })
+	c.propose(3)
+	term := func(i int) uint64 {
+		bs := c.nodes[i].rn.BasicStatus()
+		return pbU64(pbHardState(&bs.HardState).Term)
+	}
+	t0 := term(0)
+	c.stepped = func(m *pb.Message) {
+		if pbMsgType(m.Type) == pb.MsgTimeoutNow && pbU64(m.To) == 3 {
+			c.cut[3] = true // its MsgVotes never leave
+		}
+	}
+	c.nodes[0].rn.TransferLeader(3)
+	c.handle(0)
+	c.deliver()
+	c.stepped = nil
+	if !c.cut[3] || term(2) != t0+1 {
+		t.Fatalf("transfer target did not campaign: cut %v, term %d (leader's %d)", c.cut[3], term(2), t0)
+	}
+	for k := 0; k < 60; k++ {
+		c.tick()
+	}
+	if c.leader() != 0 || term(0) != t0 || term(2) != t0+1 {
+		t.Fatalf("before the heal: leader %d, terms %d %d %d", c.leader(), term(0), term(1), term(2))
+	}
+	c.cut = map[uint64]bool{}
+	c.anom.Healed(c.now, true)
+	c.until("a leader above the stale term", func() bool { l := c.leader(); return l >= 0 && term(l) > t0+1 })
+	for k := 0; k < 100; k++ {
+		c.tick()
+	}
+	c.anom.Finish(c.now)
+	c.f.none(t, "stale term")
+	l := c.leader()
+	if e, g := c.anom.Stats(); e != 0 || term(l) != t0+2 || g != 0 {
+		t.Fatalf("after the heal: leader %d of term %d (stale %d), %d further elections, growth %d", l, term(l), t0+1, e, g)
+	}
+	t.Logf("leader of term %d deposed by the stale term %d; server %d leads term %d", t0, t0+1, l, term(l))
 }
