@@ -465,6 +465,16 @@ func (n *Node) Campaign() {
 	n.do(func() { _ = n.rn.Campaign() })
 }
 
+// ReadIndex asks the RawNode for a read index under ctx (the ReadState
+// comes back in a later Ready); the KV server's read loop uses the same
+// call.
+func (n *Node) ReadIndex(ctx []byte) {
+	if n.rn == nil || n.env == nil || !n.env.Alive() || n.removed {
+		return
+	}
+	n.do(func() { n.rn.ReadIndex(ctx) })
+}
+
 // Role reports the peer's term and whether it is leader (sim.Roler), from
 // its last Ready.
 func (n *Node) Role() (uint64, bool) { return n.term, n.leader && n.rn != nil && !n.removed }

@@ -3,6 +3,7 @@ package etcdsim
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -25,9 +26,16 @@ import (
 //     messages free to overtake (the rest FIFO per link);
 //   - a client proposing every 15..45 ms through the peer claiming
 //     leadership in the highest term (none: a random peer, which forwards);
+//   - at each client step also a linearizable read: RawNode.ReadIndex on
+//     the same peer (ReadOnlySafe: a heartbeat round on the leader, a
+//     forwarded MsgReadIndex on a follower);
 //   - a leader change each virtual second: at 1 s, 2 s, ... 9 s the leader
 //     is cut off both ways for 500 ms (CheckQuorum makes it step down, the
-//     others elect);
+//     others elect); at the same instants membership changes: at odd
+//     seconds the leader is asked to demote a drawn other voter to a
+//     learner, at even seconds to promote every learner back (one
+//     ConfChangeV2, joint when it changes several), each applied by every
+//     peer from its committed entry;
 //   - 10 virtual seconds; the client stops at 9.5 s. Then both loops run on
 //     in 10 ms slices until every peer has applied the same index (at most
 //     sbDrain more), so that the final check is meaningful.
@@ -111,6 +119,37 @@ func (c *sbCheck) final() error {
 	return nil
 }
 
+// sbReadCtx is the request context of the client's seq-th read.
+func sbReadCtx(seq int) []byte {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(seq >> (8 * i))
+	}
+	return b[:]
+}
+
+// sbConfChange is the membership change of the given second on leader l
+// with configuration cs: at odd seconds demote a drawn other voter to a
+// learner, at even seconds promote every learner back. Both loops call it
+// at the same event with the same stream, so they draw alike.
+func sbConfChange(second, l int, cs pb.ConfState, r *sim.Rand) (pb.ConfChangeV2, bool) {
+	if len(cs.VotersOutgoing) > 0 {
+		return pb.ConfChangeV2{}, false
+	}
+	if second%2 == 1 {
+		v := r.Intn(sbPeers)
+		if v == l || !slices.Contains(cs.Voters, uint64(v+1)) || len(cs.Voters) <= 3 {
+			return pb.ConfChangeV2{}, false
+		}
+		return pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: uint64(v + 1)}}}, true
+	}
+	var cc pb.ConfChangeV2
+	for _, id := range cs.Learners {
+		cc.Changes = append(cc.Changes, pb.ConfChangeSingle{Type: pb.ConfChangeAddNode, NodeID: id})
+	}
+	return cc, len(cc.Changes) > 0
+}
+
 // sbResult is what a run of the workload did: its events, and peer 0's
 // applied index and state digest at the end.
 type sbResult struct {
@@ -156,11 +195,14 @@ func runOnDsim(seed uint64) (sbResult, error) {
 			best = r.Intn(sbPeers)
 		}
 		nodes[best].Propose([]byte("c" + strconv.Itoa(seq)))
+		nodes[best].ReadIndex(sbReadCtx(seq))
 		w.After(15*sim.Millisecond+r.Between(0, 30*sim.Millisecond), client)
 	}
 	w.After(30*sim.Millisecond, client)
 	var change func()
+	second := 0
 	change = func() {
+		second++
 		if l := sbLeader(func(i int) (uint64, bool) { return nodes[i].Role() }); l >= 0 {
 			w.Isolate(ids[l], ids)
 			w.After(sbIsolate, func() {
@@ -169,6 +211,11 @@ func runOnDsim(seed uint64) (sbResult, error) {
 						if a != b {
 							w.Connect(a, b)
 						}
+					}
+				}
+				if l := sbLeader(func(i int) (uint64, bool) { return nodes[i].Role() }); l >= 0 {
+					if cc, ok := sbConfChange(second, l, nodes[l].ConfState(), r); ok {
+						nodes[l].ProposeConfChange(cc)
 					}
 				}
 			})
@@ -273,6 +320,7 @@ type bareNode struct {
 	stepFn    func()
 	tickFn    func()
 	snapsSent []uint64
+	cs        pb.ConfState
 }
 
 // bareWorld is the bare loop: the heap, the peers, a link matrix and the
@@ -287,6 +335,10 @@ type bareWorld struct {
 	last   [sbPeers][sbPeers]sim.Time
 	chk    *sbCheck
 	events uint64
+	second int
+	// confs and reads count conf changes applied and ReadStates returned
+	// (peer 0's, for the test's check that the workload has them).
+	confs, reads int
 }
 
 func (w *bareWorld) push(at sim.Time, k bareKind, node, from int, m *pb.Message) {
@@ -348,6 +400,7 @@ func (w *bareWorld) handle(n *bareNode, rd *raft.Ready) {
 	if rd.SoftState != nil {
 		n.leader = rd.SoftState.RaftState == raft.StateLeader
 	}
+	w.reads += len(rd.ReadStates)
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := n.ms.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(err)
@@ -377,6 +430,16 @@ func (w *bareWorld) handle(n *bareNode, rd *raft.Ready) {
 		}
 		n.digest = mix(n.digest, e.Index, e.Data)
 		n.applied = e.Index
+		if e.Type == pb.EntryConfChangeV2 {
+			var cc pb.ConfChangeV2
+			if err := cc.Unmarshal(e.Data); err != nil {
+				panic(err)
+			}
+			n.cs = *n.rn.ApplyConfChange(cc)
+			if n.me == 0 {
+				w.confs++
+			}
+		}
 		w.chk.State(n.me, e.Index, n.digest)
 	}
 }
@@ -402,6 +465,7 @@ func runBare(seed uint64) (sbResult, error) {
 			return sbResult{}, err
 		}
 		n.applied = 1
+		n.cs = cs
 		n.stepFn = func() { _ = n.rn.Step(n.stepM) }
 		n.tickFn = n.rn.Tick
 		w.nodes[i] = n
@@ -415,8 +479,13 @@ func runBare(seed uint64) (sbResult, error) {
 	for !w.chk.converged() && w.now < sim.Time(sbRun+sbDrain) {
 		w.runUntil(w.now.Add(sbSlice), client, &seq)
 	}
+	sbLastBare = w
 	return sbResult{w.events, w.chk.applied[0], w.chk.last[0]}, w.chk.final()
 }
+
+// sbLastBare is the last bare world run (for TestSideBySideWorkload's
+// counts; tests that read it do not run in parallel).
+var sbLastBare *bareWorld
 
 // runUntil runs the bare loop's events through time t (and sets the clock
 // to t, as World.RunUntil does).
@@ -451,8 +520,11 @@ func (w *bareWorld) runUntil(t sim.Time, client *sim.Rand, seq *int) {
 			n := w.nodes[best]
 			cmd := []byte("c" + strconv.Itoa(*seq))
 			w.do(n, func() { _ = n.rn.Propose(cmd) })
+			ctx := sbReadCtx(*seq)
+			w.do(n, func() { n.rn.ReadIndex(ctx) })
 			w.push(w.now.Add(15*sim.Millisecond+client.Between(0, 30*sim.Millisecond)), bareClient, 0, 0, nil)
 		case bareChange:
+			w.second++
 			if l := sbLeader(role); l >= 0 {
 				for p := 0; p < sbPeers; p++ {
 					if p != l {
@@ -466,6 +538,12 @@ func (w *bareWorld) runUntil(t sim.Time, client *sim.Rand, seq *int) {
 			}
 		case bareHeal:
 			w.cut = [sbPeers][sbPeers]bool{}
+			if l := sbLeader(role); l >= 0 {
+				if cc, ok := sbConfChange(w.second, l, w.nodes[l].cs, client); ok {
+					n := w.nodes[l]
+					w.do(n, func() { _ = n.rn.ProposeConfChange(cc) })
+				}
+			}
 		}
 	}
 	w.now = t
@@ -491,7 +569,7 @@ func (quiet) Warningf(format string, v ...any) {}
 // would make them differ; only comparability is required.
 func TestSideBySideWorkload(t *testing.T) {
 	var ed, eb uint64
-	same := 0
+	same, confs, reads := 0, 0, 0
 	for seed := uint64(1); seed <= 16; seed++ {
 		d, err := runOnDsim(seed)
 		if err != nil {
@@ -504,10 +582,14 @@ func TestSideBySideWorkload(t *testing.T) {
 		if d == b {
 			same++
 		}
+		confs, reads = confs+sbLastBare.confs, reads+sbLastBare.reads
 		t.Logf("seed %d: dsim %+v, bare heap %+v", seed, d, b)
 		ed, eb = ed+d.events, eb+b.events
 	}
-	t.Logf("%d of 16 seeds ran the same history in both loops", same)
+	t.Logf("%d of 16 seeds ran the same history in both loops; %d conf changes applied by peer 0, %d ReadStates", same, confs, reads)
+	if confs == 0 || reads == 0 {
+		t.Errorf("the workload lacks membership changes (%d) or reads (%d)", confs, reads)
+	}
 	if r := float64(ed) / float64(eb); r < 0.8 || r > 1.25 {
 		t.Errorf("event counts not comparable: %d on dsim, %d on the bare heap", ed, eb)
 	}
