@@ -83,6 +83,10 @@ func TestDeterminismFailureReplaysAndShrinks(t *testing.T) {
 		t.Fatalf("replay --html of a determinism failure: exit %d, want 2 and one line:\n%s%s", code, out, errs)
 	}
 
+	if code, out, errs := run(t, "explain", file); code != 2 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "determinism") {
+		t.Fatalf("explain of a determinism failure: exit %d, want 2 and one line:\n%s%s", code, out, errs)
+	}
+
 	small := filepath.Join(dir, "small.json")
 	code, out, errs = run(t, "shrink", file, "--out", small)
 	if code != 0 || !strings.Contains(out, "shrunk test/unsafe-map-order seed 1 (determinism)") {

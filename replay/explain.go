@@ -145,6 +145,9 @@ func forkSalt(j int) uint64 { return uint64(j+1) * 0x9e3779b97f4a7c15 }
 func Explain(f *File, o ExplainOptions) (*Explanation, error) {
 	o.defaults()
 	start := time.Now()
+	if f.Failure != nil && f.Failure.Checker == DivergenceChecker {
+		return nil, fmt.Errorf("explain: a determinism failure (two runs of one seed differ) fails at no event of one run; replay it to compare the two runs")
+	}
 	s, v, cfg, err := f.Config()
 	if err != nil {
 		return nil, fmt.Errorf("explain: %w", err)
