@@ -248,7 +248,8 @@ func Operations(ops []Op) []porcupine.Operation {
 }
 
 // Check decides whether ops are linearizable under Model. On Illegal it
-// renders porcupine's visualization with opts' annotations into Result.HTML.
+// fills Result.Evidence (where each broken key broke) and renders
+// porcupine's visualization with opts' annotations into Result.HTML.
 func Check(ops []Op, opts Options) Result {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
