@@ -262,7 +262,9 @@ type tnode struct {
 
 // tcluster drives real etcd raft RawNodes and feeds the checkers the way
 // a host does. It reaches raftpb only through the pbcompat helpers, so it
-// builds against etcd raft v3.6 and v3.7 (go.v37.mod) alike.
+// builds against etcd raft v3.6 and v3.7 (go.v37.mod) alike. Tests run it
+// under withEntropy, so etcd's election jitter comes from a seeded stream
+// and every run takes the same path.
 type tcluster struct {
 	t     *testing.T
 	nodes []*tnode
@@ -547,6 +549,10 @@ func mustCC(t *testing.T, tr pb.ConfChangeTransition, changes string) *pb.ConfCh
 // automatically), a refused concurrent conf change, snapshots to new peers
 // and partitions with their heal, feeding every checker: no false alarm.
 func TestChecksRealEtcd(t *testing.T) {
+	withEntropy(streamReader{sim.NewRand(22)}, func() { testChecksRealEtcdBody(t) })
+}
+
+func testChecksRealEtcdBody(t *testing.T) {
 	c := newTCluster(t, 5, 3)
 	if err := c.nodes[0].rn.Campaign(); err != nil {
 		t.Fatal(err)
@@ -624,6 +630,10 @@ func TestChecksRealEtcd(t *testing.T) {
 // TestChecksRealEtcdBrokenHost: a host that applies conf changes on the
 // leader only (followers take them for normal entries) is caught.
 func TestChecksRealEtcdBrokenHost(t *testing.T) {
+	withEntropy(streamReader{sim.NewRand(22)}, func() { testChecksRealEtcdBrokenHostBody(t) })
+}
+
+func testChecksRealEtcdBrokenHostBody(t *testing.T) {
 	c := newTCluster(t, 4, 3)
 	c.brokenFollowers = true
 	if err := c.nodes[0].rn.Campaign(); err != nil {
@@ -654,6 +664,10 @@ func TestChecksRealEtcdBrokenHost(t *testing.T) {
 // once healed, through its MsgAppResp at the higher term; the next leader
 // is elected above that term and nothing more happens.
 func TestStaleTermDeposesLeader(t *testing.T) {
+	withEntropy(streamReader{sim.NewRand(22)}, func() { testStaleTermDeposesLeaderBody(t) })
+}
+
+func testStaleTermDeposesLeaderBody(t *testing.T) {
 	c := newTCluster(t, 3, 3)
 	if err := c.nodes[0].rn.Campaign(); err != nil {
 		t.Fatal(err)
