@@ -29,10 +29,11 @@ func (wl *workload) start() {
 		},
 		Read: func(i int) {
 			if rf := h.rf(i); rf != nil && !h.w.Paused(h.ids[i]) {
-				st := h.chk.BeginRead()
+				st, start := h.chk.BeginRead(), h.w.Now()
 				rf.ReadIndex(func(index uint64, ok bool) {
 					if ok {
 						h.endRead(i, st, index)
+						h.m.ReadDone(start)
 					}
 				})
 			}

@@ -33,6 +33,11 @@ const (
 	// append it to its first commit at any index: retries after a lost
 	// leader (the same bytes appended again elsewhere) are inside it.
 	OpLatency = "op_latency_ns"
+	// ReadLatency: a linearizable read's latency, from its request to its
+	// answer, for the reads answered (dsim's Raft: the shapes' client's
+	// ReadIndex; a host with clients of its own may report theirs, as
+	// etcd's KV Gets through its read loop).
+	ReadLatency = "read_latency_ns"
 	// Retries: appends by a leader of a command some leader had already
 	// appended and that had not committed yet.
 	Retries = "retries"
@@ -56,6 +61,10 @@ type Recorder struct {
 	// NoBytes leaves bytes_per_commit out: for hosts whose Raft messages
 	// report no size (sim.Sizer), where it would count client traffic only.
 	NoBytes bool
+	// Reads, if set, is called when the run ends for read latencies (ns)
+	// the host gathered itself (its clients' history, say), recorded with
+	// the ReadDone ones.
+	Reads func() []float64
 
 	h Host
 	w *sim.World
@@ -74,6 +83,7 @@ type Recorder struct {
 	pending   map[uint64]sim.Time // command hash -> first append
 	commitLat []float64           // ns
 	opLat     []float64           // ns
+	readLat   []float64           // ns
 	retries   int
 	commits   int
 	snapMax   int
@@ -148,6 +158,14 @@ func (m *Recorder) Committed(index, term uint64, cmd []byte) {
 		m.opLat = append(m.opLat, float64(now-t))
 		delete(m.pending, k)
 	}
+}
+
+// ReadDone notes a read requested at start and answered now.
+func (m *Recorder) ReadDone(start sim.Time) {
+	if m == nil {
+		return
+	}
+	m.readLat = append(m.readLat, float64(m.w.Now()-start))
 }
 
 // Snapshot notes a snapshot of size bytes taken or installed.
@@ -253,6 +271,10 @@ func (m *Recorder) record(c *scenarios.Cluster) {
 	}
 	c.Distribution(CommitLatency, m.commitLat)
 	c.Distribution(OpLatency, m.opLat)
+	if m.Reads != nil {
+		m.readLat = append(m.readLat, m.Reads()...)
+	}
+	c.Distribution(ReadLatency, m.readLat)
 	c.Metric(Retries, float64(m.retries))
 	c.Metric(Commits, float64(m.commits))
 	if m.commits > 0 {

@@ -75,7 +75,8 @@ func run(t *testing.T, s *scenarios.Scenario) *scenarios.Result {
 // a command appended at 150 ms and committed at 180 ms, the leader cut off
 // from 200 ms to 500 ms (a leaderless window of 300 ms though it still
 // believes it leads), a second leader at 700 ms after a second window
-// opened at 600 ms, a retry of a pending command, and a snapshot.
+// opened at 600 ms, a retry of a pending command, two snapshots, and two
+// reads (one reported live, one gathered by the host at the end).
 func TestRecorderDefinitions(t *testing.T) {
 	ms := sim.Millisecond
 	s := &scenarios.Scenario{Name: "fake/metrics", Duration: sim.Second,
@@ -92,6 +93,8 @@ func TestRecorderDefinitions(t *testing.T) {
 			at(200*ms, func() { w.Isolate(h.ids[0], h.ids) })
 			at(500*ms, h.HealLinks)
 			at(550*ms, func() { m.Snapshot(40); m.Snapshot(10) })
+			at(580*ms, func() { m.ReadDone(sim.Time(530 * ms)) })
+			m.Reads = func() []float64 { return []float64{float64(20 * ms)} }
 			at(600*ms, func() { h.nodes[0].lead = false })
 			at(700*ms, func() { h.nodes[1].term, h.nodes[1].lead = 2, true; m.BecameLeader() })
 			at(750*ms, func() { m.Committed(3, 2, []byte("b")) }) // index 3 of term 1 committed in term 2: no commit latency
@@ -107,6 +110,7 @@ func TestRecorderDefinitions(t *testing.T) {
 		"commit_latency_count": 1, "commit_latency_p50_ns": float64(30 * ms),
 		"op_latency_count": 2, "op_latency_max_ns": float64(590 * ms),
 		raftshape.Retries: 1, raftshape.Commits: 2, raftshape.Snapshots: 2, raftshape.SnapshotMax: 40,
+		"read_latency_count": 2, "read_latency_max_ns": float64(50 * ms),
 	}
 	for k, v := range want {
 		if got, ok := res.Metrics[k]; !ok || got != v {

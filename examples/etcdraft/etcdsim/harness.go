@@ -383,6 +383,7 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	c.Metric(scenarios.WorkUnderFaults, 0)
 	h.m = raftshape.Observe(c, h)
 	h.m.NoBytes = true // the wire types report no size (metrics.go)
+	h.m.Reads = h.readLatencies
 	for name, on := range map[string]bool{"async": f.async, "lease_reads": f.read == ReadLease, "limits": f.maxMsg > 0,
 		"no_forwarding": f.noForward, "membership": f.membership != MembershipOff, "transfer": f.transfer, "campaign": f.campaign} {
 		c.Metric("feature_"+name, b2f(on))

@@ -1,5 +1,7 @@
 package etcdsim
 
+import "github.com/smilingraft/dsim/nodes/kv"
+
 // The etcd scenarios record dsim's Raft metrics under the same names and
 // definitions through the shared recorder (raftshape.Recorder: first
 // leader, leader changes, leaderless windows, commit and operation latency,
@@ -9,7 +11,9 @@ package etcdsim
 // from the peers' observer: BecameLeader and Committed (harness.go), and
 // the hooks below. A leader's append is seen through the white-box
 // LogAppended report, so with etcd.whitebox=false the commit and operation
-// latencies are not recorded. The wire types report no size (sim.Sizer:
+// latencies are not recorded. read_latency_ns is the KV clients' Gets
+// (etcd's linearizable read loop: ReadIndex, or lease reads), gathered from
+// the run's history at the end (readLatencies). The wire types report no size (sim.Sizer:
 // giving them one would change every trace hash, the known findings'
 // included), so bytes_per_commit is left out rather than counting client
 // traffic only; msgs_per_commit is comparable. Recording never changes a
@@ -55,4 +59,16 @@ func (h *harness) snapshotSize(i int) int {
 		return 0
 	}
 	return len(snap.Data)
+}
+
+// readLatencies returns the latency (ns) of every KV Get of the run that
+// returned, for read_latency_ns (raftshape.Recorder.Reads).
+func (h *harness) readLatencies() []float64 {
+	var out []float64
+	for _, o := range h.w.History() {
+		if in, ok := o.Input.(kv.OpInput); ok && in.Kind == kv.KindGet && !o.Pending() {
+			out = append(out, float64(o.Return-o.Call))
+		}
+	}
+	return out
 }
