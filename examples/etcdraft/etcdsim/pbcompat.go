@@ -396,3 +396,23 @@ func pbChangeIDs(cc pb.ConfChangeI) []uint64 {
 	}
 	return ids
 }
+
+// pbCloneMsg returns a copy of m whose entries are its own, as a network
+// delivers them (the sender's raft keeps its log entries; v3.7 Entries are
+// pointers that would otherwise be shared between two peers' logs).
+func pbCloneMsg(m *pb.Message) *pb.Message {
+	if p, ok := any(m).(proto.Message); ok {
+		return any(proto.Clone(p)).(*pb.Message)
+	}
+	c := pbDeref(m)
+	pbOwnEntries(&c.Entries)
+	return &c
+}
+
+// pbOwnEntries gives a v3.6 message copy its own entry array (entries are
+// values there; Data is never written in place).
+func pbOwnEntries[E pb.Entry | *pb.Entry](s *[]E) {
+	if len(*s) > 0 {
+		*s = append([]E(nil), *s...)
+	}
+}

@@ -75,3 +75,37 @@ func TestPBCompat(t *testing.T) {
 		t.Fatalf("entry %v", e)
 	}
 }
+
+// TestPBCloneMsg: a cloned message's entries are its own.
+func TestPBCloneMsg(t *testing.T) {
+	m := new(pb.Message)
+	pbSetU64(&m.Term, 3)
+	typ, data, err := pb.MarshalConfChange(&pb.ConfChangeV2{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := []pb.Entry{{Data: data}}
+	pbSetEntryType(&ents[0].Type, typ)
+	pbSetU64(&ents[0].Index, 8)
+	b, err := pbMarshalAppend(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Build the message's entries through its wire form, whatever their type.
+	e, err := pbMarshalAppend(nil, pbEntryAt(ents, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, 7<<3|2)
+	b = appendUvarint(b, uint64(len(e)))
+	b = append(b, e...)
+	if err := pbUnmarshal(b, m); err != nil || len(m.Entries) != 1 {
+		t.Fatalf("%v %v", err, m)
+	}
+	c := pbCloneMsg(m)
+	pbSetU64(&pbEntryAt(c.Entries, 0).Index, 9)
+	pbSetU64(&c.Term, 4)
+	if pbU64(pbEntryAt(m.Entries, 0).Index) != 8 || pbU64(m.Term) != 3 || pbU64(pbEntryAt(c.Entries, 0).Index) != 9 {
+		t.Fatalf("clone shares state: %v / %v", m, c)
+	}
+}
