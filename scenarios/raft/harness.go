@@ -22,7 +22,14 @@
 //     from a snapshot counts as having applied everything it covers;
 //   - the hosted service's snapshot encodes its index only.
 //
-// It may import sim, scenarios, checkers and nodes/raft.
+// The shapes every hosted Raft shares (swarm, halves, bridge, ring,
+// one-way, leader isolation, crash-restart, churn), their client, the
+// liveness phase and the metrics come from scenarios/raftshape, which the
+// harness serves as a raftshape.Host (shapehost.go): examples/etcdraft runs
+// the same ones over etcd raft, with the same plan from the same seed.
+//
+// It may import sim, scenarios (raftshape included), checkers and
+// nodes/raft.
 package raft
 
 import (
