@@ -293,6 +293,19 @@ func featureFaults(scenarios.Variant) sim.Faults {
 		Disk: sim.DiskFaults{Torn: sim.R(1, 2)}}
 }
 
+// pauseFaults pause processes (a paused peer's timers and deliveries wait,
+// then run at once: a leader that stalls and wakes to a backlog of old
+// heartbeat responses), with long-tail delays and duplicated messages.
+func pauseFaults(scenarios.Variant) sim.Faults {
+	f := featureFaults(nil)
+	f.Network.Base.Tail = sim.R(1, 10)
+	f.Network.Base.TailMax = sim.Second
+	f.Network.Base.Dup = sim.R(1, 20)
+	f.Process.Pause = sim.R(1, 4)
+	f.Process.Crash = sim.R(1, 20)
+	return f
+}
+
 // asyncFaults aim crash points at the asynchronous write path: after
 // acknowledgements and votes (sent by the append thread once durable) and
 // around its disk writes, with quick restarts.
@@ -312,6 +325,9 @@ func init() {
 	// leader serve reads after a new leader committed writes, without any
 	// clock drift. Kept out of default campaigns; its failure file
 	// (testdata/findings) must keep failing on this etcd version.
+	registerFeature(feature{name: "reads-pause", net: lossy, faults: pauseFaults,
+		desc:   "etcd raft KV: ReadIndex reads while processes pause (a stalled leader wakes to a backlog), messages arrive late and twice: the shape of etcd-io/etcd#20418",
+		expect: []string{"etcd: a read served by ReadIndex on a follower", "etcd: a ReadIndex request was retried", "etcd: an out-of-date ReadIndex response was ignored"}})
 	registerFeature(feature{name: "lease-reads", net: lossy, faults: featureFaults, over: map[string]string{kRead: ReadLease}, unsafe: true,
 		desc:   "KNOWN FINDING (etcd-io/raft#166): lease-based reads (ReadOnlyLeaseBased with CheckQuorum) under partitions and crashes, no clock faults; a deposed leader still inside its lease serves stale reads on about 1 seed in 100 (FINDINGS.md)",
 		expect: []string{"etcd: a lease-based read served", "etcd: a read served by ReadIndex on a follower"}})

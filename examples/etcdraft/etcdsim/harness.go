@@ -48,6 +48,17 @@ const (
 	kCampaign     = "etcd.campaign"
 	kUpgrade      = "etcd.rolling_upgrade"
 	kFeatures     = "etcd.features"
+	kReadRetry    = "etcd.read_retry"
+)
+
+// Read retry policies (etcd.read_retry).
+const (
+	// RetrySameID resends a read round's ReadIndex under its request id,
+	// as the etcd v3.6.0 server does.
+	RetrySameID = "same-id"
+	// RetryNewID resends it under a fresh id (etcd PR #21399, the fix of
+	// etcd-io/etcd#20418).
+	RetryNewID = "new-id"
 )
 
 // Membership workloads (etcd.membership).
@@ -79,6 +90,8 @@ func Params(servers int, over map[string]string) []scenarios.Param {
 		{Key: kKeys, Default: "3", Doc: "keys the KV clients share", Range: scenarios.Span(1, 1000)},
 		{Key: kRead, Default: ReadSafe, Doc: "how Gets are served: safe (ReadIndex, ReadOnlySafe), lease (ReadIndex, ReadOnlyLeaseBased; needs etcd.checkquorum), serializable (UNSAFE: the local store at once)",
 			Enum: []string{ReadSafe, ReadLease, ReadSerializable}},
+		{Key: kReadRetry, Default: RetrySameID, Doc: "how the read loop resends an unanswered ReadIndex: same-id (the etcd v3.6.0 server) or new-id (etcd PR #21399, the fix of etcd-io/etcd#20418)",
+			Enum: []string{RetrySameID, RetryNewID}},
 		{Key: kAsync, Default: "false", Doc: "etcd AsyncStorageWrites: appends and applies on separate storage threads, their responses delivered when done"},
 		{Key: kAsyncDelay, Default: "3", Doc: "async storage: each append or apply completes up to this many virtual ms after the previous one", Range: scenarios.Span(0, 1000)},
 		{Key: kMaxMsg, Default: "0", Doc: "etcd MaxSizePerMsg in bytes (0: 1 MiB)", Range: scenarios.Span(0, 1<<30)},
@@ -349,6 +362,7 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 			DisableProposalForwarding: f.noForward,
 			StepDownOnRemoval:         c.Bool(kStepDown),
 			ReadMode:                  f.read,
+			ReadRetryNewID:            c.String(kReadRetry) == RetryNewID,
 			Async:                     f.async,
 			AsyncDelay:                f.asyncDelay,
 			Observer:                  obs,

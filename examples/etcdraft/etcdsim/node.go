@@ -102,6 +102,10 @@ type Config struct {
 	// ReadMode is how Gets are served: ReadSafe (default), ReadLease, or
 	// the unsafe ReadSerializable.
 	ReadMode string
+	// ReadRetryNewID resends a read round's ReadIndex under a fresh request
+	// id (etcd's fix for etcd-io/etcd#20418) instead of the same one (the
+	// etcd v3.6.0 server).
+	ReadRetryNewID bool
 	// ReqTimeout bounds how long a client request waits on this peer
 	// (etcd's ReqTimeout; 0: 1s plus two election timeouts).
 	ReqTimeout sim.Duration

@@ -184,11 +184,19 @@ func (s *server) startRound() {
 	s.active = true
 	s.round, s.cur = s.cur, s.round[:0]
 	s.reqSeq++
-	s.reqID = uint64(n.env.Incarnation())<<40 | s.reqSeq
+	s.reqID = s.nextID()
 	s.confirm = 0
 	binary.BigEndian.PutUint64(s.ctx[:], s.reqID)
 	s.sendReadIndex()
 	s.errT = n.env.After(n.cfg.ReqTimeout, s.timeout)
+}
+
+// nextID is the request id of the read round numbered reqSeq: unique
+// across members and incarnations, as etcd's member-prefixed id generator
+// makes them (the leader keys pending reads by it: two members' rounds
+// under one id would be merged).
+func (s *server) nextID() uint64 {
+	return uint64(s.n.cfg.Me+1)<<48 | uint64(s.n.env.Incarnation()&0xffff)<<32 | s.reqSeq&0xffffffff
 }
 
 // sendReadIndex asks the RawNode for a read index under the round's id and
@@ -209,6 +217,19 @@ func (s *server) retry() {
 		return
 	}
 	s.n.env.Sometimes("etcd: a ReadIndex request was retried")
+	s.resend()
+}
+
+// resend sends the round's ReadIndex again: under the same request id (the
+// etcd v3.6.0 server) or, with Config.ReadRetryNewID, a fresh one (etcd's
+// fix for etcd-io/etcd#20418, PR #21399: answers to the old id are then
+// ignored as out of date).
+func (s *server) resend() {
+	if s.n.cfg.ReadRetryNewID {
+		s.reqSeq++
+		s.reqID = s.nextID()
+		binary.BigEndian.PutUint64(s.ctx[:], s.reqID)
+	}
 	s.sendReadIndex()
 }
 
@@ -262,7 +283,7 @@ func (s *server) leaderChanged() {
 // the first entry of a new leader's term is applied).
 func (s *server) firstCommitInTerm() {
 	if s.active && s.confirm == 0 {
-		s.sendReadIndex()
+		s.resend()
 	}
 }
 
