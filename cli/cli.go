@@ -148,7 +148,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nexit status: 0 passed, 1 a property failed, 2 bad usage or input")
+	fmt.Fprintln(w, "\nexit status: 0 passed, 1 a property failed, 2 bad usage or input, 3 incomplete (undecided, interrupted, or a report or file lost)")
 }
 
 // parse parses flags that may come before or after positional arguments.
