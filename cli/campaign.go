@@ -73,6 +73,8 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	watchdog := fs.Duration("watchdog", 60*time.Second, "wall-clock limit per seed; a seed over it is a 'hang' failure")
 	maxFailures := fs.Int64("max-failures", 0, "stop dispatching seeds after N failures (0: no limit)")
 	filesPerChecker := fs.Int("files-per-checker", campaign.DefaultFilesPerChecker, "failure files kept per (scenario, checker); later failures are listed with their repro only (0: no limit)")
+	coverDir := fs.String("cover", "", "write the Go code coverage of the systems under test to this directory (a binary built with go build -cover; runs one seed at a time)")
+	guided := fs.Bool("guided", false, "greybox search: keep the runs that reach new coverage facts and mutate their fault plans (--seeds: runs per scenario; --from seeds the search)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -152,8 +154,14 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		o.Shard = sh
 		fmt.Fprintf(stderr, "dsim campaign: shard %s from %s\n", sh, src)
 	}
+	if *guided && o.Shard != campaign.All {
+		return usagef("--guided does not shard (each shard would search alone): run one guided campaign per job with its own --from")
+	}
 	if err := o.Validate(); err != nil {
 		return usagef("%v", err)
+	}
+	if o.Cover, err = startCover(*coverDir); err != nil {
+		return err
 	}
 	// --out must take files before the first seed runs; finish what a
 	// killed campaign left there.
@@ -212,12 +220,22 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stderr)
 	}
-	sum := campaign.Run(ctx, o)
+	var rep *campaign.GuidedReport
+	var sum *campaign.Summary
+	if *guided {
+		sum, rep = campaign.RunGuided(ctx, guidedOptions(o))
+	} else {
+		sum = campaign.Run(ctx, o)
+	}
 	stop()
 	sum.RecoveredFiles = outRep.Recovered
 	sum.PartialTempFiles = outRep.Partial
 	if *asJSON {
-		if err := writeJSON(stdout, sum); err != nil {
+		var v any = sum
+		if rep != nil {
+			v = guidedJSON{sum, rep}
+		}
+		if err := writeJSON(stdout, v); err != nil {
 			return err
 		}
 	} else {
@@ -225,10 +243,18 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		if *metrics {
 			printMetrics(stdout, sum)
 		}
+		if rep != nil {
+			printGuided(stdout, rep)
+		}
 	}
 	if sum.StoppedAfterFailures > 0 {
 		fmt.Fprintf(stderr, "dsim campaign: stopped dispatching after %d failures (--max-failures); the summary covers the %d runs made\n",
 			sum.StoppedAfterFailures, sum.Runs)
+	}
+	if o.Cover != nil {
+		if err := finishCover(*coverDir, o.Cover, sum, stdout, *asJSON); err != nil {
+			return err
+		}
 	}
 	return verdict(sum)
 }
@@ -406,10 +432,12 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the merged summary as JSON")
 	coverage := fs.Bool("coverage", false, "print every scenario's coverage facts (default: only declared facts never reached)")
 	metrics := fs.Bool("metrics", false, "print every scenario's metrics as a table (runs, mean, p50, p90, p99, min, max)")
+	coverOut := fs.String("cover", "", "write the merged coverage of the --cover directories given among the paths to this directory")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
+	pos, covs := splitCoverPaths(pos)
 	if len(pos) == 0 {
 		return usagef("merge wants summary files (campaign --json output) or a directory of them")
 	}
@@ -433,6 +461,9 @@ func cmdMerge(args []string, stdout io.Writer) error {
 		if *metrics {
 			printMetrics(stdout, sum)
 		}
+	}
+	if err := mergeCover(covs, *coverOut, sum, stdout, *asJSON); err != nil {
+		return err
 	}
 	return verdict(sum)
 }
