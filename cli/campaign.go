@@ -152,7 +152,9 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		return usagef("%v", err)
 	} else if ok {
 		o.Shard = sh
-		fmt.Fprintf(stderr, "dsim campaign: shard %s from %s\n", sh, src)
+		if !*guided { // refused below, in one line
+			fmt.Fprintf(stderr, "dsim campaign: shard %s from %s\n", sh, src)
+		}
 	}
 	if *guided && o.Shard != campaign.All {
 		return usagef("--guided does not shard (each shard would search alone): run one guided campaign per job with its own --from")
