@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smilingraft/dsim/cover"
 	"github.com/smilingraft/dsim/replay"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
@@ -69,6 +70,11 @@ type Options struct {
 	// the summary with their repro command only (0: DefaultFilesPerChecker;
 	// negative: no limit).
 	FilesPerChecker int
+	// Cover, when set, records the Go coverage of every seed's first run
+	// (the binary must be built with -cover -covermode=atomic; see package
+	// cover). Counters are process-wide, so Run then runs one seed at a
+	// time (Workers 1): shard the campaign over processes instead.
+	Cover *cover.Recorder
 }
 
 // Limits on what a campaign or a summary may ask for.
@@ -343,6 +349,9 @@ func Run(ctx context.Context, o Options) *Summary {
 	}
 	if o.Workers > MaxWorkers {
 		o.Workers = MaxWorkers
+	}
+	if o.Cover != nil {
+		o.Workers = 1
 	}
 	if total > 0 && uint64(o.Workers) > total {
 		o.Workers = int(total)
@@ -664,7 +673,15 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 	if limit < 0 {
 		limit = 0
 	}
-	res := replay.RunLimited(s, o.Variant, j.seed, scenarios.Config{}, limit)
+	var res *scenarios.Result
+	run := func() { res = replay.RunLimited(s, o.Variant, j.seed, scenarios.Config{}, limit) }
+	if o.Cover != nil {
+		if _, err := o.Cover.Seed(s.Name, j.seed, run); err != nil && res == nil {
+			run() // the counters failed before the run: it still counts
+		}
+	} else {
+		run()
+	}
 	out := outcome{job: j, res: res}
 	hung := res.Failure != nil && res.Failure.Checker == replay.HangChecker
 	if !hung && doubleRun(o, j.seed) {
