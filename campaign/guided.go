@@ -50,15 +50,15 @@ const Window = 16
 
 // Signal tells a guided campaign what a run reached, as features: opaque
 // strings, a run being new when it reaches a feature no earlier run did.
-// Observe runs the run (it is called on worker goroutines, concurrently)
-// and returns its result and features: a signal read from the result
-// (FactSignal) just calls run; one read from process-wide state (Go's
-// coverage counters) clears it before and reads it after, holding the
-// process to one run at a time.
+// Observe runs the run of scenario's seed (it is called on worker
+// goroutines, concurrently) and returns its result and features: a signal
+// read from the result (FactSignal) just calls run; one read from
+// process-wide state (Go's coverage counters, CodeSignal) clears it before
+// and reads it after, holding the process to one run at a time.
 type Signal interface {
 	// Name names the signal in reports ("facts", "code").
 	Name() string
-	Observe(run func() *scenarios.Result) (*scenarios.Result, []string)
+	Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string)
 }
 
 // FactSignal is the signal of declared "sometimes" facts
@@ -72,7 +72,7 @@ type FactSignal struct{}
 func (FactSignal) Name() string { return "facts" }
 
 // Observe runs run and returns its facts as features.
-func (FactSignal) Observe(run func() *scenarios.Result) (*scenarios.Result, []string) {
+func (FactSignal) Observe(_ string, _ uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
 	res := run()
 	return res, FactFeatures(res)
 }
@@ -500,7 +500,7 @@ func runGuided(o GuidedOptions, s *scenarios.Scenario, in input, limit time.Dura
 		}
 		return c
 	}
-	res, feats := o.Signal.Observe(func() *scenarios.Result { return replay.RunLimited(s, o.Variant, in.seed, cfg(), limit) })
+	res, feats := o.Signal.Observe(s.Name, in.seed, func() *scenarios.Result { return replay.RunLimited(s, o.Variant, in.seed, cfg(), limit) })
 	out := guidedOut{in: in, res: res, feats: feats}
 	hung := res.Failure != nil && res.Failure.Checker == replay.HangChecker
 	if !hung && (o.CheckDeterminism || o.DoubleRunEvery == 1 ||

@@ -16,9 +16,14 @@ type guidedJSON struct {
 
 // guidedOptions carries a campaign's options over to a guided one: --seeds
 // is the runs per scenario, --from the first fresh seed and the search's
-// seed.
+// seed; with --cover the search is guided by code coverage (and records
+// it), else by declared facts.
 func guidedOptions(o campaign.Options) campaign.GuidedOptions {
-	return campaign.GuidedOptions{Scenarios: o.Scenarios, Variant: o.Variant, Runs: o.Seeds, Time: o.Time, From: o.From,
+	var sig campaign.Signal = campaign.FactSignal{}
+	if o.Cover != nil {
+		sig = campaign.CodeSignal{Rec: o.Cover}
+	}
+	return campaign.GuidedOptions{Signal: sig, Scenarios: o.Scenarios, Variant: o.Variant, Runs: o.Seeds, Time: o.Time, From: o.From,
 		Workers: o.Workers, Out: o.Out, CheckDeterminism: o.CheckDeterminism, DoubleRunEvery: o.DoubleRunEvery,
 		Watchdog: o.Watchdog, Progress: o.Progress, ProgressEvery: o.ProgressEvery, OnFailure: o.OnFailure,
 		MaxFailures: o.MaxFailures, FilesPerChecker: o.FilesPerChecker}

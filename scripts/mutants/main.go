@@ -161,7 +161,8 @@ type Row struct {
 
 type options struct {
 	repo, dir, rev, run, jsonOut string
-	seeds                        uint64
+	seeds, from                  uint64
+	guided                       bool
 	cpu, shrinkTimeout           time.Duration
 	keep                         bool
 }
@@ -173,13 +174,15 @@ func main() {
 	flag.StringVar(&o.rev, "rev", "HEAD", "git revision the mutants are applied to (a copy of it)")
 	flag.StringVar(&o.run, "run", "", "only these mutants: comma-separated names or globs")
 	flag.Uint64Var(&o.seeds, "seeds", 1000, "seed budget per scenario")
+	flag.Uint64Var(&o.from, "from", 1, "first seed (with -guided also the search's seed)")
+	flag.BoolVar(&o.guided, "guided", false, "run guided campaigns (dsim campaign --guided); a failure is checked on the unmutated build by replaying its file")
 	flag.DurationVar(&o.cpu, "cpu", 60*time.Second, "CPU-time cap per campaign")
 	flag.DurationVar(&o.shrinkTimeout, "shrink-timeout", 3*time.Minute, "wall-time cap of one shrink")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the rows as JSON to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (copies, binaries, failure files)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.seeds == 0 || o.cpu <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: mutants [-run NAMES] [-seeds N] [-cpu DUR] [-repo DIR] [-rev REV] [-json FILE] [-keep]")
+		fmt.Fprintln(os.Stderr, "usage: mutants [-run NAMES] [-seeds N] [-from N] [-guided] [-cpu DUR] [-repo DIR] [-rev REV] [-json FILE] [-keep]")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -379,7 +382,13 @@ func runMutant(o options, tmp, src, base string, m Mutant) Row {
 	r.Scenario, r.Checker, r.Seed, r.Message = f.Scenario, f.Checker, f.Seed, firstLine(f.Message)
 	// The same seed on the unmutated build must pass, or the failure is
 	// not the mutant's.
-	if code := exec.Command(base, "run", f.Scenario, "--seed", strconv.FormatUint(f.Seed, 10)).Run(); code != nil {
+	if o.guided {
+		// A mutated plan has no run line: its file must pass when replayed.
+		if f.File == "" || exec.Command(base, "replay", f.File).Run() != nil {
+			r.Note = fmt.Sprintf("baseline fails too (or no file): dsim replay %s", f.File)
+			return r
+		}
+	} else if code := exec.Command(base, "run", f.Scenario, "--seed", strconv.FormatUint(f.Seed, 10)).Run(); code != nil {
 		r.Note = fmt.Sprintf("baseline fails too: dsim run %s --seed %d", f.Scenario, f.Seed)
 		return r
 	}
@@ -408,7 +417,10 @@ type summary struct {
 func campaign(bin, out string, patterns []string, o options) (*summary, float64, bool, error) {
 	args := append([]string{"campaign"}, patterns...)
 	args = append(args, "--seeds", strconv.FormatUint(o.seeds, 10), "--workers", "1", "--max-failures", "1",
-		"--files-per-checker", "1", "--out", out, "--json")
+		"--files-per-checker", "1", "--out", out, "--json", "--from", strconv.FormatUint(o.from, 10))
+	if o.guided {
+		args = append(args, "--guided")
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	var stdout, stderr bytes.Buffer
