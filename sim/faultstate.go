@@ -94,6 +94,45 @@ func (w *World) ActiveFaults() []string {
 	return out
 }
 
+// AppendFaultKey appends to key a compact encoding of everything
+// ActiveFaults describes (and FaultActive tests), without allocating
+// beyond key's growth: two keys taken from one world that are equal mean
+// equal ActiveFaults, so a caller sampling the faults at every operation
+// builds the phrases only when the key changed.
+func (w *World) AppendFaultKey(key []int64) []int64 {
+	if o := w.net.opts; !netCalm(o) {
+		key = append(key, 1, int64(o.Loss.Num), int64(o.Loss.Den), int64(o.Dup.Num), int64(o.Dup.Den),
+			int64(o.Reorder.Num), int64(o.Reorder.Den), int64(o.Tail.Num), int64(o.Tail.Den),
+			int64(o.TailMax), int64(o.DelayMax))
+	} else {
+		key = append(key, 0)
+	}
+	for _, p := range w.procs {
+		var flags, clog int64
+		switch {
+		case !p.up:
+			flags = 1
+		case p.paused:
+			flags = 2
+		}
+		if p.clogUntil > w.now {
+			flags |= 4
+			clog = int64(p.clogDelay)
+		}
+		key = append(key, flags, clog, int64(p.driftPPM))
+	}
+	for i := range w.net.links {
+		if l := &w.net.links[i]; l.cut || !l.loss.Zero() {
+			cut := int64(0)
+			if l.cut {
+				cut = 1
+			}
+			key = append(key, int64(i), cut, int64(l.loss.Num), int64(l.loss.Den))
+		}
+	}
+	return key
+}
+
 // netCalm reports whether message-level behaviour is within the calm
 // baseline: no loss, duplication, reordering or long tail, and base delays
 // of at most CalmDelayMax.

@@ -138,22 +138,26 @@ func (r Result) Err() error {
 //     or ErrNoKey if the key has version 0 and ver > 0.
 //     ErrMaybe therefore means "applied iff the version matched at the
 //     linearization point".
+//
+// Porcupine holds the model's states as *State, never mutated: a step that
+// leaves the state unchanged returns the same pointer, so only a Put that
+// applies allocates (a State value would be boxed anew at every step).
 var Model = porcupine.Model{
 	Partition: partitionByKey,
-	Init:      func() interface{} { return State{} },
+	Init:      func() interface{} { return &State{} },
 	Step: func(state, input, output interface{}) (bool, interface{}) {
-		return step(state.(State), input.(Op))
+		return step(state.(*State), input.(*Op))
 	},
-	Equal:             func(a, b interface{}) bool { return a.(State) == b.(State) },
-	Hash:              func(state interface{}) uint64 { return hashState(state.(State)) },
-	DescribeOperation: func(input, output interface{}) string { return describe(input.(Op)) },
+	Equal:             func(a, b interface{}) bool { return *a.(*State) == *b.(*State) },
+	Hash:              func(state interface{}) uint64 { return hashState(*state.(*State)) },
+	DescribeOperation: func(input, output interface{}) string { return describe(*input.(*Op)) },
 	DescribeState: func(state interface{}) string {
-		s := state.(State)
+		s := state.(*State)
 		return fmt.Sprintf("%q@v%d", short(s.Value), s.Version)
 	},
 }
 
-func step(s State, op Op) (bool, interface{}) {
+func step(s *State, op *Op) (bool, interface{}) {
 	if !op.Put {
 		switch op.Err {
 		case OK:
@@ -164,8 +168,10 @@ func step(s State, op Op) (bool, interface{}) {
 		return false, s
 	}
 	if op.Version == s.Version {
-		next := State{Value: op.Value, Version: s.Version + 1}
-		return op.Err == OK || op.Err == ErrMaybe, next
+		if op.Err != OK && op.Err != ErrMaybe {
+			return false, s
+		}
+		return true, &State{Value: op.Value, Version: s.Version + 1}
 	}
 	switch op.Err {
 	case ErrVersion, ErrMaybe:
@@ -192,7 +198,7 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 	idx := map[string]int{}
 	var out [][]porcupine.Operation
 	for _, o := range history {
-		k := o.Input.(Op).Key
+		k := o.Input.(*Op).Key
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
@@ -222,7 +228,8 @@ func short(s string) string {
 }
 
 // Operations converts ops into porcupine's form: pending Gets dropped,
-// pending Puts given ErrMaybe and a return after everything else.
+// pending Puts given ErrMaybe and a return after everything else. Input and
+// Output are one *Op (a copy of the caller's), boxed once.
 func Operations(ops []Op) []porcupine.Operation {
 	var last int64
 	for _, o := range ops {
@@ -233,7 +240,14 @@ func Operations(ops []Op) []porcupine.Operation {
 			last = o.Call
 		}
 	}
-	out := make([]porcupine.Operation, 0, len(ops))
+	n := 0
+	for i := range ops {
+		if !ops[i].Pending || ops[i].Put {
+			n++
+		}
+	}
+	out := make([]porcupine.Operation, 0, n)
+	copies := make([]Op, 0, n)
 	for _, o := range ops {
 		if o.Pending {
 			if !o.Put {
@@ -242,7 +256,9 @@ func Operations(ops []Op) []porcupine.Operation {
 			o.Err = ErrMaybe
 			o.Return = last + 1
 		}
-		out = append(out, porcupine.Operation{ClientId: o.Client, Input: o, Output: o, Call: o.Call, Return: o.Return})
+		copies = append(copies, o)
+		p := &copies[len(copies)-1]
+		out = append(out, porcupine.Operation{ClientId: o.Client, Input: p, Output: p, Call: o.Call, Return: o.Return})
 	}
 	return out
 }
@@ -257,7 +273,7 @@ func Check(ops []Op, opts Options) Result {
 	hist := Operations(ops)
 	keys := map[string]bool{}
 	for _, o := range hist {
-		keys[o.Input.(Op).Key] = true
+		keys[o.Input.(*Op).Key] = true
 	}
 	res := Result{Keys: len(keys), Ops: len(hist)}
 	start := time.Now()
@@ -309,11 +325,11 @@ func evidence(hist []porcupine.Operation, info porcupine.LinearizationInfo) []Ev
 			continue // this key is linearizable
 		}
 		in := make([]bool, len(ops))
-		ev := Evidence{Key: ops[0].Input.(Op).Key}
+		ev := Evidence{Key: ops[0].Input.(*Op).Key}
 		for _, id := range best {
 			if id >= 0 && id < len(ops) {
 				in[id] = true
-				ev.Prefix = append(ev.Prefix, ops[id].Input.(Op))
+				ev.Prefix = append(ev.Prefix, *ops[id].Input.(*Op))
 			}
 		}
 		c := -1
@@ -325,7 +341,7 @@ func evidence(hist []porcupine.Operation, info porcupine.LinearizationInfo) []Ev
 				c = id
 			}
 		}
-		ev.Culprit = ops[c].Input.(Op)
+		ev.Culprit = *ops[c].Input.(*Op)
 		out = append(out, ev)
 	}
 	sort.SliceStable(out, func(i, j int) bool {

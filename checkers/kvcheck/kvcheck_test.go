@@ -135,7 +135,7 @@ func TestOperationsPending(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d ops, want 2 (pending get dropped)", len(got))
 	}
-	p := got[1].Input.(Op)
+	p := *got[1].Input.(*Op)
 	want := Op{Client: 1, Put: true, Key: "k", Value: "b", Version: 1, Err: ErrMaybe, Call: 5, Return: 11, Pending: true}
 	if d := cmp.Diff(want, p); d != "" || got[1].Return != 11 {
 		t.Errorf("pending put (-want +got)\n%s", d)

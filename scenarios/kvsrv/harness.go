@@ -26,6 +26,7 @@ package kvsrv
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,10 @@ type Harness struct {
 	ops, faultOps int
 	faults        string // the active faults, joined, since faultsSince
 	faultsSince   sim.Time
+	// key is sim.World.AppendFaultKey when faults was last computed
+	// (valid while keyOK): an unchanged key means unchanged faults.
+	key, next []int64
+	keyOK     bool
 }
 
 // NewHarness returns a harness on c that reports ops_during_faults (also
@@ -109,6 +114,11 @@ func (h *Harness) FaultOps() int { return h.faultOps }
 // more often for a finer picture.
 func (h *Harness) Sample() {
 	w := h.C.W
+	h.next = w.AppendFaultKey(h.next[:0])
+	if h.keyOK && slices.Equal(h.next, h.key) {
+		return // the same faults as at the last sample: h.faults is current
+	}
+	h.key, h.next, h.keyOK = h.next, h.key, true
 	now := ""
 	if w.FaultActive() {
 		now = strings.Join(w.ActiveFaults(), ", ")
@@ -121,6 +131,7 @@ func (h *Harness) Sample() {
 }
 
 func (h *Harness) closeFaults() {
+	h.keyOK = false
 	if h.faults == "" {
 		return
 	}
