@@ -252,6 +252,19 @@ func TestMutateKeepsPlansValid(t *testing.T) {
 			if !k.Torn && m.Faults.Disk.Torn != faults.Disk.Torn {
 				t.Fatalf("ops %v: torn writes changed without the kind", m.Ops)
 			}
+			if ft, mt := faults.Disk.Torn, m.Faults.Disk.Torn; !ft.Zero() && (mt.Zero() || uint64(mt.Num)*uint64(ft.Den) < uint64(ft.Num)*uint64(mt.Den)) {
+				t.Fatalf("ops %v: torn writes %v made rarer than the scenario's %v", m.Ops, mt, ft)
+			}
+			base := faults.Network.Base
+			for _, a := range m.Plan {
+				if a.Kind == sim.ActNet && harsher(*a.Net, base) != *a.Net && !inPlan(parent, a) && !inPlan(other, a) {
+					t.Fatalf("ops %v: network %+v milder than the scenario's %+v", m.Ops, *a.Net, base)
+				}
+			}
+			if len(parent) > 0 && parent[0].Kind == sim.ActNet && parent[0].At == 0 &&
+				(len(m.Plan) == 0 || m.Plan[0].Kind != sim.ActNet || m.Plan[0].At != 0) {
+				t.Fatalf("ops %v: the scenario's network at time 0 was dropped or moved", m.Ops)
+			}
 			if n := len(m.Plan); n > max(len(parent), len(other), MaxGuidedActions)+9 {
 				t.Fatalf("ops %v: %d actions", m.Ops, n)
 			}
@@ -261,6 +274,18 @@ func TestMutateKeepsPlansValid(t *testing.T) {
 			parent = m.Plan
 		}
 	})
+}
+
+// inPlan reports whether p holds an action equal to a (net options
+// compared by value).
+func inPlan(p sim.Plan, a sim.Action) bool {
+	x, _ := json.Marshal(a)
+	for _, b := range p {
+		if y, _ := json.Marshal(b); string(x) == string(y) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestMutateDoesNotTouchItsParent: the parent plan (a corpus entry) is
@@ -280,5 +305,35 @@ func TestMutateDoesNotTouchItsParent(t *testing.T) {
 	gotOther, _ := json.Marshal(other)
 	if string(got) != string(want) || string(gotOther) != string(wantOther) {
 		t.Fatal("Mutate changed a parent plan in place")
+	}
+}
+
+// TestMutateRealisticPlans chains mutations of the plans real scenarios
+// make (every fault kind, 5 targets, a 10 s phase): all stay valid.
+func TestMutateRealisticPlans(t *testing.T) {
+	k := sim.AllKinds()
+	k.Wipe, k.Corrupt, k.PointMsgs = true, true, "vote,append"
+	fk := FaultKinds{Kinds: k, Targets: 5, Duration: 10 * sim.Second}
+	r := sim.NewRand(42)
+	ops := map[string]int{}
+	for i := 0; i < 200; i++ {
+		faults := sim.Swarm(sim.NewRand(uint64(i)), k)
+		parent := sim.GeneratePlan(uint64(i), faults, 5, fk.Duration)
+		other := sim.GeneratePlan(uint64(i+1000), faults, 5, fk.Duration)
+		for j := 0; j < 20; j++ {
+			m := Mutate(r, fk, parent, faults, other)
+			if err := m.Plan.Validate(5); err != nil {
+				t.Fatalf("plan %d step %d, ops %v: %v", i, j, m.Ops, err)
+			}
+			for _, op := range m.Ops {
+				ops[op]++
+			}
+			parent, faults = m.Plan, m.Faults
+		}
+	}
+	for _, op := range []string{"add", "drop", "shift", "lengthen", "retarget", "options", "crashpoint", "cross", "torn", "reseed"} {
+		if ops[op] == 0 {
+			t.Errorf("operator %s never applied in 4000 mutations", op)
+		}
 	}
 }

@@ -71,6 +71,14 @@ const MaxGuidedActions = 256
 // k.Targets targets, sorted, inside the fault phase and made of kinds the
 // scenario allows plus those parent and other already hold; when no
 // operator applies it is the parent with a new seed.
+//
+// A mutation makes the environment the scenario defines harsher, never
+// milder: the network of faults (Faults.Network.Base, the action at time
+// 0 that sets it) is never dropped or moved, network options drawn for a
+// net action are at least as lossy, duplicating, reordering and slow as
+// it, and torn writes are never turned off. Scenarios check that their
+// faults happened (a lossy network's clerk must see ErrMaybe): a plan
+// milder than the scenario's would fail them without any bug.
 func Mutate(r *sim.Rand, k FaultKinds, parent sim.Plan, faults sim.Faults, other sim.Plan) Mutation {
 	m := mutator{r: r, k: k, faults: faults}
 	m.plan = clonePlan(parent)
@@ -324,6 +332,31 @@ func (m *mutator) netOptions(n sim.NetOptions) sim.NetOptions {
 		knobs = append(knobs, func() { n.Reorder = sim.R(uint32(m.r.Intn(51)), 100) })
 	}
 	knobs[m.r.Intn(len(knobs))]()
+	return harsher(n, m.faults.Network.Base)
+}
+
+// harsher returns n with every knob at least as faulty as base's.
+func harsher(n, base sim.NetOptions) sim.NetOptions {
+	atLeast := func(r, floor sim.Ratio) sim.Ratio {
+		if floor.Zero() || (!r.Zero() && uint64(r.Num)*uint64(floor.Den) >= uint64(floor.Num)*uint64(r.Den)) {
+			return r
+		}
+		return floor
+	}
+	n.Loss, n.Dup, n.Reorder, n.Tail = atLeast(n.Loss, base.Loss), atLeast(n.Dup, base.Dup),
+		atLeast(n.Reorder, base.Reorder), atLeast(n.Tail, base.Tail)
+	if n.DelayMin < base.DelayMin {
+		n.DelayMin = base.DelayMin
+	}
+	if n.DelayMax < base.DelayMax {
+		n.DelayMax = base.DelayMax
+	}
+	if n.DelayMax < n.DelayMin {
+		n.DelayMax = n.DelayMin
+	}
+	if n.TailMax < base.TailMax {
+		n.TailMax = base.TailMax
+	}
 	return n
 }
 
@@ -359,9 +392,12 @@ func (m *mutator) pick() (int, bool) {
 	return m.r.Intn(len(m.plan)), true
 }
 
+// base reports whether action i sets the scenario's network at time 0.
+func (m *mutator) base(i int) bool { return m.plan[i].Kind == sim.ActNet && m.plan[i].At == 0 }
+
 func (m *mutator) drop() bool {
 	i, ok := m.pick()
-	if !ok {
+	if !ok || m.base(i) {
 		return false
 	}
 	m.plan = append(m.plan[:i], m.plan[i+1:]...)
@@ -370,7 +406,7 @@ func (m *mutator) drop() bool {
 
 func (m *mutator) shift() bool {
 	i, ok := m.pick()
-	if !ok {
+	if !ok || m.base(i) {
 		return false
 	}
 	d := m.r.Between(0, 1000*sim.Millisecond)
@@ -631,17 +667,18 @@ func (m *mutator) fits(a sim.Action) bool {
 	return true
 }
 
-// torn toggles torn writes on crash (the world's disk option) where the
-// scenario allows them.
+// torn turns torn writes on crash (the world's disk option) on, or makes
+// them likelier, where the scenario allows them.
 func (m *mutator) torn() bool {
-	if !m.k.Torn {
+	t := m.faults.Disk.Torn
+	if !m.k.Torn || (!t.Zero() && t.Num >= t.Den) {
 		return false
 	}
-	if m.faults.Disk.Torn.Zero() {
-		m.faults.Disk.Torn = sim.R(uint32(1+m.r.Intn(100)), 100)
-	} else {
-		m.faults.Disk.Torn = sim.Ratio{}
+	n := sim.R(uint32(1+m.r.Intn(100)), 100)
+	if !t.Zero() && uint64(n.Num)*uint64(t.Den) < uint64(t.Num)*uint64(n.Den) {
+		n = sim.R(1, 1)
 	}
+	m.faults.Disk.Torn = n
 	return true
 }
 
