@@ -74,6 +74,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	maxFailures := fs.Int64("max-failures", 0, "stop dispatching seeds after N failures (0: no limit)")
 	filesPerChecker := fs.Int("files-per-checker", campaign.DefaultFilesPerChecker, "failure files kept per (scenario, checker); later failures are listed with their repro only (0: no limit)")
 	coverDir := fs.String("cover", "", "write the Go code coverage of the systems under test to this directory (a binary built with go build -cover; runs one seed at a time)")
+	signal := fs.String("signal", "", "with --guided, what counts as new: facts (declared facts) or code (Go coverage blocks and facts, a -cover build); default: code with --cover, else facts")
 	guided := fs.Bool("guided", false, "greybox search: keep the runs that reach new coverage facts (with --cover: new code blocks too) and mutate their fault plans (--seeds: runs per scenario; --from seeds the search)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -159,6 +160,9 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	if *guided && o.Shard != campaign.All {
 		return usagef("--guided does not shard (each shard would search alone): run one guided campaign per job with its own --from")
 	}
+	if err := checkSignal(*guided, *signal); err != nil {
+		return err
+	}
 	if err := o.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -225,7 +229,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	var rep *campaign.GuidedReport
 	var sum *campaign.Summary
 	if *guided {
-		sum, rep = campaign.RunGuided(ctx, guidedOptions(o))
+		sum, rep = campaign.RunGuided(ctx, guidedOptions(o, *signal))
 	} else {
 		sum = campaign.Run(ctx, o)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/smilingraft/dsim/campaign"
+	"github.com/smilingraft/dsim/cover"
+	"github.com/smilingraft/dsim/scenarios"
 )
 
 // guidedJSON is campaign --guided --json's output: the summary's fields as
@@ -14,19 +16,55 @@ type guidedJSON struct {
 	Guided *campaign.GuidedReport `json:"guided"`
 }
 
+// checkSignal refuses a --signal the campaign cannot use: one without
+// --guided, an unknown one, code in a binary without coverage counters.
+func checkSignal(guided bool, signal string) error {
+	switch {
+	case signal == "":
+		return nil
+	case !guided:
+		return usagef("--signal applies to --guided campaigns only")
+	case signal == "facts":
+		return nil
+	case signal != "code":
+		return usagef("bad --signal %q: want facts or code", signal)
+	}
+	if err := cover.Check(); err != nil {
+		return usagef("--signal code needs a binary built with coverage counters: %v", err)
+	}
+	return nil
+}
+
 // guidedOptions carries a campaign's options over to a guided one: --seeds
 // is the runs per scenario, --from the first fresh seed and the search's
-// seed; with --cover the search is guided by code coverage (and records
-// it), else by declared facts.
-func guidedOptions(o campaign.Options) campaign.GuidedOptions {
+// seed. The search is guided by code coverage with --signal code or with
+// --cover (whose recorder then sees every run), else by declared facts.
+func guidedOptions(o campaign.Options, signal string) campaign.GuidedOptions {
 	var sig campaign.Signal = campaign.FactSignal{}
-	if o.Cover != nil {
+	switch {
+	case signal == "code" || (signal == "" && o.Cover != nil):
 		sig = campaign.CodeSignal{Rec: o.Cover}
+	case o.Cover != nil:
+		sig = recordingFacts{o.Cover}
 	}
 	return campaign.GuidedOptions{Signal: sig, Scenarios: o.Scenarios, Variant: o.Variant, Runs: o.Seeds, Time: o.Time, From: o.From,
 		Workers: o.Workers, Out: o.Out, CheckDeterminism: o.CheckDeterminism, DoubleRunEvery: o.DoubleRunEvery,
 		Watchdog: o.Watchdog, Progress: o.Progress, ProgressEvery: o.ProgressEvery, OnFailure: o.OnFailure,
 		MaxFailures: o.MaxFailures, FilesPerChecker: o.FilesPerChecker}
+}
+
+// recordingFacts guides by facts while --cover records every run's code
+// coverage (to compare what a facts-guided search reaches in code).
+type recordingFacts struct{ rec *cover.Recorder }
+
+func (recordingFacts) Name() string { return "facts" }
+
+func (r recordingFacts) Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
+	var res *scenarios.Result
+	if _, err := r.rec.Seed(scenario, seed, func() { res = run() }); err != nil && res == nil {
+		res = run()
+	}
+	return res, campaign.FactFeatures(res)
 }
 
 // printGuided prints a guided campaign's search in two lines: what it ran

@@ -44,6 +44,16 @@ func TestGuidedCampaignCLI(t *testing.T) {
 	if code != ExitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "--guided does not shard") {
 		t.Fatalf("--guided --shard: exit %d, stderr %q", code, errs)
 	}
+	for _, args := range [][]string{
+		{"--signal", "code"},               // without --guided
+		{"--guided", "--signal", "blocks"}, // unknown
+		{"--guided", "--signal", "code"},   // a test binary has no atomic counters
+	} {
+		code, _, errs = run(t, append([]string{"campaign", "counter/crash"}, args...)...)
+		if code != ExitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "--signal") {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
 	t.Setenv("DSIM_SHARD", "1/2")
 	code, _, errs = run(t, "campaign", "counter/crash", "--guided")
 	if code != ExitUsage || strings.Count(errs, "\n") != 1 {
