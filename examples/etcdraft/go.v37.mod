@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/smilingraft/dsim v0.0.0
 	go.etcd.io/raft/v3 v3.7.0
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
@@ -21,7 +22,6 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	gonum.org/v1/plot v0.17.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 )
 
 replace github.com/smilingraft/dsim => ../..

@@ -13,7 +13,15 @@ package etcdsim
 // fields through the generic helpers below, whose type parameter is the
 // field's type in whichever version go.mod (or go.v37.mod) selects, builds
 // against both with no build tag. Each helper is a type switch on a type
-// known at instantiation, which the compiler resolves statically.
+// known at instantiation (a type comparison at run time, no allocation).
+//
+// Escape analysis does not follow the type switch: a pointer that escapes
+// in the v3.7 branch escapes in v3.6 too. So setters allocate the v3.7
+// pointer inside its branch (new, not &v, which would move v to the heap
+// on every v3.6 call), and callers pass pointers into heap objects (the
+// node keeps the Ready it handles in a field, not on its stack). Calls
+// into raft that take a message by value in v3.6 go through method
+// expressions ((*raft.RawNode).Step), so no closure is built per call.
 //
 // vet's copylocks check rejects copying a v3.7 message by value (it holds a
 // protoimpl.MessageState), even inside a generic function, so every helper
@@ -23,6 +31,7 @@ package etcdsim
 import (
 	"errors"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -46,7 +55,9 @@ func pbSetU64[T uint64 | *uint64](dst *T, v uint64) {
 	case *uint64:
 		*p = v
 	case **uint64:
-		*p = &v
+		q := new(uint64)
+		*q = v
+		*p = q
 	}
 }
 
@@ -67,7 +78,9 @@ func pbSetBool[T bool | *bool](dst *T, v bool) {
 	case *bool:
 		*p = v
 	case **bool:
-		*p = &v
+		q := new(bool)
+		*q = v
+		*p = q
 	}
 }
 
@@ -90,7 +103,9 @@ func pbSetMsgType[T pb.MessageType | *pb.MessageType](dst *T, v pb.MessageType) 
 	case *pb.MessageType:
 		*p = v
 	case **pb.MessageType:
-		*p = &v
+		q := new(pb.MessageType)
+		*q = v
+		*p = q
 	}
 }
 
@@ -113,7 +128,9 @@ func pbSetEntryType[T pb.EntryType | *pb.EntryType](dst *T, v pb.EntryType) {
 	case *pb.EntryType:
 		*p = v
 	case **pb.EntryType:
-		*p = &v
+		q := new(pb.EntryType)
+		*q = v
+		*p = q
 	}
 }
 
@@ -123,7 +140,9 @@ func pbSetTransition[T pb.ConfChangeTransition | *pb.ConfChangeTransition](dst *
 	case *pb.ConfChangeTransition:
 		*p = v
 	case **pb.ConfChangeTransition:
-		*p = &v
+		q := new(pb.ConfChangeTransition)
+		*q = v
+		*p = q
 	}
 }
 
@@ -410,9 +429,134 @@ func pbCloneMsg(m *pb.Message) *pb.Message {
 }
 
 // pbOwnEntries gives a v3.6 message copy its own entry array (entries are
-// values there; Data is never written in place).
-func pbOwnEntries[E pb.Entry | *pb.Entry](s *[]E) {
+// values there; Data is never written in place), of exact capacity: etcd
+// raft may adopt a received Entries slice as its log and append to it.
+func pbOwnEntries[E pbEntryT](s *[]E) {
 	if len(*s) > 0 {
-		*s = append([]E(nil), *s...)
+		c := make([]E, len(*s))
+		copy(c, *s)
+		*s = c
 	}
+}
+
+// pbEntryT and pbMsgT are the element types of raftpb's entry and message
+// slices in either version.
+type (
+	pbEntryT interface{ pb.Entry | *pb.Entry }
+	pbMsgT   interface{ pb.Message | *pb.Message }
+)
+
+// pbStep steps m into rn (RawNode.Step takes a Message in v3.6, a *Message
+// in v3.7; v3.6 gets a copy, as a by-value call always did). A method
+// expression, not rn.Step, so that no closure is built per message.
+func pbStep(rn *raft.RawNode, m *pb.Message) error {
+	return pbCallStep((*raft.RawNode).Step, rn, m)
+}
+
+func pbCallStep[M pbMsgT](f func(*raft.RawNode, M) error, rn *raft.RawNode, m *pb.Message) error {
+	switch g := any(f).(type) {
+	case func(*raft.RawNode, pb.Message) error:
+		return g(rn, pbDeref(m))
+	case func(*raft.RawNode, *pb.Message) error:
+		return g(rn, m)
+	}
+	return nil
+}
+
+// pbOwnMsg returns a message the receiver may hand to its RawNode: m itself
+// in v3.6 (Step takes a copy), a deep copy in v3.7, whose raft keeps the
+// message's *Entry pointers in its log and may write them (a leader stamps
+// the term and index of forwarded proposals) while a duplicate of the same
+// delivery is still to come.
+func pbOwnMsg(m *pb.Message) *pb.Message {
+	if p, ok := any(m).(proto.Message); ok {
+		return any(proto.Clone(p)).(*pb.Message)
+	}
+	return m
+}
+
+// pbCloneConf returns a new ConfState with cs's fields (its ID lists
+// shared, as a v3.6 struct copy shares them); an empty one for nil.
+func pbCloneConf(cs *pb.ConfState) *pb.ConfState {
+	c := new(pb.ConfState)
+	if cs != nil {
+		c.Voters, c.Learners, c.VotersOutgoing, c.LearnersNext = cs.Voters, cs.Learners, cs.VotersOutgoing, cs.LearnersNext
+		if pbBool(cs.AutoLeave) {
+			pbSetBool(&c.AutoLeave, true)
+		}
+	}
+	return c
+}
+
+// pbSetHardStateField makes the HardState field at dst (Ready.HardState)
+// hold (term, vote, commit).
+func pbSetHardStateField[H pb.HardState | *pb.HardState](dst *H, term, vote, commit uint64) {
+	switch p := any(dst).(type) {
+	case *pb.HardState:
+		pbSetU64(&p.Term, term)
+		pbSetU64(&p.Vote, vote)
+		pbSetU64(&p.Commit, commit)
+	case **pb.HardState:
+		*p = pbNewHardState(term, vote, commit)
+	}
+}
+
+// pbSetSnapshotField makes the Snapshot field at dst (Ready.Snapshot) hold
+// s (a copy of *s in v3.6, s itself in v3.7).
+func pbSetSnapshotField[S pb.Snapshot | *pb.Snapshot](dst *S, s *pb.Snapshot) {
+	switch p := any(dst).(type) {
+	case *pb.Snapshot:
+		*p = pbDeref(s)
+	case **pb.Snapshot:
+		*p = s
+	}
+}
+
+// pbAppendStorage appends ents to ms (MemoryStorage.Append takes []Entry in
+// v3.6, []*Entry in v3.7).
+func pbAppendStorage(ms *raft.MemoryStorage, ents []*pb.Entry) error {
+	return pbCallAppend((*raft.MemoryStorage).Append, ms, ents)
+}
+
+func pbCallAppend[E pbEntryT](f func(*raft.MemoryStorage, []E) error, ms *raft.MemoryStorage, ents []*pb.Entry) error {
+	switch g := any(f).(type) {
+	case func(*raft.MemoryStorage, []pb.Entry) error:
+		vs := make([]pb.Entry, len(ents))
+		for i, e := range ents {
+			vs[i] = pbDeref(e)
+		}
+		return g(ms, vs)
+	case func(*raft.MemoryStorage, []*pb.Entry) error:
+		return g(ms, ents)
+	}
+	return nil
+}
+
+// pbConfChangeType reads ConfChangeSingle.Type and ConfChange.Type.
+func pbConfChangeType[T pb.ConfChangeType | *pb.ConfChangeType](v T) pb.ConfChangeType {
+	switch x := any(v).(type) {
+	case pb.ConfChangeType:
+		return x
+	case *pb.ConfChangeType:
+		if x != nil {
+			return *x
+		}
+	}
+	return 0
+}
+
+// pbSetStorageHardState is ms.SetHardState(hs) (a value in v3.6, a pointer
+// in v3.7), through a method expression: no closure per call.
+func pbSetStorageHardState(ms *raft.MemoryStorage, hs *pb.HardState) error {
+	return pbCallMSHardState((*raft.MemoryStorage).SetHardState, ms, hs)
+}
+
+func pbCallMSHardState[H pb.HardState | *pb.HardState](f func(*raft.MemoryStorage, H) error, ms *raft.MemoryStorage, hs *pb.HardState) error {
+	switch g := any(f).(type) {
+	case func(*raft.MemoryStorage, pb.HardState) error:
+		return g(ms, pbDeref(hs))
+	case func(*raft.MemoryStorage, *pb.HardState) error:
+		return g(ms, hs)
+	}
+	return nil
 }
