@@ -35,7 +35,9 @@ import (
 // StateMachine is the service an RSM replicates. DoOp must be deterministic
 // and must not keep op (it aliases the log).
 type StateMachine interface {
-	// DoOp applies one committed op and returns its result.
+	// DoOp applies one committed op and returns its result, a slice the
+	// RSM owns from then on (it keeps it in the duplicate table without a
+	// copy): the state machine must not reuse or modify it.
 	DoOp(op []byte) []byte
 	// Snapshot encodes the whole service state.
 	Snapshot() []byte
@@ -428,7 +430,7 @@ func (s *RSM) apply(m raft.ApplyMsg) {
 		}
 		s.applied = m.Index
 		if m.Noop {
-			s.answer(m.Index, m.Term, 0, 0, false, nil, nil)
+			s.answer(m.Index, m.Term, 0, 0, false, nil, false, nil)
 		} else {
 			s.applyCmd(m)
 		}
@@ -446,13 +448,14 @@ func (s *RSM) applyCmd(m raft.ApplyMsg) {
 	}
 	var result []byte
 	var rerr error
+	shared := false // result is the duplicate table's: a callback gets a copy
 	d, known := s.dup[client]
 	switch {
 	case client == 0 || s.cfg.UnsafeNoDedup:
 		result = s.sm.DoOp(op)
 		s.stats.Applied++
 	case known && seq == d.seq:
-		result = clone(d.result)
+		result, shared = d.result, true
 		s.stats.Duplicates++
 		s.env.Sometimes("rsm: duplicate op suppressed at apply")
 	case known && seq < d.seq:
@@ -460,17 +463,17 @@ func (s *RSM) applyCmd(m raft.ApplyMsg) {
 		s.stats.Stale++
 		s.env.Sometimes("rsm: stale op ignored at apply")
 	default:
-		result = s.sm.DoOp(op)
+		result, shared = s.sm.DoOp(op), true
 		s.stats.Applied++
-		s.dup[client] = dupEntry{seq: seq, result: clone(result)}
+		s.dup[client] = dupEntry{seq: seq, result: result}
 	}
-	s.answer(m.Index, m.Term, client, seq, true, result, rerr)
+	s.answer(m.Index, m.Term, client, seq, true, result, shared, rerr)
 }
 
 // answer resolves the pending Submit at index, if any: its own entry (same
-// term, client and seq) gets result; any other entry means the op was
-// overwritten (ErrWrongLeader).
-func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, rerr error) {
+// term, client and seq) gets result (a copy if shared, the duplicate
+// table's); any other entry means the op was overwritten (ErrWrongLeader).
+func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, shared bool, rerr error) {
 	for len(s.pending) > 0 && s.pending[0].index <= index {
 		p := s.pending[0]
 		s.pending[0] = nil
@@ -480,7 +483,7 @@ func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, r
 			s.env.Fail(CheckInternal, "pending op at index %d skipped (now applying %d)", p.index, index)
 			return
 		case s.cfg.UnsafeAnswerAnyEntry:
-			p.cb(result, nil)
+			p.cb(own(result, shared), nil)
 		case p.term != term:
 			s.env.Sometimes("rsm: another term's entry took a pending op's index")
 			s.wrongLeader(p.cb)
@@ -493,7 +496,7 @@ func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, r
 		case rerr != nil:
 			p.cb(nil, rerr)
 		default:
-			p.cb(result, nil)
+			p.cb(own(result, shared), nil)
 		}
 	}
 }
@@ -550,7 +553,12 @@ func (s *RSM) encodeSnapshot() []byte {
 		clients = append(clients, c)
 	}
 	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
-	b := []byte(snapMagic)
+	sm := s.sm.Snapshot()
+	size := len(snapMagic) + 3*binary.MaxVarintLen64 + len(sm)
+	for _, c := range clients {
+		size += 3*binary.MaxVarintLen64 + len(s.dup[c].result)
+	}
+	b := append(make([]byte, 0, size), snapMagic...)
 	b = binary.AppendUvarint(b, s.applied)
 	b = binary.AppendUvarint(b, uint64(len(clients)))
 	for _, c := range clients {
@@ -559,7 +567,7 @@ func (s *RSM) encodeSnapshot() []byte {
 		b = binary.AppendUvarint(b, d.seq)
 		b = wire.AppendBytes(b, d.result)
 	}
-	return wire.AppendBytes(b, s.sm.Snapshot())
+	return wire.AppendBytes(b, sm)
 }
 
 // restore loads a snapshot taken at index; a malformed one fails the run.
@@ -601,6 +609,15 @@ func decodeSnapshot(b []byte) (dup map[uint64]dupEntry, sm []byte, index uint64,
 		return nil, nil, 0, err
 	}
 	return dup, sm, index, nil
+}
+
+// own returns b, or a copy of b if it is shared (the duplicate table's):
+// only a peer with the op pending pays for the copy, not its followers.
+func own(b []byte, shared bool) []byte {
+	if shared {
+		return clone(b)
+	}
+	return b
 }
 
 func clone(b []byte) []byte {

@@ -258,7 +258,8 @@ type Reply struct {
 
 // Encode returns the reply's binary form.
 func (r Reply) Encode() []byte {
-	b := wire.AppendString(nil, string(r.Err))
+	b := make([]byte, 0, 5*binary.MaxVarintLen64+len(r.Err)+len(r.Value)+len(r.Data))
+	b = wire.AppendString(b, string(r.Err))
 	b = wire.AppendString(b, r.Value)
 	b = binary.AppendUvarint(b, r.Version)
 	b = binary.AppendUvarint(b, r.Num)
@@ -276,12 +277,15 @@ func DecodeReply(b []byte) (Reply, error) {
 }
 
 // EncodeGet encodes a Get of key.
-func EncodeGet(key string) []byte { return wire.AppendString([]byte{opGet}, key) }
+func EncodeGet(key string) []byte {
+	return wire.AppendString(append(make([]byte, 0, 1+binary.MaxVarintLen64+len(key)), opGet), key)
+}
 
 // EncodePut encodes a versioned Put by (client, seq); client 0 skips the
 // duplicate table.
 func EncodePut(key, value string, version, client, seq uint64) []byte {
-	b := wire.AppendString([]byte{opPut}, key)
+	b := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(key)+len(value))
+	b = wire.AppendString(append(b, opPut), key)
 	b = wire.AppendString(b, value)
 	b = binary.AppendUvarint(b, version)
 	b = binary.AppendUvarint(b, client)
@@ -289,7 +293,7 @@ func EncodePut(key, value string, version, client, seq uint64) []byte {
 }
 
 func encodeMove(kind byte, shard int, num uint64, unfenced bool) []byte {
-	b := binary.AppendUvarint([]byte{kind}, uint64(shard))
+	b := binary.AppendUvarint(append(make([]byte, 0, 1+3*binary.MaxVarintLen64), kind), uint64(shard))
 	b = binary.AppendUvarint(b, num)
 	f := uint64(0)
 	if unfenced {
