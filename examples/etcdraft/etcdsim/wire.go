@@ -39,41 +39,36 @@ type (
 // Crash points aim at them (sim.ProcessFaults.PointMsgs).
 const PromiseMessages = "etcdsim.MsgVoteResp,etcdsim.MsgAppResp"
 
-// wire wraps a Ready message for the network. Its Entries are copied (the
-// Entry values, not their immutable Data) into a slice of exact capacity,
-// as a real transport would decode fresh ones: etcd raft may keep a
-// received Entries slice and append to it, and the sender's storage must
-// not alias the receiver's.
+// wire wraps a Ready message for the network. Its Entries are copied (in
+// v3.6 the Entry values, not their immutable Data, into a slice of exact
+// capacity; in v3.7 the whole message), as a real transport would decode
+// fresh ones: etcd raft may keep a received Entries slice and append to it,
+// and the sender's storage must not alias the receiver's.
 func wire(m *pb.Message) any {
-	c := *m
-	if len(c.Entries) > 0 {
-		ents := make([]pb.Entry, len(c.Entries))
-		copy(ents, c.Entries)
-		c.Entries = ents
-	}
-	switch c.Type {
+	c := pbCloneMsg(m)
+	switch pbMsgType(c.Type) {
 	case pb.MsgApp:
-		return (*MsgApp)(&c)
+		return (*MsgApp)(c)
 	case pb.MsgAppResp:
-		return (*MsgAppResp)(&c)
+		return (*MsgAppResp)(c)
 	case pb.MsgVote:
-		return (*MsgVote)(&c)
+		return (*MsgVote)(c)
 	case pb.MsgVoteResp:
-		return (*MsgVoteResp)(&c)
+		return (*MsgVoteResp)(c)
 	case pb.MsgPreVote:
-		return (*MsgPreVote)(&c)
+		return (*MsgPreVote)(c)
 	case pb.MsgPreVoteResp:
-		return (*MsgPreVoteResp)(&c)
+		return (*MsgPreVoteResp)(c)
 	case pb.MsgSnap:
-		return (*MsgSnap)(&c)
+		return (*MsgSnap)(c)
 	case pb.MsgHeartbeat:
-		return (*MsgHeartbeat)(&c)
+		return (*MsgHeartbeat)(c)
 	case pb.MsgHeartbeatResp:
-		return (*MsgHeartbeatResp)(&c)
+		return (*MsgHeartbeatResp)(c)
 	case pb.MsgProp:
-		return (*MsgProp)(&c)
+		return (*MsgProp)(c)
 	}
-	return (*MsgOther)(&c)
+	return (*MsgOther)(c)
 }
 
 // unwire returns the raftpb.Message a wire value carries (nil for anything
