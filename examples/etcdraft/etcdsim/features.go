@@ -1,6 +1,8 @@
 package etcdsim
 
 import (
+	"fmt"
+
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -58,8 +60,8 @@ func (h *harness) membership(adversarial bool) {
 		}
 		cs := l.cs
 		if len(cs.VotersOutgoing) > 0 {
-			if !cs.AutoLeave {
-				l.ProposeConfChange(pb.ConfChangeV2{})
+			if !pbBool(cs.AutoLeave) {
+				l.ProposeConfChange(new(pb.ConfChangeV2))
 			}
 			return
 		}
@@ -111,20 +113,20 @@ func (h *harness) membership(adversarial bool) {
 		case k == 0 && len(spares) > 0:
 			s := spares[r.Intn(len(spares))]
 			added[s-1] = true
-			cc = pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: s}}}
+			cc = confChange(pb.ConfChangeTransitionAuto, "l%d", s)
 		case k == 1 && len(learners) > 0:
 			v := learners[r.Intn(len(learners))]
 			if r.Intn(2) == 0 {
-				cc = pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: v}
+				cc = confChangeV1(pb.ConfChangeAddNode, v)
 			} else {
-				cc = pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode, NodeID: v}}}
+				cc = confChange(pb.ConfChangeTransitionAuto, "v%d", v)
 			}
 		case k == 2:
 			if v := removable(); v != 0 {
 				if r.Intn(2) == 0 {
-					cc = pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: v}
+					cc = confChangeV1(pb.ConfChangeRemoveNode, v)
 				} else {
-					cc = pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeRemoveNode, NodeID: v}}}
+					cc = confChange(pb.ConfChangeTransitionAuto, "r%d", v)
 				}
 			}
 		case (k == 3 || k == 5) && len(learners) > 0:
@@ -133,18 +135,16 @@ func (h *harness) membership(adversarial bool) {
 			if r.Intn(2) == 0 {
 				tr = pb.ConfChangeTransitionJointExplicit
 			}
-			ch := []pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode, NodeID: v}}
 			if rm := removable(); rm != 0 {
-				ch = append(ch, pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode, NodeID: rm})
+				cc = confChange(tr, "v%d r%d", v, rm)
+			} else {
+				cc = confChange(tr, "v%d", v)
 			}
-			cc = pb.ConfChangeV2{Transition: tr, Changes: ch}
 		case k == 4 && len(spares) > 0 && len(down) > 0:
 			// Replace a failed voter: remove it and add a spare, jointly.
 			s := spares[r.Intn(len(spares))]
 			added[s-1] = true
-			cc = pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointImplicit, Changes: []pb.ConfChangeSingle{
-				{Type: pb.ConfChangeRemoveNode, NodeID: down[r.Intn(len(down))]},
-				{Type: pb.ConfChangeAddLearnerNode, NodeID: s}}}
+			cc = confChange(pb.ConfChangeTransitionJointImplicit, "r%d l%d", down[r.Intn(len(down))], s)
 		}
 		if cc != nil && l.ProposeConfChange(cc) {
 			h.fact(li, "etcd: a conf change was proposed")
@@ -372,4 +372,24 @@ func init() {
 	registerFeature(feature{name: "unsafe-conf-on-append", net: lossy, faults: featureFaults, unsafe: true,
 		over: map[string]string{kUnsafe: UnsafeConfOnAppend, kMembership: MembershipSafe, kSpares: "3"},
 		desc: "UNSAFE host: a leader applies a conf change as soon as it appends it, not once it is committed and applied: the membership checks must fail"})
+}
+
+// confChange returns a ConfChangeV2 of transition tr whose changes are
+// given in etcd's compact syntax (pbConfChangeV2); the format is the
+// caller's, so a parse error is a bug.
+func confChange(tr pb.ConfChangeTransition, format string, ids ...any) *pb.ConfChangeV2 {
+	cc, err := pbConfChangeV2(tr, fmt.Sprintf(format, ids...))
+	if err != nil {
+		panic(fmt.Sprintf("etcdsim: conf change %q: %v", format, err))
+	}
+	return cc
+}
+
+// confChangeV1 returns an old-style ConfChange of typ for node.
+func confChangeV1(typ pb.ConfChangeType, node uint64) *pb.ConfChange {
+	cc, err := pbConfChangeV1(typ, node)
+	if err != nil {
+		panic(fmt.Sprintf("etcdsim: conf change %v %d: %v", typ, node, err))
+	}
+	return cc
 }
