@@ -115,9 +115,9 @@ func (m *MemberCheck) NormalApplied(server int, index, term uint64) {
 // another server got a different ConfState at index (compared as sets) or
 // applied a normal entry there, and etcd.conf-valid when cs breaks etcd's
 // configuration invariants.
-func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs pb.ConfState) {
-	if why := confInvalid(&cs); why != "" {
-		m.fail(CheckConfValid, "server %d applied the conf change at index %d (term %d) and got %s: %s", server, index, term, fmtConf(&cs), why)
+func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs *pb.ConfState) {
+	if why := confInvalid(cs); why != "" {
+		m.fail(CheckConfValid, "server %d applied the conf change at index %d (term %d) and got %s: %s", server, index, term, fmtConf(cs), why)
 		return
 	}
 	s := m.slot(index)
@@ -132,15 +132,15 @@ func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs pb.ConfStat
 	i := m.confIndex(index)
 	if i < len(m.confs) && m.confs[i].index == index {
 		c := &m.confs[i]
-		if !sameConf(c.cs, &cs) {
+		if !sameConf(c.cs, cs) {
 			m.fail(CheckConfAgree, "server %d applied the conf change at index %d (term %d) and got %s; server %d got %s (term %d)",
-				server, index, term, fmtConf(&cs), c.server, fmtConf(c.cs), c.term)
+				server, index, term, fmtConf(cs), c.server, fmtConf(c.cs), c.term)
 		}
 		return
 	}
 	m.confs = append(m.confs, confAt{})
 	copy(m.confs[i+1:], m.confs[i:])
-	m.confs[i] = confAt{index: index, term: term, server: server, cs: cloneConf(&cs)}
+	m.confs[i] = confAt{index: index, term: term, server: server, cs: cloneConf(cs)}
 }
 
 // SnapshotConf: server's state now starts from a snapshot through index
@@ -149,18 +149,18 @@ func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs pb.ConfStat
 // below index produced, when the checker has seen that conf change applied
 // (every conf change at or below a snapshot's index was applied by the
 // server that took it, so it is known unless the cluster booted with it).
-func (m *MemberCheck) SnapshotConf(server int, index uint64, cs pb.ConfState) {
-	if why := confInvalid(&cs); why != "" {
-		m.fail(CheckConfValid, "server %d's snapshot at index %d holds %s: %s", server, index, fmtConf(&cs), why)
+func (m *MemberCheck) SnapshotConf(server int, index uint64, cs *pb.ConfState) {
+	if why := confInvalid(cs); why != "" {
+		m.fail(CheckConfValid, "server %d's snapshot at index %d holds %s: %s", server, index, fmtConf(cs), why)
 		return
 	}
 	i := m.confIndex(index + 1)
 	if i == 0 {
 		return
 	}
-	if c := &m.confs[i-1]; !sameConf(c.cs, &cs) {
+	if c := &m.confs[i-1]; !sameConf(c.cs, cs) {
 		m.fail(CheckConfAgree, "server %d's snapshot at index %d holds %s, but the conf change at index %d (applied by server %d) produced %s",
-			server, index, fmtConf(&cs), c.index, c.server, fmtConf(c.cs))
+			server, index, fmtConf(cs), c.index, c.server, fmtConf(c.cs))
 	}
 }
 
@@ -246,15 +246,15 @@ func (m *MemberCheck) failPending(later, earlier confCommit) {
 // majority-th highest Match among Voters, the minimum over both halves when
 // joint; learners and IDs outside cs never count) or a Match is reported for
 // an ID in no part of cs.
-func (m *MemberCheck) LeaderCommit(server int, term, commit uint64, matches map[uint64]uint64, cs pb.ConfState) {
+func (m *MemberCheck) LeaderCommit(server int, term, commit uint64, matches map[uint64]uint64, cs *pb.ConfState) {
 	stray := uint64(0)
 	for id := range matches {
-		if !inConf(&cs, id) && (stray == 0 || id < stray) {
+		if !inConf(cs, id) && (stray == 0 || id < stray) {
 			stray = id
 		}
 	}
 	if stray != 0 {
-		m.fail(CheckQuorum, "leader %d (term %d) tracks progress for peer %d, which is in no part of its configuration %s", server, term, stray, fmtConf(&cs))
+		m.fail(CheckQuorum, "leader %d (term %d) tracks progress for peer %d, which is in no part of its configuration %s", server, term, stray, fmtConf(cs))
 		return
 	}
 	q := m.quorumIndex(cs.Voters, matches)
@@ -263,7 +263,7 @@ func (m *MemberCheck) LeaderCommit(server int, term, commit uint64, matches map[
 	}
 	if commit > q {
 		m.fail(CheckQuorum, "leader %d (term %d) committed through %d, but the voters of %s have matched only through %d (matches %s)",
-			server, term, commit, fmtConf(&cs), q, fmtMatches(matches))
+			server, term, commit, fmtConf(cs), q, fmtMatches(matches))
 	}
 }
 

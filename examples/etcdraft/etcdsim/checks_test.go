@@ -37,8 +37,8 @@ func (f *failures) none(t *testing.T, what string) {
 	}
 }
 
-func conf(voters, learners, outgoing, next []uint64, auto bool) pb.ConfState {
-	cs := pb.ConfState{Voters: voters, Learners: learners, VotersOutgoing: outgoing, LearnersNext: next}
+func conf(voters, learners, outgoing, next []uint64, auto bool) *pb.ConfState {
+	cs := &pb.ConfState{Voters: voters, Learners: learners, VotersOutgoing: outgoing, LearnersNext: next}
 	pbSetBool(&cs.AutoLeave, auto)
 	return cs
 }
@@ -304,7 +304,7 @@ func newTCluster(t *testing.T, n, voters int) *tcluster {
 			if err := pbCallSnapshot(st.ApplySnapshot, pbNewSnapshot(1, 1, nd.cs, nil)); err != nil {
 				t.Fatal(err)
 			}
-			c.member.SnapshotConf(int(id-1), 1, *nd.cs)
+			c.member.SnapshotConf(int(id-1), 1, nd.cs)
 		}
 		rn, err := raft.NewRawNode(&raft.Config{
 			ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: st,
@@ -342,7 +342,7 @@ func (c *tcluster) handle(i int) {
 				// Before this Ready's entries are applied: the tracker
 				// counted with the ConfState of the last ApplyConfChange.
 				ReadMatches(nd.rn, c.matches)
-				c.member.LeaderCommit(i, term, commit, c.matches, *nd.cs)
+				c.member.LeaderCommit(i, term, commit, c.matches, nd.cs)
 				c.counts["commit"]++
 			}
 			nd.commit = max(nd.commit, pbU64(hs.Commit))
@@ -361,7 +361,7 @@ func (c *tcluster) handle(i int) {
 			}
 			m := pbMeta(snap)
 			nd.cs = pbConfState(&m.ConfState)
-			c.member.SnapshotConf(i, pbU64(m.Index), *nd.cs)
+			c.member.SnapshotConf(i, pbU64(m.Index), nd.cs)
 			c.counts["snapshot"]++
 		}
 		if err := nd.st.Append(rd.Entries); err != nil {
@@ -401,7 +401,7 @@ func (c *tcluster) handle(i int) {
 			nd.cs = nd.rn.ApplyConfChange(cc)
 			confs = true
 			c.member.ConfCommitted(index, eterm)
-			c.member.ConfApplied(i, index, eterm, *nd.cs)
+			c.member.ConfApplied(i, index, eterm, nd.cs)
 			c.counts["conf-applied"]++
 			if len(nd.cs.VotersOutgoing) > 0 {
 				c.counts["joint"]++
@@ -614,7 +614,7 @@ func testChecksRealEtcdBody(t *testing.T) {
 	c.f.none(t, "real etcd raft")
 	want := conf(ids(1, 3, 4, 5), nil, nil, nil, false)
 	for i, nd := range c.nodes {
-		if i != 1 && !sameConf(nd.cs, &want) {
+		if i != 1 && !sameConf(nd.cs, want) {
 			t.Fatalf("server %d ends with %s", i, fmtConf(nd.cs))
 		}
 	}

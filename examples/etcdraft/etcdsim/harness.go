@@ -133,7 +133,7 @@ type harness struct {
 	prg *ProgressCheck
 	ano *Anomalies
 	// conf is the latest configuration any peer applied (by index).
-	conf       pb.ConfState
+	conf       *pb.ConfState
 	confIndex  uint64
 	confCommit uint64 // the highest conf change reported committed
 	// digests[i] is the state machine digest after index i, as first seen.
@@ -159,6 +159,14 @@ type hooks struct {
 	*raftcheck.Checker
 	h *harness
 }
+
+// The node finds these by type assertion: a signature that drifts from
+// the interfaces would silently turn the checks off.
+var (
+	_ Auditor        = hooks{}
+	_ MemberObserver = hooks{}
+	_ StateObserver  = hooks{}
+)
 
 // BecameLeader forwards to the checker and the anomaly bounds.
 func (o hooks) BecameLeader(server int, term uint64) {
@@ -195,7 +203,7 @@ func (o hooks) NormalApplied(server int, index, term uint64) {
 }
 
 // SnapshotConf feeds the membership checker.
-func (o hooks) SnapshotConf(server int, index uint64, cs pb.ConfState) {
+func (o hooks) SnapshotConf(server int, index uint64, cs *pb.ConfState) {
 	o.h.mem.SnapshotConf(server, index, cs)
 }
 
@@ -204,7 +212,7 @@ func (o hooks) TermSeen(server int, term uint64) { o.h.ano.Term(server, term, o.
 
 // ConfApplied feeds the membership checker and tracks the latest
 // configuration.
-func (o hooks) ConfApplied(server int, index, term uint64, cs pb.ConfState) {
+func (o hooks) ConfApplied(server int, index, term uint64, cs *pb.ConfState) {
 	h := o.h
 	h.mem.ConfApplied(server, index, term, cs)
 	if index > h.confIndex {
@@ -229,7 +237,7 @@ func (o hooks) ConfCommitted(index, term uint64) {
 
 // LeaderStatus feeds the quorum and progress checks from the leader's
 // Status.
-func (o hooks) LeaderStatus(server int, term, commit, lastIndex uint64, st *raft.Status, cs pb.ConfState) {
+func (o hooks) LeaderStatus(server int, term, commit, lastIndex uint64, st *raft.Status, cs *pb.ConfState) {
 	h := o.h
 	clear(h.matches)
 	clear(h.progress)
@@ -337,6 +345,7 @@ func newHarness(c *scenarios.Cluster, net sim.NetOptions) (*harness, error) {
 	for i := 0; i < all; i++ {
 		h.ids = append(h.ids, first+sim.NodeID(i))
 	}
+	h.conf = new(pb.ConfState)
 	for i := 0; i < n; i++ {
 		h.conf.Voters = append(h.conf.Voters, uint64(i+1))
 	}
@@ -486,7 +495,7 @@ func (h *harness) finalState() map[string]kvcheck.State {
 func (h *harness) members() []int {
 	var out []int
 	for i := range h.ids {
-		if isMember(&h.conf, uint64(i+1)) {
+		if isMember(h.conf, uint64(i+1)) {
 			out = append(out, i)
 		}
 	}

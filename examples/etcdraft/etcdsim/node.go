@@ -49,11 +49,13 @@ type StateObserver interface {
 // MemberObserver is an optional Observer extension for membership and the
 // leader's bookkeeping: conf changes as peers apply them, conf changes as
 // leaders append and commit them, and the leader's progress whenever its
-// commit index advances (read white-box from RawNode.Status).
+// commit index advances (read white-box from RawNode.Status). A ConfState
+// passed in is never modified afterwards (a new one is made at each change)
+// and must not be modified by the observer.
 type MemberObserver interface {
 	// ConfApplied: the peer applied the conf change at (index, term);
 	// ApplyConfChange returned cs.
-	ConfApplied(server int, index, term uint64, cs pb.ConfState)
+	ConfApplied(server int, index, term uint64, cs *pb.ConfState)
 	// LeaderAppendedConf: the leader of term appended a conf change at
 	// index while its applied index was applied.
 	LeaderAppendedConf(server int, term, index, applied uint64)
@@ -62,12 +64,12 @@ type MemberObserver interface {
 	// LeaderStatus: the leader's commit index advanced to commit; st is
 	// its RawNode.Status() (progress of every peer) and cs the
 	// configuration it has applied.
-	LeaderStatus(server int, term, commit, lastIndex uint64, st *raft.Status, cs pb.ConfState)
+	LeaderStatus(server int, term, commit, lastIndex uint64, st *raft.Status, cs *pb.ConfState)
 	// NormalApplied: the peer applied the normal entry at (index, term).
 	NormalApplied(server int, index, term uint64)
 	// SnapshotConf: the peer's state now starts from a snapshot through
 	// index holding configuration cs.
-	SnapshotConf(server int, index uint64, cs pb.ConfState)
+	SnapshotConf(server int, index uint64, cs *pb.ConfState)
 	// TermSeen: the peer's HardState term is now term.
 	TermSeen(server int, term uint64)
 }
@@ -161,7 +163,7 @@ type Node struct {
 	aud Auditor
 	sob StateObserver
 	mob MemberObserver
-	cs  pb.ConfState
+	cs  *pb.ConfState // the applied configuration (replaced, never modified)
 	sm  *machine
 	srv *server
 
@@ -183,7 +185,7 @@ type Node struct {
 	// out (Entries, in both storage modes): leaders report its committed
 	// entries to the Observer from here, since with asynchronous writes
 	// a leader may count an entry committed before its own storage has it.
-	shadow   []pb.Entry
+	shadow   []shadowEntry
 	reported uint64
 	// memTerms[i] is the term of index memBase+i of the RawNode's log as
 	// the Readies handed it out: with asynchronous writes the white-box
@@ -193,13 +195,17 @@ type Node struct {
 	memBase  uint64
 
 	// Asynchronous storage: the append and apply "threads".
-	appendQ, applyQ       []pb.Message
+	appendQ, applyQ       []*pb.Message
 	appendBusy, applyBusy bool
 	appendFn, applyFn     func()
 
 	tickFn func()
 	stepFn func()
-	stepM  pb.Message
+	stepM  *pb.Message
+	// rd and ard hold the Ready being handled by drain and by the append
+	// thread (in the node, so that the pointers into them that persisting
+	// takes do not move a stack Ready to the heap at every call).
+	rd, ard raft.Ready
 	// snapsSent are the peers a MsgSnap went to in this Ready: reported
 	// to the RawNode (ReportSnapshot) after Advance, as etcd's transport
 	// does once a snapshot is streamed; without it a lost MsgSnap would
@@ -210,13 +216,29 @@ type Node struct {
 	unreachable []uint64
 }
 
+// shadowEntry is an entry of Node.shadow: what the Observer is told of it.
+type shadowEntry struct {
+	index, term uint64
+	conf        bool // not a normal entry
+	data        []byte
+}
+
+// appendShadow appends ents to s as shadow entries.
+func appendShadow[E pbEntryT](s []shadowEntry, ents []E) []shadowEntry {
+	for i := range ents {
+		e := pbEntryAt(ents, i)
+		s = append(s, shadowEntry{index: pbU64(e.Index), term: pbU64(e.Term), conf: pbEntryType(e.Type) != pb.EntryNormal, data: e.Data})
+	}
+	return s
+}
+
 // removalDelay is how long a peer that applied its own removal keeps
 // running Raft before it stops (etcd v3.6's stopWithDelay).
 const removalDelay = sim.Second
 
 // New returns a node for cfg (a sim.Factory builds one per incarnation).
 func New(cfg Config) *Node {
-	n := &Node{cfg: cfg}
+	n := &Node{cfg: cfg, cs: new(pb.ConfState)}
 	if cfg.Audit {
 		n.aud, _ = cfg.Observer.(Auditor)
 	}
@@ -241,15 +263,24 @@ func (n *Node) spare() bool { return n.cfg.Me >= n.cfg.Voters }
 // membership (the initial voters) at index 1, term 1. It is the same on
 // every peer and recomputed at each boot, so it needs no disk. A spare
 // peer starts from nothing and is sent a snapshot once it is added.
-func (n *Node) bootSnapshot() pb.Snapshot {
+func (n *Node) bootSnapshot() *pb.Snapshot {
 	if n.spare() {
-		return pb.Snapshot{}
+		return new(pb.Snapshot)
 	}
-	var cs pb.ConfState
+	cs := new(pb.ConfState)
 	for i := 0; i < n.cfg.Voters; i++ {
 		cs.Voters = append(cs.Voters, uint64(i+1))
 	}
-	return pb.Snapshot{Data: encodeState(1, 0), Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}
+	return pbNewSnapshot(1, 1, cs, encodeState(1, 0))
+}
+
+// snapConf returns a copy of the configuration a snapshot holds (empty if
+// none).
+func snapConf(s *pb.Snapshot) *pb.ConfState {
+	if m := pbMeta(s); m != nil {
+		return pbCloneConf(pbConfState(&m.ConfState))
+	}
+	return pbCloneConf(nil)
 }
 
 // encodeState is the snapshot data of an empty KV state machine after
@@ -297,7 +328,7 @@ func (n *Node) Start(env *sim.Env) {
 	if !env.Alive() {
 		return
 	}
-	si, stm := snap.Metadata.Index, snap.Metadata.Term
+	si, stm := snapIndexTerm(snap)
 	n.sm = newMachine()
 	if si > 0 || len(snap.Data) > 0 {
 		m, err := decodeMachine(snap.Data)
@@ -308,21 +339,21 @@ func (n *Node) Start(env *sim.Env) {
 		}
 		n.sm = m
 	}
-	n.cs = snap.Metadata.ConfState
+	n.cs = snapConf(snap)
 	n.applied, n.snapIndex = si, si
 	hs, _, _ := st.ms.InitialState()
-	n.term, n.commit = hs.Term, hs.Commit
-	n.reported = hs.Commit
+	n.term, n.commit = pbU64(hs.Term), pbU64(hs.Commit)
+	n.reported = n.commit
 	n.memBase, n.memTerms = si, append(n.memTerms[:0], stm)
 	for i := range kept {
-		n.memTerms = append(n.memTerms, kept[i].Term)
+		n.memTerms = append(n.memTerms, pbU64(kept[i].Term))
 	}
 	for i := range kept {
-		if kept[i].Index > n.reported {
-			n.shadow = append(n.shadow, kept[i])
+		if pbU64(kept[i].Index) > n.reported {
+			n.shadow = appendShadow(n.shadow, kept[i:i+1])
 		}
 	}
-	if len(n.cs.Voters) > 0 && !isMember(&n.cs, uint64(n.cfg.Me+1)) {
+	if len(n.cs.Voters) > 0 && !isMember(n.cs, uint64(n.cfg.Me+1)) {
 		// Restarted after applying its own removal: stay stopped.
 		n.removed = true
 	}
@@ -330,10 +361,10 @@ func (n *Node) Start(env *sim.Env) {
 		if n.aud != nil {
 			n.aud.LogBase(n.cfg.Me, si, stm, si)
 			prev := stm
-			for i := range kept {
-				e := &kept[i]
-				n.aud.LogAppended(n.cfg.Me, e.Index, e.Term, prev, e.Data, len(e.Data) == 0)
-				prev = e.Term
+			for _, e := range kept {
+				t := pbU64(e.Term)
+				n.aud.LogAppended(n.cfg.Me, pbU64(e.Index), t, prev, e.Data, len(e.Data) == 0)
+				prev = t
 			}
 		}
 		o.SnapshotInstalled(n.cfg.Me, si, stm)
@@ -411,7 +442,7 @@ func (n *Node) tick() {
 	n.env.After(n.cfg.Tick, n.tickFn)
 }
 
-func (n *Node) step() { _ = n.rn.Step(n.stepM) }
+func (n *Node) step() { _ = pbStep(n.rn, n.stepM) }
 
 // Receive steps a delivered etcd raft message into the RawNode and serves
 // clients' requests.
@@ -426,9 +457,9 @@ func (n *Node) Receive(from sim.NodeID, msg sim.Message) {
 	if m == nil || n.rn == nil || n.removed {
 		return
 	}
-	n.stepM = *m
+	n.stepM = pbOwnMsg(m)
 	n.do(n.stepFn)
-	n.stepM = pb.Message{}
+	n.stepM = nil
 }
 
 // Propose hands a client command to the RawNode (a follower forwards it to
@@ -490,8 +521,9 @@ func (n *Node) Removed() bool { return n.removed }
 // Applied returns the peer's applied index.
 func (n *Node) Applied() uint64 { return n.applied }
 
-// ConfState returns the configuration the peer has applied.
-func (n *Node) ConfState() pb.ConfState { return n.cs }
+// ConfState returns the configuration the peer has applied (not to be
+// modified).
+func (n *Node) ConfState() *pb.ConfState { return n.cs }
 
 // Store returns the peer's KV state machine.
 func (n *Node) Store() *kv.Store {
@@ -507,7 +539,7 @@ func (n *Node) Inspect() any {
 		return "not running: " + n.dead
 	}
 	s := n.rn.BasicStatus()
-	out := fmt.Sprintf("id=%d %v term=%d vote=%d commit=%d applied=%d lead=%d removed=%v conf=%v", s.ID, s.RaftState, s.Term, s.Vote, s.Commit, s.Applied, s.Lead, n.removed, n.cs.String())
+	out := fmt.Sprintf("id=%d %v term=%d vote=%d commit=%d applied=%d lead=%d removed=%v conf=%v", s.ID, s.RaftState, pbU64(s.Term), pbU64(s.Vote), pbU64(s.Commit), s.Applied, s.Lead, n.removed, n.cs.String())
 	if s.RaftState == raft.StateLeader {
 		st := n.rn.Status()
 		ids := make([]uint64, 0, len(st.Progress))
@@ -530,17 +562,18 @@ func (n *Node) Inspect() any {
 // ran.
 func (n *Node) drain() {
 	for n.env.Alive() && !n.removed && n.rn.HasReady() {
-		rd := n.rn.Ready()
+		n.rd = n.rn.Ready()
+		rd := &n.rd
 		if n.cfg.Async {
-			n.handleAsync(&rd)
+			n.handleAsync(rd)
 		} else {
-			n.handle(&rd)
+			n.handle(rd)
 		}
 		if !n.env.Alive() {
 			return
 		}
 		if !n.cfg.Async {
-			n.rn.Advance(rd)
+			n.rn.Advance(*rd)
 		}
 		for _, to := range n.snapsSent {
 			n.rn.ReportSnapshot(to, raft.SnapshotFinish)
@@ -569,11 +602,12 @@ func (n *Node) stop() {
 // soft takes the Ready's SoftState and HardState: leadership, term, and a
 // leader change, which fails a read round waiting for its ReadState.
 func (n *Node) soft(rd *raft.Ready) {
-	if !raft.IsEmptyHardState(rd.HardState) {
-		if rd.HardState.Term != n.term && n.mob != nil {
-			n.mob.TermSeen(n.cfg.Me, rd.HardState.Term)
+	if hs := pbHardState(&rd.HardState); !pbIsEmptyHardState(hs) {
+		t := pbU64(hs.Term)
+		if t != n.term && n.mob != nil {
+			n.mob.TermSeen(n.cfg.Me, t)
 		}
-		n.term = rd.HardState.Term
+		n.term = t
 	}
 	if rd.SoftState != nil {
 		n.leader = rd.SoftState.RaftState == raft.StateLeader
@@ -591,44 +625,45 @@ func (n *Node) soft(rd *raft.Ready) {
 			obs.BecameLeader(n.cfg.Me, n.term)
 		}
 	}
-	if n.cfg.Async && n.aud != nil && !raft.IsEmptySnap(rd.Snapshot) {
-		m := rd.Snapshot.Metadata
-		n.memBase, n.memTerms = m.Index, append(n.memTerms[:0], m.Term)
-		n.aud.LogBase(n.cfg.Me, m.Index, m.Term, m.Index)
+	if n.cfg.Async && n.aud != nil {
+		if snap := pbSnapshot(&rd.Snapshot); !pbIsEmptySnap(snap) {
+			mi, mt := snapIndexTerm(snap)
+			n.memBase, n.memTerms = mi, append(n.memTerms[:0], mt)
+			n.aud.LogBase(n.cfg.Me, mi, mt, mi)
+		}
 	}
 	// The log as the Ready hands it out (shadow), and conf changes a
 	// leader appends.
 	if len(rd.Entries) > 0 {
 		if n.cfg.Async && n.aud != nil {
-			n.auditHandOff(rd.Entries)
+			auditHandOff(n, rd.Entries)
 		}
 		ents := rd.Entries
-		first := ents[0].Index
+		first := pbU64(ents[0].Index)
 		switch {
 		case first <= n.reported:
 			k := 0
-			for k < len(ents) && ents[k].Index <= n.reported {
+			for k < len(ents) && pbU64(ents[k].Index) <= n.reported {
 				k++
 			}
-			ents = ents[k:]
-			n.shadow = append(n.shadow[:0], ents...)
+			n.shadow = appendShadow(n.shadow[:0], ents[k:])
 		default:
 			keep := int(first - n.reported - 1)
 			if keep > len(n.shadow) {
 				keep = len(n.shadow)
 			}
-			n.shadow = append(n.shadow[:keep], ents...)
+			n.shadow = appendShadow(n.shadow[:keep], ents)
 		}
 		if n.leader && n.mob != nil {
 			for i := range rd.Entries {
-				if e := &rd.Entries[i]; e.Type != pb.EntryNormal {
-					n.mob.LeaderAppendedConf(n.cfg.Me, n.term, e.Index, n.applied)
+				if e := pbEntryAt(rd.Entries, i); pbEntryType(e.Type) != pb.EntryNormal {
+					n.mob.LeaderAppendedConf(n.cfg.Me, n.term, pbU64(e.Index), n.applied)
 				}
 			}
 		}
 		if n.cfg.Unsafe == UnsafeConfOnAppend && n.leader {
 			for i := range rd.Entries {
-				if e := &rd.Entries[i]; e.Type != pb.EntryNormal {
+				if e := pbEntryAt(rd.Entries, i); pbEntryType(e.Type) != pb.EntryNormal {
 					n.applyConf(e, true)
 				}
 			}
@@ -641,74 +676,77 @@ func (n *Node) soft(rd *raft.Ready) {
 
 // auditHandOff reports entries to the auditor as they enter the RawNode's
 // log (asynchronous writes).
-func (n *Node) auditHandOff(ents []pb.Entry) {
-	for len(ents) > 0 && ents[0].Index <= n.memBase {
+func auditHandOff[E pbEntryT](n *Node, ents []E) {
+	for len(ents) > 0 && pbU64(pbEntryAt(ents, 0).Index) <= n.memBase {
 		ents = ents[1:]
 	}
 	if len(ents) == 0 {
 		return
 	}
-	k := ents[0].Index - n.memBase
+	first := pbU64(pbEntryAt(ents, 0).Index)
+	k := first - n.memBase
 	if k > uint64(len(n.memTerms)) {
-		n.env.Fail("etcd.host", "server %d: entries from %d after a log ending at %d", n.cfg.Me, ents[0].Index, n.memBase+uint64(len(n.memTerms))-1)
+		n.env.Fail("etcd.host", "server %d: entries from %d after a log ending at %d", n.cfg.Me, first, n.memBase+uint64(len(n.memTerms))-1)
 		return
 	}
 	prev := n.memTerms[k-1]
 	n.memTerms = n.memTerms[:k]
 	for i := range ents {
-		e := &ents[i]
-		n.aud.LogAppended(n.cfg.Me, e.Index, e.Term, prev, e.Data, len(e.Data) == 0)
-		n.memTerms = append(n.memTerms, e.Term)
-		prev = e.Term
+		e := pbEntryAt(ents, i)
+		t := pbU64(e.Term)
+		n.aud.LogAppended(n.cfg.Me, pbU64(e.Index), t, prev, e.Data, len(e.Data) == 0)
+		n.memTerms = append(n.memTerms, t)
+		prev = t
 	}
 }
 
 // commitSeen takes a HardState's commit index: a leader reports the
 // entries newly committed (from the shadow log) to the Observer and its
 // progress to the MemberObserver.
-func (n *Node) commitSeen(hs pb.HardState) {
-	if raft.IsEmptyHardState(hs) {
+func (n *Node) commitSeen(hs *pb.HardState) {
+	if pbIsEmptyHardState(hs) {
 		return
 	}
 	obs := n.cfg.Observer
-	if hs.Commit > n.reported {
+	commit := pbU64(hs.Commit)
+	if commit > n.reported {
 		k := 0
-		for k < len(n.shadow) && n.shadow[k].Index <= hs.Commit {
+		for k < len(n.shadow) && n.shadow[k].index <= commit {
 			e := &n.shadow[k]
-			if n.leader && obs != nil && e.Index > n.reported {
-				obs.Committed(n.cfg.Me, e.Index, e.Term, e.Data)
-				if e.Type != pb.EntryNormal && n.mob != nil {
-					n.mob.ConfCommitted(e.Index, e.Term)
+			if n.leader && obs != nil && e.index > n.reported {
+				obs.Committed(n.cfg.Me, e.index, e.term, e.data)
+				if e.conf && n.mob != nil {
+					n.mob.ConfCommitted(e.index, e.term)
 				}
 			}
 			k++
 		}
 		n.shadow = append(n.shadow[:0], n.shadow[k:]...)
-		n.reported = hs.Commit
+		n.reported = commit
 	}
-	if n.leader && n.mob != nil && hs.Commit > n.commit {
+	if n.leader && n.mob != nil && commit > n.commit {
 		// The leader's own Match trails its log here (its append
 		// response is stepped at Advance, or by the append thread), and
 		// with async writes followers may be ahead of it: no last index
 		// is claimed.
 		st := n.rn.Status()
-		n.mob.LeaderStatus(n.cfg.Me, n.term, hs.Commit, 0, &st, n.cs)
+		n.mob.LeaderStatus(n.cfg.Me, n.term, commit, 0, &st, n.cs)
 	}
-	n.commit = hs.Commit
+	n.commit = commit
 }
 
 func (n *Node) handle(rd *raft.Ready) {
 	n.soft(rd)
 	switch n.cfg.Unsafe {
 	case UnsafeSendBeforePersist:
-		n.send(rd.Messages)
+		sendAll(n, rd.Messages)
 		n.persist(rd, true)
 	case UnsafeVoteBeforePersist:
 		n.persist(rd, false)
 		if !n.env.Alive() {
 			return
 		}
-		n.send(rd.Messages)
+		sendAll(n, rd.Messages)
 		n.persistHard(rd)
 	default:
 		n.persist(rd, true)
@@ -716,11 +754,11 @@ func (n *Node) handle(rd *raft.Ready) {
 	if !n.env.Alive() {
 		return
 	}
-	n.commitSeen(rd.HardState)
+	n.commitSeen(pbHardState(&rd.HardState))
 	if n.cfg.Unsafe != UnsafeSendBeforePersist && n.cfg.Unsafe != UnsafeVoteBeforePersist {
-		n.send(rd.Messages)
+		sendAll(n, rd.Messages)
 	}
-	n.apply(rd.CommittedEntries)
+	applyEntries(n, rd.CommittedEntries)
 }
 
 // handleAsync hands a Ready to the storage threads (etcd's
@@ -728,24 +766,24 @@ func (n *Node) handle(rd *raft.Ready) {
 // MsgStorageApply to the apply thread, everything else to the network.
 func (n *Node) handleAsync(rd *raft.Ready) {
 	n.soft(rd)
-	n.commitSeen(rd.HardState)
+	n.commitSeen(pbHardState(&rd.HardState))
 	for i := range rd.Messages {
-		m := &rd.Messages[i]
-		switch m.To {
+		m := pbMsgAt(rd.Messages, i)
+		switch pbU64(m.To) {
 		case raft.LocalAppendThread:
-			n.appendQ = append(n.appendQ, *m)
+			n.appendQ = append(n.appendQ, m)
 			if !n.appendBusy {
 				n.appendBusy = true
 				n.env.After(n.asyncDelay(), n.appendFn)
 			}
 		case raft.LocalApplyThread:
-			n.applyQ = append(n.applyQ, *m)
+			n.applyQ = append(n.applyQ, m)
 			if !n.applyBusy {
 				n.applyBusy = true
 				n.env.After(n.asyncDelay(), n.applyFn)
 			}
 		default:
-			n.send(rd.Messages[i : i+1])
+			n.sendMsg(m)
 		}
 	}
 }
@@ -759,24 +797,27 @@ func (n *Node) asyncDelay() sim.Duration {
 
 // appendNext completes the append thread's oldest MsgStorageAppend: its
 // snapshot, entries and HardState made durable, then its responses
-// delivered (to this peer's RawNode, or over the network).
+// delivered (to this peer's RawNode, or over the network). The queued
+// message is the Ready's own (etcd raft never writes a Ready's messages
+// after handing them out).
 func (n *Node) appendNext() {
 	if !n.env.Alive() || n.removed || len(n.appendQ) == 0 {
 		n.appendBusy = false
 		return
 	}
 	m := n.appendQ[0]
-	n.appendQ[0] = pb.Message{}
+	n.appendQ[0] = nil
 	n.appendQ = n.appendQ[1:]
 	// A MsgStorageAppend without responses needs no durability (etcd's
 	// contract); one with responses must be durable before they go.
-	rd := raft.Ready{Entries: m.Entries, HardState: pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit},
-		MustSync: len(m.Responses) > 0 || n.cfg.Unsafe == UnsafeAsyncRespondEarly}
+	rd := &n.ard
+	*rd = raft.Ready{Entries: m.Entries, MustSync: len(m.Responses) > 0 || n.cfg.Unsafe == UnsafeAsyncRespondEarly}
+	pbSetHardStateField(&rd.HardState, pbU64(m.Term), pbU64(m.Vote), pbU64(m.Commit))
 	if m.Snapshot != nil {
-		rd.Snapshot = *m.Snapshot
+		pbSetSnapshotField(&rd.Snapshot, m.Snapshot)
 	}
 	if n.cfg.Unsafe == UnsafeAsyncRespondEarly {
-		n.respond(m.Responses)
+		respond(n, m.Responses)
 		if !n.env.Alive() {
 			return
 		}
@@ -784,7 +825,7 @@ func (n *Node) appendNext() {
 	withEntropy(n.rng, func() {
 		n.inRaft = true
 		defer func() { n.inRaft = false }()
-		n.persist(&rd, true)
+		n.persist(rd, true)
 	})
 	if !n.env.Alive() {
 		return
@@ -793,7 +834,7 @@ func (n *Node) appendNext() {
 		n.env.Sometimes("etcd: an async append completed after a restart")
 	}
 	if n.cfg.Unsafe != UnsafeAsyncRespondEarly {
-		n.respond(m.Responses)
+		respond(n, m.Responses)
 	}
 	n.next(&n.appendQ, &n.appendBusy, n.appendFn)
 }
@@ -806,21 +847,21 @@ func (n *Node) applyNext() {
 		return
 	}
 	m := n.applyQ[0]
-	n.applyQ[0] = pb.Message{}
+	n.applyQ[0] = nil
 	n.applyQ = n.applyQ[1:]
 	withEntropy(n.rng, func() {
 		n.inRaft = true
 		defer func() { n.inRaft = false }()
-		n.apply(m.Entries)
+		applyEntries(n, m.Entries)
 	})
 	if !n.env.Alive() {
 		return
 	}
-	n.respond(m.Responses)
+	respond(n, m.Responses)
 	n.next(&n.applyQ, &n.applyBusy, n.applyFn)
 }
 
-func (n *Node) next(q *[]pb.Message, busy *bool, fn func()) {
+func (n *Node) next(q *[]*pb.Message, busy *bool, fn func()) {
 	if !n.env.Alive() {
 		return
 	}
@@ -833,15 +874,14 @@ func (n *Node) next(q *[]pb.Message, busy *bool, fn func()) {
 
 // respond delivers a storage message's responses: those to this peer are
 // stepped into its RawNode (then the Ready loop drained), the others sent.
-func (n *Node) respond(resps []pb.Message) {
+func respond[M pbMsgT](n *Node, resps []M) {
 	me := uint64(n.cfg.Me + 1)
 	for i := range resps {
-		r := &resps[i]
-		if r.To == me {
-			m := *r
-			n.do(func() { _ = n.rn.Step(m) })
+		r := pbMsgAt(resps, i)
+		if pbU64(r.To) == me {
+			n.do(func() { _ = pbStep(n.rn, r) })
 		} else {
-			n.send(resps[i : i+1])
+			n.sendMsg(r)
 			n.reportSends()
 		}
 		if !n.env.Alive() || n.removed {
@@ -874,11 +914,13 @@ func (n *Node) reportSends() {
 // vote-before-persist broken host writes it later).
 func (n *Node) persist(rd *raft.Ready, hard bool) {
 	st, me := n.st, n.cfg.Me
-	snap := !raft.IsEmptySnap(rd.Snapshot)
+	rs := pbSnapshot(&rd.Snapshot)
+	snap := !pbIsEmptySnap(rs)
 	if snap {
-		st.writeSnap(&rd.Snapshot)
-		if err := st.ms.ApplySnapshot(rd.Snapshot); err != nil {
-			n.env.Fail("etcd.host", "server %d: apply snapshot %d: %v", me, rd.Snapshot.Metadata.Index, err)
+		st.writeSnap(rs)
+		if err := pbCallSnapshot(st.ms.ApplySnapshot, rs); err != nil {
+			si, _ := snapIndexTerm(rs)
+			n.env.Fail("etcd.host", "server %d: apply snapshot %d: %v", me, si, err)
 			return
 		}
 		st.rewriteLog()
@@ -886,10 +928,10 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 	var prevTerm uint64
 	ents := rd.Entries
 	if len(ents) > 0 {
-		if first, _ := st.ms.FirstIndex(); ents[0].Index < first {
+		if first, _ := st.ms.FirstIndex(); pbU64(ents[0].Index) < first {
 			// Entries a snapshot covers are never persisted.
 			k := 0
-			for k < len(ents) && ents[k].Index < first {
+			for k < len(ents) && pbU64(ents[k].Index) < first {
 				k++
 			}
 			ents = ents[k:]
@@ -897,19 +939,20 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 	}
 	audit := n.aud != nil && !n.cfg.Async
 	if len(ents) > 0 {
+		first := pbU64(ents[0].Index)
 		if audit {
-			t, err := st.ms.Term(ents[0].Index - 1)
+			t, err := st.ms.Term(first - 1)
 			if err != nil {
-				n.env.Fail("etcd.host", "server %d: term at %d: %v", me, ents[0].Index-1, err)
+				n.env.Fail("etcd.host", "server %d: term at %d: %v", me, first-1, err)
 				return
 			}
 			prevTerm = t
 		}
 		if err := st.ms.Append(ents); err != nil {
-			n.env.Fail("etcd.host", "server %d: append entries from %d: %v", me, ents[0].Index, err)
+			n.env.Fail("etcd.host", "server %d: append entries from %d: %v", me, first, err)
 			return
 		}
-		st.appendEntries(ents)
+		appendEntries(st, ents)
 	}
 	if hard {
 		n.persistHard(rd)
@@ -917,7 +960,7 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 	if rd.MustSync || snap {
 		st.disk.Sync()
 		n.lazyCommit = false
-	} else if !raft.IsEmptyHardState(rd.HardState) {
+	} else if !pbIsEmptyHardState(pbHardState(&rd.HardState)) {
 		// Ready.MustSync is false: only the commit index changed, which
 		// etcd's WAL writes without an fsync (it may be lost and is
 		// recomputed); promises never rest on it.
@@ -928,19 +971,19 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 		return
 	}
 	if snap {
-		m := rd.Snapshot.Metadata
-		sm, err := decodeMachine(rd.Snapshot.Data)
-		if err != nil || sm.index != m.Index {
-			n.env.Fail("etcd.snapshot", "server %d received snapshot %d holding a bad state (%v)", me, m.Index, err)
+		mi, mt := snapIndexTerm(rs)
+		sm, err := decodeMachine(rs.Data)
+		if err != nil || sm.index != mi {
+			n.env.Fail("etcd.snapshot", "server %d received snapshot %d holding a bad state (%v)", me, mi, err)
 			return
 		}
 		n.sm = sm
-		n.cs = m.ConfState
-		n.applied, n.snapIndex = m.Index, m.Index
-		if m.Index > n.reported {
-			n.reported = m.Index
+		n.cs = snapConf(rs)
+		n.applied, n.snapIndex = mi, mi
+		if mi > n.reported {
+			n.reported = mi
 			k := 0
-			for k < len(n.shadow) && n.shadow[k].Index <= m.Index {
+			for k < len(n.shadow) && n.shadow[k].index <= mi {
 				k++
 			}
 			n.shadow = append(n.shadow[:0], n.shadow[k:]...)
@@ -950,35 +993,37 @@ func (n *Node) persist(rd *raft.Ready, hard bool) {
 			n.env.Sometimes("etcd: a new member caught up by snapshot")
 		}
 		if audit {
-			n.aud.LogBase(me, m.Index, m.Term, m.Index)
+			n.aud.LogBase(me, mi, mt, mi)
 		}
 		if obs := n.cfg.Observer; obs != nil {
-			obs.SnapshotInstalled(me, m.Index, m.Term)
+			obs.SnapshotInstalled(me, mi, mt)
 		}
 		if n.mob != nil {
-			n.mob.SnapshotConf(me, m.Index, m.ConfState)
+			n.mob.SnapshotConf(me, mi, n.cs)
 		}
 		if n.sob != nil {
-			n.sob.State(me, m.Index, n.sm.digest)
+			n.sob.State(me, mi, n.sm.digest)
 		}
 		n.srv.appliedTo(n.applied)
 	}
 	if audit {
 		for i := range ents {
-			e := &ents[i]
-			n.aud.LogAppended(me, e.Index, e.Term, prevTerm, e.Data, len(e.Data) == 0)
-			prevTerm = e.Term
+			e := pbEntryAt(ents, i)
+			t := pbU64(e.Term)
+			n.aud.LogAppended(me, pbU64(e.Index), t, prevTerm, e.Data, len(e.Data) == 0)
+			prevTerm = t
 		}
 	}
 }
 
 // persistHard writes the Ready's HardState (if any) and syncs.
 func (n *Node) persistHard(rd *raft.Ready) {
-	if raft.IsEmptyHardState(rd.HardState) {
+	hs := pbHardState(&rd.HardState)
+	if pbIsEmptyHardState(hs) {
 		return
 	}
-	n.st.writeHard(&rd.HardState)
-	if err := n.st.ms.SetHardState(rd.HardState); err != nil {
+	n.st.writeHard(hs)
+	if err := pbSetStorageHardState(n.st.ms, hs); err != nil {
 		n.env.Fail("etcd.host", "server %d: set hardstate: %v", n.cfg.Me, err)
 		return
 	}
@@ -1006,89 +1051,102 @@ func (n *Node) unsynced() []sim.DiskOp {
 	return out
 }
 
-// send puts messages on the network, reporting votes and acknowledgements
-// to the auditor with the disk's unsynced writes. A message to a peer the
-// transport cannot reach is not sent and the peer is noted unreachable.
-func (n *Node) send(msgs []pb.Message) {
+// sendAll puts messages on the network (sendMsg), stopping at the first
+// that fails the run.
+func sendAll[M pbMsgT](n *Node, msgs []M) {
 	for i := range msgs {
-		m := &msgs[i]
-		if n.aud != nil && !m.Reject {
-			switch m.Type {
-			case pb.MsgVoteResp:
-				hs := n.st.diskHardState()
-				n.aud.VoteGranted(n.cfg.Me, m.Term, int(m.To)-1, hs.Term, int(hs.Vote)-1, n.unsynced())
-			case pb.MsgAppResp:
-				unsynced := n.unsynced()
-				if n.cfg.Async && m.Term < n.term && len(unsynced) == 0 {
-					// An append thread's late response: the entries it
-					// acknowledges are durable, but the peer's log moved
-					// on (a higher term's leader truncated it) after they
-					// were handed over, so its log now cannot judge the
-					// match (etcd/async seed 1008: term 9 replaced index
-					// 286 onward while the term-8 ack of 298 was in the
-					// thread). A voter never acked past a log it voted
-					// against, so this is safe; only the durability half
-					// of the check applies.
-					break
-				}
-				n.aud.Acknowledged(n.cfg.Me, m.Term, m.Index, unsynced)
-			}
-		}
-		if m.To < 1 || int(m.To) > len(n.cfg.Peers) {
-			n.env.Fail("etcd.host", "server %d: message %v to unknown peer %d", n.cfg.Me, m.Type, m.To)
+		if !n.sendMsg(pbMsgAt(msgs, i)) {
 			return
-		}
-		to := n.cfg.Peers[m.To-1]
-		if n.cfg.Reachable != nil && !n.cfg.Reachable(to) {
-			if len(n.unreachable) == 0 || n.unreachable[len(n.unreachable)-1] != m.To {
-				n.unreachable = append(n.unreachable, m.To)
-			}
-			if m.Type == pb.MsgSnap {
-				// etcd's snapshot sender reports a failed stream, or the
-				// follower's progress would stay paused for ever.
-				n.snapsFailed = append(n.snapsFailed, m.To)
-			}
-			n.env.Sometimes("etcd: a send failed and the peer was reported unreachable")
-			continue
-		}
-		n.env.Send(to, wire(m))
-		if m.Type == pb.MsgSnap {
-			n.snapsSent = append(n.snapsSent, m.To)
 		}
 	}
 }
 
-// apply applies committed entries to the state machine, reporting each,
-// then snapshots every SnapEvery entries. A KV Put answers the clients
-// waiting for it on this peer; a conf change goes to the RawNode; the
-// first entry of a term resends a read round's ReadIndex (as etcd does).
-func (n *Node) apply(ents []pb.Entry) {
+// sendMsg puts a message on the network, reporting votes and
+// acknowledgements to the auditor with the disk's unsynced writes. A
+// message to a peer the transport cannot reach is not sent and the peer is
+// noted unreachable. False if the message names no peer (the run failed).
+func (n *Node) sendMsg(m *pb.Message) bool {
+	typ, to := pbMsgType(m.Type), pbU64(m.To)
+	if n.aud != nil && !pbBool(m.Reject) {
+		switch typ {
+		case pb.MsgVoteResp:
+			dt, dv := n.st.diskHardState()
+			n.aud.VoteGranted(n.cfg.Me, pbU64(m.Term), int(to)-1, dt, int(dv)-1, n.unsynced())
+		case pb.MsgAppResp:
+			unsynced := n.unsynced()
+			if n.cfg.Async && pbU64(m.Term) < n.term && len(unsynced) == 0 {
+				// An append thread's late response: the entries it
+				// acknowledges are durable, but the peer's log moved
+				// on (a higher term's leader truncated it) after they
+				// were handed over, so its log now cannot judge the
+				// match (etcd/async seed 1008: term 9 replaced index
+				// 286 onward while the term-8 ack of 298 was in the
+				// thread). A voter never acked past a log it voted
+				// against, so this is safe; only the durability half
+				// of the check applies.
+				break
+			}
+			n.aud.Acknowledged(n.cfg.Me, pbU64(m.Term), pbU64(m.Index), unsynced)
+		}
+	}
+	if to < 1 || to > uint64(len(n.cfg.Peers)) {
+		n.env.Fail("etcd.host", "server %d: message %v to unknown peer %d", n.cfg.Me, typ, to)
+		return false
+	}
+	peer := n.cfg.Peers[to-1]
+	if n.cfg.Reachable != nil && !n.cfg.Reachable(peer) {
+		if len(n.unreachable) == 0 || n.unreachable[len(n.unreachable)-1] != to {
+			n.unreachable = append(n.unreachable, to)
+		}
+		if typ == pb.MsgSnap {
+			// etcd's snapshot sender reports a failed stream, or the
+			// follower's progress would stay paused for ever.
+			n.snapsFailed = append(n.snapsFailed, to)
+		}
+		n.env.Sometimes("etcd: a send failed and the peer was reported unreachable")
+		return true
+	}
+	n.env.Send(peer, wire(m))
+	if typ == pb.MsgSnap {
+		n.snapsSent = append(n.snapsSent, to)
+	}
+	return true
+}
+
+// applyEntries applies committed entries to the state machine, reporting
+// each, then snapshots every SnapEvery entries. A KV Put answers the
+// clients waiting for it on this peer; a conf change goes to the RawNode;
+// the first entry of a term resends a read round's ReadIndex (as etcd
+// does).
+func applyEntries[E pbEntryT](n *Node, ents []E) {
 	me, obs := n.cfg.Me, n.cfg.Observer
-	if len(ents) > 0 && ents[len(ents)-1].Index < n.commit && !n.cfg.Async {
+	if len(ents) > 0 && pbU64(pbEntryAt(ents, len(ents)-1).Index) < n.commit && !n.cfg.Async {
 		n.env.Sometimes("etcd: a paginated Ready (committed entries held back by MaxCommittedSizePerReady)")
 	}
 	for i := range ents {
-		e := &ents[i]
-		if e.Index <= n.applied {
+		e := pbEntryAt(ents, i)
+		index := pbU64(e.Index)
+		if index <= n.applied {
 			continue
 		}
-		if e.Index != n.applied+1 {
-			n.env.Fail("etcd.host", "server %d: committed entry %d after applying %d", me, e.Index, n.applied)
+		if index != n.applied+1 {
+			n.env.Fail("etcd.host", "server %d: committed entry %d after applying %d", me, index, n.applied)
 			return
 		}
 		sm := n.sm
-		sm.digest = mix(sm.digest, e.Index, e.Data)
-		sm.index = e.Index
-		n.applied = e.Index
+		sm.digest = mix(sm.digest, index, e.Data)
+		sm.index = index
+		n.applied = index
+		normal := pbEntryType(e.Type) == pb.EntryNormal
 		switch {
-		case e.Type != pb.EntryNormal:
+		case !normal:
 			n.applyConf(e, false)
 		case len(e.Data) == 0:
 			n.srv.firstCommitInTerm()
 		case e.Data[0] == tagKV:
 			client, seq, op, err := decodeKV(e.Data)
 			if err != nil {
-				n.env.Fail("etcd.host", "server %d: entry %d: %v", me, e.Index, err)
+				n.env.Fail("etcd.host", "server %d: entry %d: %v", me, index, err)
 				return
 			}
 			res, stale := sm.applyKV(client, seq, op)
@@ -1096,14 +1154,17 @@ func (n *Node) apply(ents []pb.Entry) {
 				n.srv.applied(client, seq, res)
 			}
 		}
-		if obs != nil {
-			obs.Applied(me, e.Index, e.Term, e.Data)
-		}
-		if n.mob != nil && e.Type == pb.EntryNormal {
-			n.mob.NormalApplied(me, e.Index, e.Term)
+		if obs != nil || n.mob != nil {
+			term := pbU64(e.Term)
+			if obs != nil {
+				obs.Applied(me, index, term, e.Data)
+			}
+			if n.mob != nil && normal {
+				n.mob.NormalApplied(me, index, term)
+			}
 		}
 		if n.sob != nil {
-			n.sob.State(me, e.Index, sm.digest)
+			n.sob.State(me, index, sm.digest)
 		}
 	}
 	if len(ents) > 0 {
@@ -1119,37 +1180,38 @@ func (n *Node) apply(ents []pb.Entry) {
 // early marks the broken conf-on-append host's premature apply.
 func (n *Node) applyConf(e *pb.Entry, early bool) {
 	var cc pb.ConfChangeI
-	switch e.Type {
+	index := pbU64(e.Index)
+	switch pbEntryType(e.Type) {
 	case pb.EntryConfChange:
-		var c pb.ConfChange
-		if err := c.Unmarshal(e.Data); err != nil {
-			n.env.Fail("etcd.host", "server %d: conf change %d: %v", n.cfg.Me, e.Index, err)
+		c := new(pb.ConfChange)
+		if err := pbUnmarshal(e.Data, c); err != nil {
+			n.env.Fail("etcd.host", "server %d: conf change %d: %v", n.cfg.Me, index, err)
 			return
 		}
 		cc = c
 	case pb.EntryConfChangeV2:
-		var c pb.ConfChangeV2
-		if err := c.Unmarshal(e.Data); err != nil {
-			n.env.Fail("etcd.host", "server %d: conf change %d: %v", n.cfg.Me, e.Index, err)
+		c := new(pb.ConfChangeV2)
+		if err := pbUnmarshal(e.Data, c); err != nil {
+			n.env.Fail("etcd.host", "server %d: conf change %d: %v", n.cfg.Me, index, err)
 			return
 		}
 		cc = c
 	default:
 		return
 	}
-	if n.early[e.Index] {
+	if n.early[index] {
 		// The broken host applied it already when it appended it.
-		delete(n.early, e.Index)
+		delete(n.early, index)
 		return
 	}
 	if early {
 		if n.early == nil {
 			n.early = map[uint64]bool{}
 		}
-		n.early[e.Index] = true
+		n.early[index] = true
 	}
-	was := isMember(&n.cs, uint64(n.cfg.Me+1))
-	n.cs = *n.rn.ApplyConfChange(cc)
+	was := isMember(n.cs, uint64(n.cfg.Me+1))
+	n.cs = n.rn.ApplyConfChange(cc)
 	if early {
 		return
 	}
@@ -1157,14 +1219,14 @@ func (n *Node) applyConf(e *pb.Entry, early bool) {
 	switch {
 	case len(n.cs.VotersOutgoing) > 0:
 		n.env.Sometimes("etcd: a joint configuration was entered")
-		if !n.cs.AutoLeave {
+		if !pbBool(n.cs.AutoLeave) {
 			n.env.Sometimes("etcd: a joint configuration entered for an explicit leave")
 		}
 	case v2.LeaveJoint():
 		n.env.Sometimes("etcd: a joint configuration was left")
 	}
 	for _, c := range v2.Changes {
-		switch c.Type {
+		switch pbConfChangeType(c.Type) {
 		case pb.ConfChangeAddLearnerNode:
 			n.env.Sometimes("etcd: a learner was added")
 		case pb.ConfChangeRemoveNode:
@@ -1174,9 +1236,9 @@ func (n *Node) applyConf(e *pb.Entry, early bool) {
 		}
 	}
 	if n.mob != nil {
-		n.mob.ConfApplied(n.cfg.Me, e.Index, e.Term, n.cs)
+		n.mob.ConfApplied(n.cfg.Me, index, pbU64(e.Term), n.cs)
 	}
-	if was && !isMember(&n.cs, uint64(n.cfg.Me+1)) && !n.removing {
+	if was && !isMember(n.cs, uint64(n.cfg.Me+1)) && !n.removing {
 		// etcd's server stops a removed member one second later
 		// (stopWithDelay), serving Raft meanwhile so that the others
 		// learn the change committed.
@@ -1192,12 +1254,12 @@ func (n *Node) applyConf(e *pb.Entry, early bool) {
 // the log, keeping SnapEvery/2 entries behind it for slow followers.
 func (n *Node) snapshot() {
 	st, me := n.st, n.cfg.Me
-	snap, err := st.ms.CreateSnapshot(n.applied, &n.cs, n.sm.encode())
+	snap, err := st.ms.CreateSnapshot(n.applied, n.cs, n.sm.encode())
 	if err != nil {
 		n.env.Fail("etcd.host", "server %d: snapshot at %d: %v", me, n.applied, err)
 		return
 	}
-	st.writeSnap(&snap)
+	st.writeSnap(pbSnapshot(&snap))
 	compact := n.applied - n.cfg.SnapEvery/2
 	if first, _ := st.ms.FirstIndex(); compact >= first {
 		if last, _ := st.ms.LastIndex(); compact > last {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"testing"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestPBCompat round-trips raftpb values through the version-neutral
@@ -107,5 +109,73 @@ func TestPBCloneMsg(t *testing.T) {
 	pbSetU64(&c.Term, 4)
 	if pbU64(pbEntryAt(m.Entries, 0).Index) != 8 || pbU64(m.Term) != 3 || pbU64(pbEntryAt(c.Entries, 0).Index) != 9 {
 		t.Fatalf("clone shares state: %v / %v", m, c)
+	}
+}
+
+// TestPBCompatHost covers the helpers the host's Ready loop uses: cloned
+// configurations, Ready fields set from a storage message, storage calls,
+// conf change types, the receiver's own copy of a message and exact-capacity
+// entry copies.
+func TestPBCompatHost(t *testing.T) {
+	cs := &pb.ConfState{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{1, 2}}
+	pbSetBool(&cs.AutoLeave, true)
+	c := pbCloneConf(cs)
+	if c == cs || !sameConf(c, cs) || !pbBool(c.AutoLeave) {
+		t.Fatalf("clone %v of %v", c, cs)
+	}
+	if e := pbCloneConf(nil); e == nil || len(e.Voters) != 0 || pbBool(e.AutoLeave) {
+		t.Fatalf("clone of nil: %v", e)
+	}
+
+	var rd raft.Ready
+	pbSetHardStateField(&rd.HardState, 4, 2, 9)
+	if hs := pbHardState(&rd.HardState); pbU64(hs.Term) != 4 || pbU64(hs.Vote) != 2 || pbU64(hs.Commit) != 9 {
+		t.Fatalf("hardstate field: %v", hs)
+	}
+	snap := pbNewSnapshot(5, 3, cs, []byte("s"))
+	pbSetSnapshotField(&rd.Snapshot, snap)
+	if i, tm := snapIndexTerm(pbSnapshot(&rd.Snapshot)); i != 5 || tm != 3 || !sameConf(snapConf(pbSnapshot(&rd.Snapshot)), cs) {
+		t.Fatalf("snapshot field: %d %d", i, tm)
+	}
+
+	ms := raft.NewMemoryStorage()
+	if err := pbCallSnapshot(ms.ApplySnapshot, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := pbAppendStorage(ms, []*pb.Entry{testEntry(6, 3, []byte("a")), testEntry(7, 3, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := ms.LastIndex(); last != 7 {
+		t.Fatalf("last index %d", last)
+	}
+	if err := pbSetStorageHardState(ms, pbNewHardState(3, 1, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if hs, _, _ := ms.InitialState(); pbU64(hs.Commit) != 7 || pbU64(hs.Vote) != 1 {
+		t.Fatalf("stored hardstate %v", hs)
+	}
+
+	cc, err := pbConfChangeV2(pb.ConfChangeTransitionAuto, "l4 r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := cc.Changes; len(ch) != 2 || pbConfChangeType(ch[0].Type) != pb.ConfChangeAddLearnerNode || pbConfChangeType(ch[1].Type) != pb.ConfChangeRemoveNode {
+		t.Fatalf("changes %v", ch)
+	}
+
+	// The receiver's copy: v3.7's raft keeps (and may stamp) the entries
+	// of a stepped message, so it gets its own; v3.6 steps a copy anyway.
+	m := new(pb.Message)
+	pbSetU64(&m.Term, 3)
+	own := pbOwnMsg(m)
+	pbSetU64(&own.Term, 5)
+	if _, v37 := any(m).(proto.Message); v37 == (pbU64(m.Term) == 5) {
+		t.Fatalf("pbOwnMsg: v3.7 %v, original term %d", v37, pbU64(m.Term))
+	}
+
+	ents := make([]pb.Entry, 2, 8)
+	pbOwnEntries(&ents)
+	if len(ents) != 2 || cap(ents) != 2 {
+		t.Fatalf("entry copy len %d cap %d, want 2 2", len(ents), cap(ents))
 	}
 }

@@ -132,22 +132,28 @@ func sbReadCtx(seq int) []byte {
 // with configuration cs: at odd seconds demote a drawn other voter to a
 // learner, at even seconds promote every learner back. Both loops call it
 // at the same event with the same stream, so they draw alike.
-func sbConfChange(second, l int, cs pb.ConfState, r *sim.Rand) (pb.ConfChangeV2, bool) {
+func sbConfChange(second, l int, cs *pb.ConfState, r *sim.Rand) (*pb.ConfChangeV2, bool) {
 	if len(cs.VotersOutgoing) > 0 {
-		return pb.ConfChangeV2{}, false
+		return nil, false
 	}
 	if second%2 == 1 {
 		v := r.Intn(sbPeers)
 		if v == l || !slices.Contains(cs.Voters, uint64(v+1)) || len(cs.Voters) <= 3 {
-			return pb.ConfChangeV2{}, false
+			return nil, false
 		}
-		return pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: uint64(v + 1)}}}, true
+		return confChange(pb.ConfChangeTransitionAuto, "l%d", v+1), true
 	}
-	var cc pb.ConfChangeV2
-	for _, id := range cs.Learners {
-		cc.Changes = append(cc.Changes, pb.ConfChangeSingle{Type: pb.ConfChangeAddNode, NodeID: id})
+	if len(cs.Learners) == 0 {
+		return nil, false
 	}
-	return cc, len(cc.Changes) > 0
+	changes := ""
+	for i, id := range cs.Learners {
+		if i > 0 {
+			changes += " "
+		}
+		changes += "v" + strconv.FormatUint(id, 10)
+	}
+	return confChange(pb.ConfChangeTransitionAuto, "%s", changes), true
 }
 
 // sbResult is what a run of the workload did: its events, and peer 0's
@@ -316,11 +322,12 @@ type bareNode struct {
 	leader    bool
 	applied   uint64
 	digest    uint64
-	stepM     pb.Message
+	stepM     *pb.Message
 	stepFn    func()
 	tickFn    func()
 	snapsSent []uint64
-	cs        pb.ConfState
+	cs        *pb.ConfState
+	rd        raft.Ready // the Ready being handled (as Node.rd)
 }
 
 // bareWorld is the bare loop: the heap, the peers, a link matrix and the
@@ -346,22 +353,16 @@ func (w *bareWorld) push(at sim.Time, k bareKind, node, from int, m *pb.Message)
 	w.q.push(bareEv{at: at, seq: w.seq, msg: m, kind: k, node: int8(node), from: int8(from)})
 }
 
-// send copies m as the host's wire does (a fresh message, the Entry
-// values copied into a slice of exact capacity) and schedules it with
+// send copies m as the host's wire does (pbCloneMsg: a fresh message, in
+// v3.6 the Entry values copied into a slice of exact capacity) and schedules it with
 // dsim's draws: loss, a base delay, maybe a tail, maybe free to reorder.
 func (w *bareWorld) send(from int, m *pb.Message) {
-	to := int(m.To) - 1
+	to := int(pbU64(m.To)) - 1
 	o := &sbNet
 	if w.cut[from][to] || w.net.Chance(o.Loss) {
 		return
 	}
-	c := new(pb.Message)
-	*c = *m
-	if len(c.Entries) > 0 {
-		ents := make([]pb.Entry, len(c.Entries))
-		copy(ents, c.Entries)
-		c.Entries = ents
-	}
+	c := pbCloneMsg(m)
 	d := w.net.Between(o.DelayMin, o.DelayMax)
 	if w.net.Chance(o.Tail) {
 		d += w.net.Between(0, o.TailMax)
@@ -382,9 +383,9 @@ func (w *bareWorld) do(n *bareNode, fn func()) {
 	withEntropy(n.rng, func() {
 		fn()
 		for n.rn.HasReady() {
-			rd := n.rn.Ready()
-			w.handle(n, &rd)
-			n.rn.Advance(rd)
+			n.rd = n.rn.Ready()
+			w.handle(n, &n.rd)
+			n.rn.Advance(n.rd)
 			for _, to := range n.snapsSent {
 				n.rn.ReportSnapshot(to, raft.SnapshotFinish)
 			}
@@ -394,15 +395,16 @@ func (w *bareWorld) do(n *bareNode, fn func()) {
 }
 
 func (w *bareWorld) handle(n *bareNode, rd *raft.Ready) {
-	if !raft.IsEmptyHardState(rd.HardState) {
-		n.term = rd.HardState.Term
+	hs := pbHardState(&rd.HardState)
+	if !pbIsEmptyHardState(hs) {
+		n.term = pbU64(hs.Term)
 	}
 	if rd.SoftState != nil {
 		n.leader = rd.SoftState.RaftState == raft.StateLeader
 	}
 	w.reads += len(rd.ReadStates)
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.ms.ApplySnapshot(rd.Snapshot); err != nil {
+	if snap := pbSnapshot(&rd.Snapshot); !pbIsEmptySnap(snap) {
+		if err := pbCallSnapshot(n.ms.ApplySnapshot, snap); err != nil {
 			panic(err)
 		}
 	}
@@ -411,49 +413,50 @@ func (w *bareWorld) handle(n *bareNode, rd *raft.Ready) {
 			panic(err)
 		}
 	}
-	if !raft.IsEmptyHardState(rd.HardState) {
-		if err := n.ms.SetHardState(rd.HardState); err != nil {
+	if !pbIsEmptyHardState(hs) {
+		if err := pbSetStorageHardState(n.ms, hs); err != nil {
 			panic(err)
 		}
 	}
 	for i := range rd.Messages {
-		m := &rd.Messages[i]
+		m := pbMsgAt(rd.Messages, i)
 		w.send(n.me, m)
-		if m.Type == pb.MsgSnap {
-			n.snapsSent = append(n.snapsSent, m.To)
+		if pbMsgType(m.Type) == pb.MsgSnap {
+			n.snapsSent = append(n.snapsSent, pbU64(m.To))
 		}
 	}
 	for i := range rd.CommittedEntries {
-		e := &rd.CommittedEntries[i]
-		if e.Index <= n.applied {
+		e := pbEntryAt(rd.CommittedEntries, i)
+		index := pbU64(e.Index)
+		if index <= n.applied {
 			continue
 		}
-		n.digest = mix(n.digest, e.Index, e.Data)
-		n.applied = e.Index
-		if e.Type == pb.EntryConfChangeV2 {
-			var cc pb.ConfChangeV2
-			if err := cc.Unmarshal(e.Data); err != nil {
+		n.digest = mix(n.digest, index, e.Data)
+		n.applied = index
+		if pbEntryType(e.Type) == pb.EntryConfChangeV2 {
+			cc := new(pb.ConfChangeV2)
+			if err := pbUnmarshal(e.Data, cc); err != nil {
 				panic(err)
 			}
-			n.cs = *n.rn.ApplyConfChange(cc)
+			n.cs = n.rn.ApplyConfChange(cc)
 			if n.me == 0 {
 				w.confs++
 			}
 		}
-		w.chk.State(n.me, e.Index, n.digest)
+		w.chk.State(n.me, index, n.digest)
 	}
 }
 
 // runBare runs the workload on the bare loop and returns its events.
 func runBare(seed uint64) (sbResult, error) {
 	w := &bareWorld{net: sim.NewRand(sim.StreamSeed(seed, "net")), chk: &sbCheck{}}
-	cs := pb.ConfState{}
+	cs := new(pb.ConfState)
 	for i := 0; i < sbPeers; i++ {
 		cs.Voters = append(cs.Voters, uint64(i+1))
 	}
 	for i := 0; i < sbPeers; i++ {
 		n := &bareNode{me: i, ms: raft.NewMemoryStorage(), rng: streamReader{sim.NewRand(sim.StreamSeed(seed, "node/e"+strconv.Itoa(i)))}}
-		if err := n.ms.ApplySnapshot(pb.Snapshot{Data: encodeState(1, 0), Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}); err != nil {
+		if err := pbCallSnapshot(n.ms.ApplySnapshot, pbNewSnapshot(1, 1, cs, encodeState(1, 0))); err != nil {
 			return sbResult{}, err
 		}
 		var err error
@@ -466,7 +469,7 @@ func runBare(seed uint64) (sbResult, error) {
 		}
 		n.applied = 1
 		n.cs = cs
-		n.stepFn = func() { _ = n.rn.Step(n.stepM) }
+		n.stepFn = func() { _ = pbStep(n.rn, n.stepM) }
 		n.tickFn = n.rn.Tick
 		w.nodes[i] = n
 		w.push(sim.Time(sbTick), bareTick, i, i, nil)
@@ -501,9 +504,9 @@ func (w *bareWorld) runUntil(t sim.Time, client *sim.Rand, seq *int) {
 				continue
 			}
 			n := w.nodes[e.node]
-			n.stepM = *e.msg
+			n.stepM = pbOwnMsg(e.msg)
 			w.do(n, n.stepFn)
-			n.stepM = pb.Message{}
+			n.stepM = nil
 		case bareTick:
 			n := w.nodes[e.node]
 			w.do(n, n.tickFn)

@@ -99,6 +99,8 @@ type store struct {
 	ms   *raft.MemoryStorage
 	buf  []byte
 	one  []byte
+	base pb.Entry     // scratch: the log's base record
+	dhs  pb.HardState // scratch: diskHardState's decoding
 }
 
 // Temporary names of the atomically replaced files (constants, so that
@@ -146,23 +148,22 @@ func frame(rec []byte) {
 // marshalling it in place.
 func marshalEntry(buf []byte, kind byte, e *pb.Entry) []byte {
 	start := len(buf)
-	n := e.Size()
-	buf = grow(buf, recHeader+1+n)
-	rec := buf[start:]
-	rec[recHeader] = kind
-	if _, err := e.MarshalTo(rec[recHeader+1:]); err != nil {
+	buf = grow(buf, recHeader+1)
+	buf[start+recHeader] = kind
+	buf, err := pbMarshalAppend(buf, e)
+	if err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal entry: %v", err))
 	}
-	frame(rec)
+	frame(buf[start:])
 	return buf
 }
 
 // appendEntries appends ents (already accepted into the MemoryStorage) to the
 // log file as one disk append.
-func (s *store) appendEntries(ents []pb.Entry) {
+func appendEntries[E pbEntryT](s *store, ents []E) {
 	buf := s.buf[:0]
 	for i := range ents {
-		buf = marshalEntry(buf, kindEntry, &ents[i])
+		buf = marshalEntry(buf, kindEntry, pbEntryAt(ents, i))
 	}
 	s.disk.Append(fileLog, buf)
 	s.buf = buf
@@ -177,14 +178,18 @@ func (s *store) rewriteLog() {
 	if err != nil {
 		panic(fmt.Sprintf("etcdsim: term of log base %d: %v", first-1, err))
 	}
-	buf := marshalEntry(s.buf[:0], kindBase, &pb.Entry{Index: first - 1, Term: bt})
+	base := &s.base
+	base.Reset()
+	pbSetU64(&base.Index, first-1)
+	pbSetU64(&base.Term, bt)
+	buf := marshalEntry(s.buf[:0], kindBase, base)
 	if last >= first {
 		ents, err := s.ms.Entries(first, last+1, ^uint64(0))
 		if err != nil {
 			panic(fmt.Sprintf("etcdsim: entries [%d, %d]: %v", first, last, err))
 		}
 		for i := range ents {
-			buf = marshalEntry(buf, kindEntry, &ents[i])
+			buf = marshalEntry(buf, kindEntry, pbEntryAt(ents, i))
 		}
 	}
 	s.disk.Write(fileLogTmp, buf)
@@ -193,38 +198,42 @@ func (s *store) rewriteLog() {
 }
 
 func (s *store) writeSnap(snap *pb.Snapshot) {
-	rec := s.record(snap.Size())
-	if _, err := snap.MarshalTo(rec[recHeader:]); err != nil {
+	rec, err := pbMarshalAppend(s.record(0), snap)
+	if err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal snapshot: %v", err))
 	}
+	s.one = rec
 	s.writeAtomic(fileSnap, fileSnapTmp, rec)
 }
 
 func (s *store) writeHard(hs *pb.HardState) {
-	rec := s.record(hs.Size())
-	if _, err := hs.MarshalTo(rec[recHeader:]); err != nil {
+	rec, err := pbMarshalAppend(s.record(0), hs)
+	if err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal hardstate: %v", err))
 	}
+	s.one = rec
 	s.writeAtomic(fileHard, fileHardTmp, rec)
 }
 
-// diskHardState reads the HardState file as it now is on disk (zero if
-// missing or unreadable), for the sync-before-promise audit.
-func (s *store) diskHardState() pb.HardState {
-	var hs pb.HardState
+// diskHardState reads the term and vote of the HardState file as it now is
+// on disk (zero if missing or unreadable), for the sync-before-promise
+// audit.
+func (s *store) diskHardState() (term, vote uint64) {
+	hs := &s.dhs
+	hs.Reset()
 	if b, ok := s.disk.Read(fileHard); ok {
 		if p, err := readOne(fileHard, b); err == nil {
-			_ = hs.Unmarshal(p)
+			_ = pbUnmarshal(p, hs)
 		}
 	}
-	return hs
+	return pbU64(hs.Term), pbU64(hs.Vote)
 }
 
 // load rebuilds a node's storage from its disk. boot is the snapshot every
 // node starts from (the cluster's membership at index 1); a stored snapshot
 // replaces it. It returns the storage, the snapshot it starts from, and the
 // entries it holds after it.
-func load(disk *sim.Disk, boot pb.Snapshot) (*store, pb.Snapshot, []pb.Entry, error) {
+func load(disk *sim.Disk, boot *pb.Snapshot) (*store, *pb.Snapshot, []*pb.Entry, error) {
 	s := &store{disk: disk, ms: raft.NewMemoryStorage()}
 	snap := boot
 	if b, ok := disk.Read(fileSnap); ok {
@@ -232,68 +241,80 @@ func load(disk *sim.Disk, boot pb.Snapshot) (*store, pb.Snapshot, []pb.Entry, er
 		if err != nil {
 			return nil, snap, nil, err
 		}
-		snap = pb.Snapshot{}
-		if err := snap.Unmarshal(p); err != nil {
+		snap = new(pb.Snapshot)
+		if err := pbUnmarshal(p, snap); err != nil {
 			return nil, snap, nil, fmt.Errorf("snap: %w: %v", errCorrupt, err)
 		}
 	}
+	si, st := snapIndexTerm(snap)
 	// A spare peer boots from nothing (index 0): its MemoryStorage starts
 	// empty until a leader sends it a snapshot.
-	if !raft.IsEmptySnap(snap) {
-		if err := s.ms.ApplySnapshot(snap); err != nil {
-			return nil, snap, nil, fmt.Errorf("apply snapshot %d: %v", snap.Metadata.Index, err)
+	if !pbIsEmptySnap(snap) {
+		if err := pbCallSnapshot(s.ms.ApplySnapshot, snap); err != nil {
+			return nil, snap, nil, fmt.Errorf("apply snapshot %d: %v", si, err)
 		}
 	}
-	var kept []pb.Entry
+	var kept []*pb.Entry
 	if b, ok := disk.Read(fileLog); ok {
 		recs, err := readRecords(b)
 		if err != nil {
 			return nil, snap, nil, fmt.Errorf("log: %w", err)
 		}
-		var ents []pb.Entry // ents[0] is the base
+		var ents []*pb.Entry // ents[0] is the base
+		var base, last uint64
 		for k, p := range recs {
-			var e pb.Entry
-			if len(p) < 1 || e.Unmarshal(p[1:]) != nil {
+			e := new(pb.Entry)
+			if len(p) < 1 || pbUnmarshal(p[1:], e) != nil {
 				return nil, snap, nil, fmt.Errorf("log record %d: %w: bad entry", k, errCorrupt)
 			}
-			switch {
+			switch ei := pbU64(e.Index); {
 			case p[0] == kindBase && k == 0:
 				ents = append(ents, e)
-			case p[0] == kindEntry && k > 0 && e.Index > ents[0].Index && e.Index <= ents[len(ents)-1].Index+1:
-				ents = append(ents[:e.Index-ents[0].Index], e)
+				base, last = ei, ei
+			case p[0] == kindEntry && k > 0 && ei > base && ei <= last+1:
+				ents = append(ents[:ei-base], e)
+				last = ei
 			default:
-				return nil, snap, nil, fmt.Errorf("log record %d: %w: kind %d at index %d out of place", k, errCorrupt, p[0], e.Index)
+				return nil, snap, nil, fmt.Errorf("log record %d: %w: kind %d at index %d out of place", k, errCorrupt, p[0], ei)
 			}
 		}
-		si := snap.Metadata.Index
-		if len(ents) > 0 && ents[0].Index <= si && si <= ents[len(ents)-1].Index && ents[si-ents[0].Index].Term == snap.Metadata.Term {
-			kept = ents[si-ents[0].Index+1:]
+		if len(ents) > 0 && base <= si && si <= last && pbU64(ents[si-base].Term) == st {
+			kept = ents[si-base+1:]
 		}
 	}
 	if len(kept) > 0 {
-		if err := s.ms.Append(kept); err != nil {
+		if err := pbAppendStorage(s.ms, kept); err != nil {
 			return nil, snap, nil, fmt.Errorf("append loaded entries: %v", err)
 		}
 	}
-	var hs pb.HardState
+	hs := new(pb.HardState)
 	if b, ok := disk.Read(fileHard); ok {
 		p, err := readOne(fileHard, b)
 		if err != nil {
 			return nil, snap, nil, err
 		}
-		if err := hs.Unmarshal(p); err != nil {
+		if err := pbUnmarshal(p, hs); err != nil {
 			return nil, snap, nil, fmt.Errorf("hardstate: %w: %v", errCorrupt, err)
 		}
 	}
 	// The snapshot is committed, whatever the (older) hardstate says.
-	if hs.Commit < snap.Metadata.Index {
-		hs.Commit = snap.Metadata.Index
+	if pbU64(hs.Commit) < si {
+		pbSetU64(&hs.Commit, si)
 	}
-	if last, _ := s.ms.LastIndex(); hs.Commit > last {
-		return nil, snap, nil, fmt.Errorf("hardstate commits index %d beyond the log's last index %d", hs.Commit, last)
+	if last, _ := s.ms.LastIndex(); pbU64(hs.Commit) > last {
+		return nil, snap, nil, fmt.Errorf("hardstate commits index %d beyond the log's last index %d", pbU64(hs.Commit), last)
 	}
-	if err := s.ms.SetHardState(hs); err != nil {
+	if err := pbCallHardState(s.ms.SetHardState, hs); err != nil {
 		return nil, snap, nil, err
 	}
 	return s, snap, kept, nil
+}
+
+// snapIndexTerm returns the index and term a snapshot runs through (0, 0
+// for an empty one).
+func snapIndexTerm(s *pb.Snapshot) (index, term uint64) {
+	if m := pbMeta(s); m != nil {
+		return pbU64(m.Index), pbU64(m.Term)
+	}
+	return 0, 0
 }

@@ -22,10 +22,10 @@ func appendRecord(buf, payload []byte) []byte {
 // buffer frame exactly as the reference framing of a separately marshalled
 // payload, and read back.
 func TestInPlaceRecords(t *testing.T) {
-	ents := []pb.Entry{{Index: 7, Term: 2, Data: []byte("c1")}, {Index: 8, Term: 3}, {Index: 9, Term: 3, Data: bytes.Repeat([]byte("x"), 300)}}
+	ents := []*pb.Entry{testEntry(7, 2, []byte("c1")), testEntry(8, 3, nil), testEntry(9, 3, bytes.Repeat([]byte("x"), 300))}
 	var want []byte
 	for i := range ents {
-		p, err := ents[i].Marshal()
+		p, err := pbMarshalAppend(nil, ents[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func TestInPlaceRecords(t *testing.T) {
 	}
 	got := make([]byte, 0, 3) // too small: grow must keep what is there
 	for i := range ents {
-		got = marshalEntry(got, kindEntry, &ents[i])
+		got = marshalEntry(got, kindEntry, ents[i])
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("in-place records differ:\n got %x\nwant %x", got, want)
@@ -43,9 +43,18 @@ func TestInPlaceRecords(t *testing.T) {
 		t.Fatalf("read back %d records, %v", len(recs), err)
 	}
 	for i, r := range recs {
-		var e pb.Entry
-		if r[0] != kindEntry || e.Unmarshal(r[1:]) != nil || e.Index != ents[i].Index || !bytes.Equal(e.Data, ents[i].Data) {
+		e := new(pb.Entry)
+		if r[0] != kindEntry || pbUnmarshal(r[1:], e) != nil || pbU64(e.Index) != pbU64(ents[i].Index) || !bytes.Equal(e.Data, ents[i].Data) {
 			t.Fatalf("record %d reads back as %v", i, e)
 		}
 	}
+}
+
+// testEntry returns a normal entry.
+func testEntry(index, term uint64, data []byte) *pb.Entry {
+	e := &pb.Entry{Data: data}
+	pbSetU64(&e.Index, index)
+	pbSetU64(&e.Term, term)
+	pbSetEntryType(&e.Type, pb.EntryNormal)
+	return e
 }
