@@ -97,95 +97,136 @@ func (ck *Clerk) Maybes() uint64 { return ck.maybes }
 // Get fetches key's value and version: cb(value, version, OK), or
 // cb("", 0, ErrNoKey) (or ErrBadRequest for a malformed key).
 func (ck *Clerk) Get(key string, cb func(value string, version uint64, err Err)) {
-	ck.ops.Run(func() {
-		ck.seq++
-		args := &GetArgs{Key: key, Client: ck.id, Seq: ck.seq}
-		op := ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: key})
-		ck.attempt(args, func(reply sim.Message, attempts int) bool {
-			var r GetReply
-			switch rep := reply.(type) {
-			case *GetReply:
-				r = *rep
-			case *BadReply:
-				r = GetReply{Err: ErrBadRequest}
-			default:
-				return false // no answer: a timeout, or a reply of the wrong type
-			}
-			if r.Err == ErrWrongLeader {
-				return false
-			}
-			ck.env.Return(op, OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: attempts})
-			cb(r.Value, r.Version, r.Err)
-			return true
-		})
-	})
+	o := &clerkOp{ck: ck, kind: KindGet, key: key, getCb: cb}
+	ck.ops.Run(o.init())
 }
 
 // Put stores value under key if its version is version: cb(OK),
 // cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) (see Clerk) or
 // cb(ErrBadRequest).
 func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
-	ck.ops.Run(func() {
-		ck.seq++
-		args := &PutArgs{Key: key, Value: value, Version: version, Client: ck.id, Seq: ck.seq}
-		op := ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: key, Value: value, Version: version})
-		uncertain := false // an earlier attempt got no definite answer
-		ck.attempt(args, func(reply sim.Message, attempts int) bool {
-			var err Err
-			switch rep := reply.(type) {
-			case *PutReply:
-				err = rep.Err
-			case *BadReply:
-				err = ErrBadRequest
-			default:
-				uncertain = true // timed out (or garbage): it may have applied
-				return false
-			}
-			if err == ErrWrongLeader {
-				uncertain = true // that server may have logged it before losing leadership
-				return false
-			}
-			if err == ErrVersion && uncertain {
-				err = ErrMaybe
-				ck.maybes++
-				ck.env.Sometimes("kv clerk: ErrMaybe")
-			}
-			ck.env.Return(op, OpOutput{Err: err, Attempts: attempts})
-			cb(err)
-			return true
-		})
-	})
+	o := &clerkOp{ck: ck, kind: KindPut, key: key, value: value, version: version, putCb: cb}
+	ck.ops.Run(o.init())
 }
 
-// attempt sends args to the current server, then to the next ones, until
-// handle accepts a reply. handle sees every outcome (reply nil on a timeout)
-// with the attempt count so far and returns false when it is no answer. A
-// server that answered is tried first by the next operation; after a whole
-// round of servers without an answer the clerk waits RetryWait.
-func (ck *Clerk) attempt(args sim.Message, handle func(reply sim.Message, attempts int) bool) {
-	attempts, tried := 0, 0
+// clerkOp is one Get or Put from its start to its answer: one allocation
+// holds what closures over the operation, its attempt loop and each RPC's
+// callback used to capture one by one (the bound methods are made once).
+type clerkOp struct {
+	ck      *Clerk
+	kind    Kind
+	key     string
+	value   string // Put
+	version uint64 // Put
+	getCb   func(value string, version uint64, err Err)
+	putCb   func(err Err)
+
+	args      sim.Message
+	op        int  // the history's operation id
+	uncertain bool // Put: an earlier attempt got no definite answer
+
+	attempts, tried int
+	try             func()
+	onReply         func(reply sim.Message, ok bool)
+}
+
+// init binds the op's methods once and returns its start.
+func (o *clerkOp) init() func() {
+	o.try = o.doTry
+	o.onReply = o.reply
+	return o.start
+}
+
+// start runs when the clerk's previous operations are done.
+func (o *clerkOp) start() {
+	ck := o.ck
+	ck.seq++
+	if o.kind == KindGet {
+		o.args = &GetArgs{Key: o.key, Client: ck.id, Seq: ck.seq}
+		o.op = ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: o.key})
+	} else {
+		o.args = &PutArgs{Key: o.key, Value: o.value, Version: o.version, Client: ck.id, Seq: ck.seq}
+		o.op = ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: o.key, Value: o.value, Version: o.version})
+	}
+	ck.attempt(o)
+}
+
+// handle sees every outcome of an attempt (reply nil on a timeout) and
+// returns false when it is no answer.
+func (o *clerkOp) handle(reply sim.Message) bool {
+	ck := o.ck
+	if o.kind == KindGet {
+		var r GetReply
+		switch rep := reply.(type) {
+		case *GetReply:
+			r = *rep
+		case *BadReply:
+			r = GetReply{Err: ErrBadRequest}
+		default:
+			return false // no answer: a timeout, or a reply of the wrong type
+		}
+		if r.Err == ErrWrongLeader {
+			return false
+		}
+		ck.env.Return(o.op, OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: o.attempts})
+		o.getCb(r.Value, r.Version, r.Err)
+		return true
+	}
+	var err Err
+	switch rep := reply.(type) {
+	case *PutReply:
+		err = rep.Err
+	case *BadReply:
+		err = ErrBadRequest
+	default:
+		o.uncertain = true // timed out (or garbage): it may have applied
+		return false
+	}
+	if err == ErrWrongLeader {
+		o.uncertain = true // that server may have logged it before losing leadership
+		return false
+	}
+	if err == ErrVersion && o.uncertain {
+		err = ErrMaybe
+		ck.maybes++
+		ck.env.Sometimes("kv clerk: ErrMaybe")
+	}
+	ck.env.Return(o.op, OpOutput{Err: err, Attempts: o.attempts})
+	o.putCb(err)
+	return true
+}
+
+// attempt sends o's args to the current server, then to the next ones,
+// until o.handle accepts a reply. A server that answered is tried first by
+// the next operation; after a whole round of servers without an answer the
+// clerk waits RetryWait.
+func (ck *Clerk) attempt(o *clerkOp) {
 	if ck.cfg.Spread {
 		ck.leader = ck.env.Rand().Intn(len(ck.servers))
 	}
-	var try func()
-	try = func() {
-		attempts++
-		ck.env.Call(ck.servers[ck.leader], args, ck.cfg.Timeout, func(reply sim.Message, ok bool) {
-			if !ok {
-				reply = nil
-			}
-			if handle(reply, attempts) {
-				ck.ops.Done()
-				return
-			}
-			ck.leader = (ck.leader + 1) % len(ck.servers)
-			if tried++; tried < len(ck.servers) {
-				try()
-				return
-			}
-			tried = 0
-			ck.env.After(ck.cfg.RetryWait, try)
-		})
+	o.doTry()
+}
+
+func (o *clerkOp) doTry() {
+	ck := o.ck
+	o.attempts++
+	ck.env.Call(ck.servers[ck.leader], o.args, ck.cfg.Timeout, o.onReply)
+}
+
+func (o *clerkOp) reply(reply sim.Message, ok bool) {
+	ck := o.ck
+	if !ok {
+		reply = nil
 	}
-	try()
+	if o.handle(reply) {
+		ck.ops.Done()
+		return
+	}
+	ck.leader = (ck.leader + 1) % len(ck.servers)
+	if o.tried++; o.tried < len(ck.servers) {
+		o.doTry()
+		return
+	}
+	o.tried = 0
+	ck.env.After(ck.cfg.RetryWait, o.try)
 }

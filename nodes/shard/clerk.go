@@ -172,49 +172,78 @@ func (ck *Clerk) nshards() int {
 // attempt sends args to key's group until handle accepts a reply (reply
 // nil on a timeout), following configuration changes.
 func (ck *Clerk) attempt(key string, args sim.Message, handle func(reply sim.Message, attempts int) bool) {
-	attempts := 0
-	var loop func()
-	again := func() { ck.env.After(ck.cfg.RetryWait, func() { ck.refresh(loop) }) }
-	loop = func() {
-		gid, servers := ck.conf.Owner(key)
-		if gid == 0 || len(servers) == 0 {
-			again()
-			return
-		}
-		tried := 0
-		var try func()
-		try = func() {
-			attempts++
-			i := ck.leader[gid] % len(servers)
-			ck.env.Call(servers[i], args, ck.cfg.Timeout, func(reply sim.Message, ok bool) {
-				if !ok {
-					reply = nil
-				}
-				if handle(reply, attempts) {
-					ck.ops.Done()
-					return
-				}
-				if r, isGet := reply.(*kv.GetReply); isGet && r.Err == ErrWrongGroup {
-					again()
-					return
-				}
-				if r, isPut := reply.(*kv.PutReply); isPut && r.Err == ErrWrongGroup {
-					again()
-					return
-				}
-				ck.leader[gid] = (i + 1) % len(servers)
-				if tried++; tried < len(servers) {
-					try()
-					return
-				}
-				again()
-			})
-		}
-		try()
-	}
+	o := &shardAttempt{ck: ck, key: key, args: args, handle: handle}
+	o.loopFn, o.refreshFn, o.onReply = o.loop, o.refresh, o.reply
 	if !ck.have {
-		ck.refresh(loop)
+		ck.refresh(o.loopFn)
 		return
 	}
-	loop()
+	o.loop()
+}
+
+// shardAttempt is one operation's attempt loop: one allocation holds what
+// closures over the loop, each round and each RPC's callback used to
+// capture one by one (the bound methods are made once). One RPC at a time
+// is outstanding, so the round's fields are those of the call answered.
+type shardAttempt struct {
+	ck     *Clerk
+	key    string
+	args   sim.Message
+	handle func(reply sim.Message, attempts int) bool
+
+	attempts int
+	gid      GID          // the round's group
+	servers  []sim.NodeID // its servers
+	tried, i int          // servers tried this round; the one called
+
+	loopFn, refreshFn func()
+	onReply           func(reply sim.Message, ok bool)
+}
+
+// again reads the configuration again after RetryWait, then loops.
+func (o *shardAttempt) again() { o.ck.env.After(o.ck.cfg.RetryWait, o.refreshFn) }
+
+func (o *shardAttempt) refresh() { o.ck.refresh(o.loopFn) }
+
+// loop starts a round over the group owning the key.
+func (o *shardAttempt) loop() {
+	gid, servers := o.ck.conf.Owner(o.key)
+	if gid == 0 || len(servers) == 0 {
+		o.again()
+		return
+	}
+	o.gid, o.servers, o.tried = gid, servers, 0
+	o.try()
+}
+
+func (o *shardAttempt) try() {
+	ck := o.ck
+	o.attempts++
+	o.i = ck.leader[o.gid] % len(o.servers)
+	ck.env.Call(o.servers[o.i], o.args, ck.cfg.Timeout, o.onReply)
+}
+
+func (o *shardAttempt) reply(reply sim.Message, ok bool) {
+	ck := o.ck
+	if !ok {
+		reply = nil
+	}
+	if o.handle(reply, o.attempts) {
+		ck.ops.Done()
+		return
+	}
+	if r, isGet := reply.(*kv.GetReply); isGet && r.Err == ErrWrongGroup {
+		o.again()
+		return
+	}
+	if r, isPut := reply.(*kv.PutReply); isPut && r.Err == ErrWrongGroup {
+		o.again()
+		return
+	}
+	ck.leader[o.gid] = (o.i + 1) % len(o.servers)
+	if o.tried++; o.tried < len(o.servers) {
+		o.try()
+		return
+	}
+	o.again()
 }

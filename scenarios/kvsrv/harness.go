@@ -152,8 +152,10 @@ func History(w *sim.World) []kvcheck.Op { return HistoryWhere(w, nil) }
 // without a sharded KV controller's own reads and writes of its state.
 func HistoryWhere(w *sim.World, keep func(in kv.OpInput) bool) []kvcheck.Op {
 	clients := map[uint64]int{}
-	var out []kvcheck.Op
-	for _, o := range w.History() {
+	hist := w.History()
+	out := make([]kvcheck.Op, 0, len(hist))
+	for i := range hist {
+		o := &hist[i]
 		in, ok := o.Input.(kv.OpInput)
 		if !ok || keep != nil && !keep(in) {
 			continue
