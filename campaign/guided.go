@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smilingraft/dsim/replay"
@@ -59,6 +60,11 @@ type Signal interface {
 	// Name names the signal in reports ("facts", "code").
 	Name() string
 	Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string)
+	// Exclusive reports whether Observe reads process-wide state that any
+	// node code running meanwhile would disturb: the campaign then runs
+	// one run at a time and runs no node code (a scenario's Setup, a
+	// failure's rerun for its trace tail) while one is measured.
+	Exclusive() bool
 }
 
 // FactSignal is the signal of declared "sometimes" facts
@@ -70,6 +76,9 @@ type FactSignal struct{}
 
 // Name returns "facts".
 func (FactSignal) Name() string { return "facts" }
+
+// Exclusive is false: facts come with each run's result.
+func (FactSignal) Exclusive() bool { return false }
 
 // Observe runs run and returns its facts as features.
 func (FactSignal) Observe(_ string, _ uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
@@ -127,6 +136,7 @@ type GuidedOptions struct {
 	FilesPerChecker  int
 	// Signal is what counts as new (nil: FactSignal).
 	Signal Signal
+	lock   *sync.Mutex // see RunGuided's nodeMu
 	// FreshEvery makes one run in FreshEvery (drawn) a fresh seed rather
 	// than a mutation (0: 4).
 	FreshEvery int
@@ -270,6 +280,9 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	if o.Workers > Window {
 		o.Workers = Window
 	}
+	if o.Signal.Exclusive() {
+		o.Workers = 1
+	}
 	if total > 0 && uint64(o.Workers) > total {
 		o.Workers = int(total)
 	}
@@ -287,6 +300,12 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 		states[i] = &scState{s: s, kinds: k, any: any}
 	}
 	r := sim.NewRand(sim.StreamSeed(o.From, "campaign/guided"))
+	// nodeMu keeps node code outside runs (Setup for a target count, a
+	// failure's rerun) from overlapping a run an exclusive signal measures.
+	var nodeMu sync.Mutex
+	if o.Signal.Exclusive() {
+		o.lock = &nodeMu
+	}
 	seen := map[string]bool{}
 	budget := map[[2]string]int{}
 
@@ -295,7 +314,9 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	for w := 0; w < o.Workers; w++ {
 		go func() {
 			for in := range jobs {
-				results <- runGuided(o, states[in.sc].s, in, limit)
+				var g guidedOut
+				o.locked(func() { g = runGuided(o, states[in.sc].s, in, limit) })
+				results <- g
 			}
 		}()
 	}
@@ -411,6 +432,15 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	return sum, rep
 }
 
+// locked runs fn holding the lock of an exclusive signal, if any.
+func (o GuidedOptions) locked(fn func()) {
+	if o.lock != nil {
+		o.lock.Lock()
+		defer o.lock.Unlock()
+	}
+	fn()
+}
+
 // nextInput draws run idx: its scenario in turn, then a fresh seed (one
 // run in FreshEvery, and always while the scenario's corpus is empty or it
 // allows no faults to mutate) or a mutation of a corpus entry.
@@ -442,9 +472,11 @@ func (o GuidedOptions) nextInput(r *sim.Rand, states []*scState, idx uint64) inp
 	in.seed = parent.Seed
 	if m.Reseed {
 		seed := r.Uint64()
-		if n, ok := st.s.FaultTargets(o.Variant, seed); ok && n == parent.targets {
-			in.seed = seed
-		}
+		o.locked(func() {
+			if n, ok := st.s.FaultTargets(o.Variant, seed); ok && n == parent.targets {
+				in.seed = seed
+			}
+		})
 	}
 	plan := m.Plan
 	in.cfg.Plan = &plan
@@ -579,7 +611,8 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 	}
 	switch {
 	case res.Failure != nil:
-		f := o.guidedFailure(res, g.in, budget, limit)
+		var f Failure
+		o.locked(func() { f = o.guidedFailure(res, g.in, budget, limit) })
 		sum.Failures = append(sum.Failures, f)
 		switch {
 		case f.FileError != "":
@@ -599,7 +632,7 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 		}
 		targets := 0
 		if g.in.fresh || g.in.cfg.Plan == nil {
-			targets, _ = st.s.FaultTargets(o.Variant, g.in.seed)
+			o.locked(func() { targets, _ = st.s.FaultTargets(o.Variant, g.in.seed) })
 		} else {
 			targets = st.entryTargets(g.in.parent)
 		}

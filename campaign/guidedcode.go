@@ -22,6 +22,9 @@ type CodeSignal struct {
 // Name returns "code".
 func (CodeSignal) Name() string { return "code" }
 
+// Exclusive is true: Go's coverage counters are process-wide.
+func (CodeSignal) Exclusive() bool { return true }
+
 // Observe runs run under the coverage counters and returns its blocks and
 // facts as features.
 func (c CodeSignal) Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {

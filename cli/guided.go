@@ -59,6 +59,8 @@ type recordingFacts struct{ rec *cover.Recorder }
 
 func (recordingFacts) Name() string { return "facts" }
 
+func (recordingFacts) Exclusive() bool { return true }
+
 func (r recordingFacts) Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
 	var res *scenarios.Result
 	if _, err := r.rec.Seed(scenario, seed, func() { res = run() }); err != nil && res == nil {

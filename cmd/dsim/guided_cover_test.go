@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestGuidedByCodeIsDeterministic builds dsim with coverage counters and
+// runs one code-guided campaign twice: the same corpus, the same features
+// and the same failures, run after run (Go's counters per seed are as
+// deterministic as the seed).
+func TestGuidedByCodeIsDeterministic(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build an instrumented dsim")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "dsim-cover")
+	build := exec.Command(gobin, "build", "-cover", "-covermode=atomic",
+		"-coverpkg=github.com/smilingraft/dsim/nodes/...,github.com/smilingraft/dsim/cmd/dsim", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Skipf("this toolchain cannot build an instrumented dsim (go build -cover): %v: %s", err, out)
+	}
+	gocover := filepath.Join(tmp, "gocoverdir")
+	if err := os.Mkdir(gocover, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(workers string) string {
+		t.Helper()
+		cmd := exec.Command(bin, "campaign", "raft/pause", "counter/unsafe-nosync", "--guided", "--signal", "code",
+			"--seeds", "12", "--from", "5", "--workers", workers, "--out", "failures", "--json")
+		cmd.Dir = tmp
+		cmd.Env = append(os.Environ(), "GOCOVERDIR="+gocover, "DSIM_SHARD=")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err == nil {
+			t.Fatalf("campaign passed; counter/unsafe-nosync should fail: %s", errb.String())
+		}
+		var s struct {
+			Runs     uint64            `json:"runs"`
+			Failures []json.RawMessage `json:"failures"`
+			Guided   struct {
+				Signal   string          `json:"signal"`
+				Features int             `json:"features"`
+				Corpus   json.RawMessage `json:"corpus"`
+			} `json:"guided"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+			t.Fatalf("summary: %v: %s", err, errb.String())
+		}
+		if s.Runs != 24 || s.Guided.Signal != "code" || s.Guided.Features < 100 || len(s.Failures) == 0 {
+			t.Fatalf("runs %d, signal %q, %d features, %d failures: want 24 runs guided by code over hundreds of blocks, failures",
+				s.Runs, s.Guided.Signal, s.Guided.Features, len(s.Failures))
+		}
+		b, _ := json.Marshal(s)
+		return string(b)
+	}
+	if a, b := run("1"), run("2"); a != b {
+		i := 0
+		for i < len(a) && i < len(b) && a[i] == b[i] {
+			i++
+		}
+		lo := max(0, i-200)
+		t.Fatalf("two code-guided campaigns of one seed differ at byte %d:\n%s\n%s", i, a[lo:min(len(a), i+200)], b[lo:min(len(b), i+200)])
+	}
+}
