@@ -13,18 +13,21 @@ import (
 // append thread that answers before its writes are durable
 // (sync-before-promise), a leader that applies conf changes when it appends
 // them (the membership checks, or etcd raft's own assertion when a second
-// change lands in a joint configuration).
+// change lands in a joint configuration). The conf-on-append host is
+// caught on fewer seeds (10 of 60 on raft v3.6, 5 of 60 on v3.7, whose first
+// catch is seed 14), so it runs 24 seeds, stopping at the first catch.
 func TestFeatureBrokenHostsCaught(t *testing.T) {
 	const seeds = 12
 	cases := []struct {
 		name     string
 		checkers []string
 		atLeast  int
+		seeds    uint64
 	}{
-		{"etcd/unsafe-serializable-reads", []string{"linearizability"}, seeds * 3 / 4},
-		{"etcd/unsafe-read-no-wait", []string{"linearizability"}, seeds / 2},
-		{"etcd/unsafe-async-respond-early", []string{"raft.sync-before-promise"}, seeds},
-		{"etcd/unsafe-conf-on-append", []string{CheckConfAgree, CheckConfValid, CheckOneConfChange, CheckQuorum, "panic"}, 1},
+		{"etcd/unsafe-serializable-reads", []string{"linearizability"}, seeds * 3 / 4, seeds},
+		{"etcd/unsafe-read-no-wait", []string{"linearizability"}, seeds / 2, seeds},
+		{"etcd/unsafe-async-respond-early", []string{"raft.sync-before-promise"}, seeds, seeds},
+		{"etcd/unsafe-conf-on-append", []string{CheckConfAgree, CheckConfValid, CheckOneConfChange, CheckQuorum, "panic"}, 1, 24},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,8 +36,9 @@ func TestFeatureBrokenHostsCaught(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			caught, all := 0, map[string]int{}
-			for seed := uint64(1); seed <= seeds; seed++ {
+			caught, all, ran := 0, map[string]int{}, uint64(0)
+			for seed := uint64(1); seed <= tc.seeds && (tc.seeds == seeds || caught < tc.atLeast); seed++ {
+				ran++
 				res := scenarios.Run(s, nil, seed, scenarios.Config{})
 				if res.Failure == nil {
 					continue
@@ -49,7 +53,7 @@ func TestFeatureBrokenHostsCaught(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("failures by checker over %d seeds: %v", seeds, all)
+			t.Logf("failures by checker over %d seeds: %v", ran, all)
 			if caught < tc.atLeast {
 				t.Errorf("%v caught it on %d seeds, want at least %d (all failures: %v)", tc.checkers, caught, tc.atLeast, all)
 			}
