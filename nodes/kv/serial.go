@@ -25,7 +25,11 @@ func (s *Serial) Done() {
 		s.busy = false
 		return
 	}
+	// Shift rather than reslice, so that Run's append reuses the array (a
+	// queue resliced from the front reallocates as it goes).
 	fn := s.queue[0]
-	s.queue = s.queue[1:]
+	n := copy(s.queue, s.queue[1:])
+	s.queue[n] = nil
+	s.queue = s.queue[:n]
 	fn()
 }

@@ -475,9 +475,12 @@ func (s *RSM) applyCmd(m raft.ApplyMsg) {
 // table's); any other entry means the op was overwritten (ErrWrongLeader).
 func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, shared bool, rerr error) {
 	for len(s.pending) > 0 && s.pending[0].index <= index {
+		// Shift rather than reslice, so that Submit's append reuses the
+		// array (a queue resliced from the front reallocates as it goes).
 		p := s.pending[0]
-		s.pending[0] = nil
-		s.pending = s.pending[1:]
+		n := copy(s.pending, s.pending[1:])
+		s.pending[n] = nil
+		s.pending = s.pending[:n]
 		switch {
 		case p.index < index:
 			s.env.Fail(CheckInternal, "pending op at index %d skipped (now applying %d)", p.index, index)
