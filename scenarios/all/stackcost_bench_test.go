@@ -14,21 +14,23 @@ import (
 // Raft's ns/event and at most 2 allocations per event).
 var costStacks = []string{"raft", "kv", "rsm", "shardkv", "kvsrv"}
 
-// stackCost accumulates one stack's runs: wall time, events, mallocs and
-// bytes allocated, per scenario too.
+// stackCost accumulates one stack's runs: wall time, process CPU time,
+// events, mallocs and bytes allocated, per scenario too.
 type stackCost struct {
 	runs, events, mallocs, bytes uint64
 	wall                         time.Duration
+	cpu                          int64
 	per                          map[string]*stackCost
 }
 
-func (c *stackCost) add(name string, wall time.Duration, events, mallocs, bytes uint64) {
+func (c *stackCost) add(name string, wall time.Duration, cpu int64, events, mallocs, bytes uint64) {
 	for _, d := range []*stackCost{c, c.scenario(name)} {
 		d.runs++
 		d.events += events
 		d.mallocs += mallocs
 		d.bytes += bytes
 		d.wall += wall
+		d.cpu += cpu
 	}
 }
 
@@ -45,6 +47,8 @@ func (c *stackCost) scenario(name string) *stackCost {
 }
 
 func (c *stackCost) nsPerEvent() float64 { return float64(c.wall.Nanoseconds()) / float64(c.events) }
+
+func (c *stackCost) cpuPerEvent() float64 { return float64(c.cpu) / float64(c.events) }
 
 func (c *stackCost) allocsPerEvent() float64 { return float64(c.mallocs) / float64(c.events) }
 
@@ -67,14 +71,16 @@ func runCost(b *testing.B, s *scenarios.Scenario, seed uint64, c *stackCost) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m0, b0 := ms.Mallocs, ms.TotalAlloc
+	c0 := processCPU()
 	t0 := time.Now()
 	res := scenarios.Run(s, scenarios.Variant{}, seed, scenarios.Config{})
 	dt := time.Since(t0)
+	cpu := processCPU() - c0
 	runtime.ReadMemStats(&ms)
 	if !res.Passed {
 		b.Fatalf("%s seed %d: %v %v", s.Name, seed, res.Failure, res.Undecided)
 	}
-	c.add(s.Name, dt, res.Events, ms.Mallocs-m0, ms.TotalAlloc-b0)
+	c.add(s.Name, dt, cpu, res.Events, ms.Mallocs-m0, ms.TotalAlloc-b0)
 }
 
 // pick returns iteration i's scenario and seed of a stack: its scenarios
@@ -87,9 +93,10 @@ func pick(ss []*scenarios.Scenario, i int) (*scenarios.Scenario, uint64) {
 // BenchmarkStacksInterleaved runs, per iteration, one (scenario, seed) of
 // each stack in costStacks (a rotating order, so that no stack always pays
 // for the garbage of the same predecessor), each timed alone, so that all
-// see the same machine load. It reports each stack's ns/event,
-// allocs/event, B/event, events/seed, ms/seed and allocs/seed, and each
-// stack's ns/event and allocs/event as ratios to raft/*. With -v it logs
+// see the same machine load. It reports each stack's ns/event (wall),
+// cpu-ns/event (the process's user+system CPU time during the run, the GC's
+// included: steadier than wall time on a shared machine), allocs/event, B/event, events/seed, ms/seed and allocs/seed, and each
+// stack's ns/event, cpu-ns/event and allocs/event as ratios to raft/*. With -v it logs
 // the same per scenario. Iteration i runs each stack's scenario i mod n
 // (n its number of safe scenarios) at seed i/n+1: use -benchtime 72x or
 // more to cover every scenario (raft/* has the most).
@@ -111,6 +118,7 @@ func BenchmarkStacksInterleaved(b *testing.B) {
 		reportStack(b, st+"-", &costs[k])
 		if k > 0 {
 			b.ReportMetric(costs[k].nsPerEvent()/costs[0].nsPerEvent(), st+"/raft-ns")
+			b.ReportMetric(costs[k].cpuPerEvent()/costs[0].cpuPerEvent(), st+"/raft-cpu")
 			b.ReportMetric(costs[k].allocsPerEvent()/costs[0].allocsPerEvent(), st+"/raft-allocs")
 		}
 	}
@@ -142,6 +150,7 @@ func reportStack(b *testing.B, prefix string, c *stackCost) {
 		return
 	}
 	b.ReportMetric(c.nsPerEvent(), prefix+"ns/event")
+	b.ReportMetric(c.cpuPerEvent(), prefix+"cpu-ns/event")
 	b.ReportMetric(c.allocsPerEvent(), prefix+"allocs/event")
 	b.ReportMetric(float64(c.bytes)/float64(c.events), prefix+"B/event")
 	b.ReportMetric(float64(c.events)/float64(c.runs), prefix+"events/seed")
