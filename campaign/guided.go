@@ -96,6 +96,52 @@ func FactFeatures(res *scenarios.Result) []string {
 	return out
 }
 
+// StateSignal is FactSignal plus a coarse abstraction of the run's
+// state: each metric the scenario records (leader changes, the highest
+// term, leaderless windows, retries, snapshots, latencies...) in
+// power-of-two buckets ("scenario|m:metric|bucket", durations in
+// milliseconds), so that a run that went somewhere unusual (twice the
+// elections, a longer leaderless window) is new, as Mallory rewards new
+// abstract states rather than new code only.
+type StateSignal struct{}
+
+// Name returns "state".
+func (StateSignal) Name() string { return "state" }
+
+// Exclusive is false: facts and metrics come with each run's result.
+func (StateSignal) Exclusive() bool { return false }
+
+// Observe runs run and returns its facts and metric buckets as features.
+func (StateSignal) Observe(_ string, _ uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
+	res := run()
+	return res, append(FactFeatures(res), MetricFeatures(res)...)
+}
+
+// MetricFeatures returns a run's metrics as features, sorted: the bit
+// length of each value (of its milliseconds for a metric named *_ns),
+// negative values apart.
+func MetricFeatures(res *scenarios.Result) []string {
+	out := make([]string, 0, len(res.Metrics))
+	for k, v := range res.Metrics {
+		if strings.HasSuffix(k, "_ns") {
+			v /= 1e6
+		}
+		sign := ""
+		if v < 0 {
+			sign, v = "-", -v
+		}
+		b := 0
+		if v >= 1 && v < 1<<62 {
+			b = bits.Len64(uint64(v))
+		} else if v >= 1<<62 {
+			b = 63
+		}
+		out = append(out, fmt.Sprintf("%s|m:%s|%s%d", res.Scenario, k, sign, b))
+	}
+	sort.Strings(out)
+	return out
+}
+
 // bucket is AFL's hit-count bucket of n.
 func bucket(n uint64) int {
 	switch {

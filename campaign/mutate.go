@@ -70,7 +70,8 @@ const MaxGuidedActions = 256
 // instant, toggle torn writes, or reseed. The child is always valid for
 // k.Targets targets, sorted, inside the fault phase and made of kinds the
 // scenario allows plus those parent and other already hold; when no
-// operator applies it is the parent with a new seed.
+// operator applies it is the parent with a new seed (and its actions
+// moved inside the phase).
 //
 // A mutation makes the environment the scenario defines harsher, never
 // milder: the network of faults (Faults.Network.Base, the action at time
@@ -82,6 +83,12 @@ const MaxGuidedActions = 256
 func Mutate(r *sim.Rand, k FaultKinds, parent sim.Plan, faults sim.Faults, other sim.Plan) Mutation {
 	m := mutator{r: r, k: k, faults: faults}
 	m.plan = clonePlan(parent)
+	// A generated plan may end a short fault after the phase (a restart
+	// 0..100ms after a crash near its end): replay refuses such a file.
+	for i := range m.plan {
+		m.plan[i].At = m.clamp(m.plan[i].At)
+	}
+	start := clonePlan(m.plan)
 	n := 1 + r.Intn(3)
 	for tries := 0; len(m.ops) < n && tries < 20; tries++ {
 		op := mutOps[r.Intn(len(mutOps))]
@@ -94,7 +101,8 @@ func Mutate(r *sim.Rand, k FaultKinds, parent sim.Plan, faults sim.Faults, other
 	}
 	m.plan.Sort()
 	if len(m.ops) == 0 || m.plan.Validate(k.Targets) != nil || !m.inPhase() {
-		return Mutation{Plan: clonePlan(parent), Faults: faults, Reseed: true, Ops: []string{"reseed"}}
+		start.Sort()
+		return Mutation{Plan: start, Faults: faults, Reseed: true, Ops: []string{"reseed"}}
 	}
 	return Mutation{Plan: m.plan, Faults: m.faults, Reseed: m.reseed, Ops: m.ops}
 }

@@ -74,7 +74,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	maxFailures := fs.Int64("max-failures", 0, "stop dispatching seeds after N failures (0: no limit)")
 	filesPerChecker := fs.Int("files-per-checker", campaign.DefaultFilesPerChecker, "failure files kept per (scenario, checker); later failures are listed with their repro only (0: no limit)")
 	coverDir := fs.String("cover", "", "write the Go code coverage of the systems under test to this directory (a binary built with go build -cover; runs one seed at a time)")
-	signal := fs.String("signal", "", "with --guided, what counts as new: facts (declared facts) or code (Go coverage blocks and facts, a -cover build); default: code with --cover, else facts")
+	signal := fs.String("signal", "", "with --guided, what counts as new: facts (declared facts), state (facts and metrics in power-of-two buckets) or code (Go coverage blocks and facts, a -cover build); default: code with --cover, else facts")
 	guided := fs.Bool("guided", false, "greybox search: keep the runs that reach new coverage facts (with --cover: new code blocks too) and mutate their fault plans (--seeds: runs per scenario; --from seeds the search)")
 	pos, err := parse(fs, args)
 	if err != nil {

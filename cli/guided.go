@@ -24,10 +24,10 @@ func checkSignal(guided bool, signal string) error {
 		return nil
 	case !guided:
 		return usagef("--signal applies to --guided campaigns only")
-	case signal == "facts":
+	case signal == "facts" || signal == "state":
 		return nil
 	case signal != "code":
-		return usagef("bad --signal %q: want facts or code", signal)
+		return usagef("bad --signal %q: want facts, state or code", signal)
 	}
 	if err := cover.Check(); err != nil {
 		return usagef("--signal code needs a binary built with coverage counters: %v", err)
@@ -42,6 +42,8 @@ func checkSignal(guided bool, signal string) error {
 func guidedOptions(o campaign.Options, signal string) campaign.GuidedOptions {
 	var sig campaign.Signal = campaign.FactSignal{}
 	switch {
+	case signal == "state":
+		sig = campaign.StateSignal{}
 	case signal == "code" || (signal == "" && o.Cover != nil):
 		sig = campaign.CodeSignal{Rec: o.Cover}
 	case o.Cover != nil:

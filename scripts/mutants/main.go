@@ -163,6 +163,7 @@ type options struct {
 	repo, dir, rev, run, jsonOut string
 	seeds, from                  uint64
 	guided                       bool
+	extra                        string
 	cpu, shrinkTimeout           time.Duration
 	keep                         bool
 }
@@ -175,6 +176,7 @@ func main() {
 	flag.StringVar(&o.run, "run", "", "only these mutants: comma-separated names or globs")
 	flag.Uint64Var(&o.seeds, "seeds", 1000, "seed budget per scenario")
 	flag.Uint64Var(&o.from, "from", 1, "first seed (with -guided also the search's seed)")
+	flag.StringVar(&o.extra, "campaign-args", "", "more dsim campaign flags, space-separated (e.g. '--signal state')")
 	flag.BoolVar(&o.guided, "guided", false, "run guided campaigns (dsim campaign --guided); a failure is checked on the unmutated build by replaying its file")
 	flag.DurationVar(&o.cpu, "cpu", 60*time.Second, "CPU-time cap per campaign")
 	flag.DurationVar(&o.shrinkTimeout, "shrink-timeout", 3*time.Minute, "wall-time cap of one shrink")
@@ -182,7 +184,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (copies, binaries, failure files)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.seeds == 0 || o.cpu <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: mutants [-run NAMES] [-seeds N] [-from N] [-guided] [-cpu DUR] [-repo DIR] [-rev REV] [-json FILE] [-keep]")
+		fmt.Fprintln(os.Stderr, "usage: mutants [-run NAMES] [-seeds N] [-from N] [-guided] [-campaign-args ARGS] [-cpu DUR] [-repo DIR] [-rev REV] [-json FILE] [-keep]")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -421,6 +423,7 @@ func campaign(bin, out string, patterns []string, o options) (*summary, float64,
 	if o.guided {
 		args = append(args, "--guided")
 	}
+	args = append(args, strings.Fields(o.extra)...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	var stdout, stderr bytes.Buffer
