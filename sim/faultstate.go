@@ -98,7 +98,8 @@ func (w *World) ActiveFaults() []string {
 // ActiveFaults describes (and FaultActive tests), without allocating
 // beyond key's growth: two keys taken from one world that are equal mean
 // equal ActiveFaults, so a caller sampling the faults at every operation
-// builds the phrases only when the key changed.
+// builds the phrases only when the key changed. The n*n links are scanned
+// again only after a change to one of them.
 func (w *World) AppendFaultKey(key []int64) []int64 {
 	if o := w.net.opts; !netCalm(o) {
 		key = append(key, 1, int64(o.Loss.Num), int64(o.Loss.Den), int64(o.Dup.Num), int64(o.Dup.Den),
@@ -121,16 +122,20 @@ func (w *World) AppendFaultKey(key []int64) []int64 {
 		}
 		key = append(key, flags, clog, int64(p.driftPPM))
 	}
-	for i := range w.net.links {
-		if l := &w.net.links[i]; l.cut || !l.loss.Zero() {
-			cut := int64(0)
-			if l.cut {
-				cut = 1
+	if n := &w.net; !n.faultOK || n.faultGen != n.gen {
+		n.faultLinks = n.faultLinks[:0]
+		for i := range n.links {
+			if l := &n.links[i]; l.cut || !l.loss.Zero() {
+				cut := int64(0)
+				if l.cut {
+					cut = 1
+				}
+				n.faultLinks = append(n.faultLinks, int64(i), cut, int64(l.loss.Num), int64(l.loss.Den))
 			}
-			key = append(key, int64(i), cut, int64(l.loss.Num), int64(l.loss.Den))
 		}
+		n.faultGen, n.faultOK = n.gen, true
 	}
-	return key
+	return append(key, w.net.faultLinks...)
 }
 
 // netCalm reports whether message-level behaviour is within the calm

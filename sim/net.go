@@ -41,6 +41,14 @@ type network struct {
 	opts  NetOptions
 	n     int
 	links []link // n*n, index from*n+to
+	// gen counts changes of any link's cut or loss (and growth), so that
+	// World.AppendFaultKey rescans the n*n links only after one.
+	gen uint64
+	// faultLinks is AppendFaultKey's encoding of the faulty links at
+	// generation faultGen (valid once faultOK).
+	faultLinks []int64
+	faultGen   uint64
+	faultOK    bool
 }
 
 func (n *network) grow(size int) {
@@ -52,6 +60,7 @@ func (n *network) grow(size int) {
 	}
 	n.links = links
 	n.n = size
+	n.gen++
 }
 
 func (n *network) link(from, to NodeID) *link { return &n.links[int(from)*n.n+int(to)] }
@@ -80,6 +89,7 @@ func (w *World) NodeStats(id NodeID) (received, sent, sentBytes uint64) {
 // are dropped. The reverse direction is unaffected.
 func (w *World) Cut(from, to NodeID) {
 	w.net.link(from, to).cut = true
+	w.net.gen++
 	w.mix(evPartition, from, to, 1)
 	w.record(trPartition, from, to, 0, "cut")
 }
@@ -87,6 +97,7 @@ func (w *World) Cut(from, to NodeID) {
 // Connect restores the one-way link from -> to.
 func (w *World) Connect(from, to NodeID) {
 	w.net.link(from, to).cut = false
+	w.net.gen++
 	w.mix(evPartition, from, to, 0)
 	w.record(trPartition, from, to, 0, "connect")
 }
@@ -110,6 +121,7 @@ func (w *World) Partition(groups [][]NodeID) {
 			}
 		}
 	}
+	w.net.gen++
 	w.mix(evPartition, NoNode, NoNode, int64(len(groups)))
 	w.record(trPartition, NoNode, NoNode, 0, fmt.Sprint(groups))
 }
@@ -122,6 +134,7 @@ func (w *World) Isolate(id NodeID, peers []NodeID) {
 			w.net.link(p, id).cut = true
 		}
 	}
+	w.net.gen++
 	w.mix(evPartition, id, NoNode, 2)
 	w.record(trPartition, id, NoNode, 0, "isolate")
 }
@@ -129,6 +142,7 @@ func (w *World) Isolate(id NodeID, peers []NodeID) {
 // Flaky gives the link a -> b an extra loss probability (zero restores it).
 func (w *World) Flaky(a, b NodeID, loss Ratio) {
 	w.net.link(a, b).loss = loss
+	w.net.gen++
 	w.mix(evPartition, a, b, int64(loss.Num)<<32|int64(loss.Den))
 	w.record(trPartition, a, b, 0, "flaky "+loss.String())
 }
@@ -149,6 +163,7 @@ func (w *World) Heal() {
 		l.cut = false
 		l.loss = Ratio{}
 	}
+	w.net.gen++
 	for _, p := range w.procs {
 		p.clogUntil = 0
 	}

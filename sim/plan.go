@@ -341,6 +341,7 @@ func (w *World) apply(a Action, targets []NodeID, resolved map[int]NodeID) {
 		for _, c := range a.Cuts {
 			w.net.link(targets[c[0]], targets[c[1]]).cut = true
 		}
+		w.net.gen++
 	case ActIsolate:
 		w.Isolate(node, targets)
 	case ActFlaky:

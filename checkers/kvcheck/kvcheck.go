@@ -394,19 +394,39 @@ func Picture(info porcupine.LinearizationInfo, annotations []Annotation) []byte 
 // Put's, and if it is exactly the Put's new version, the value is the Put's.
 // A later Put may overwrite it, never a loss.
 func Durable(ops []Op, final map[string]State) error {
+	// The usual case, nothing lost, needs no sort: only a loss is reported,
+	// the first in key order (then history order) as the sorted pass finds.
+	lost := false
+	for i := range ops {
+		if durableErr(&ops[i], final) != nil {
+			lost = true
+			break
+		}
+	}
+	if !lost {
+		return nil
+	}
 	sorted := append([]Op(nil), ops...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
-	for _, o := range sorted {
-		if !o.Put || o.Pending || o.Err != OK {
-			continue
+	for i := range sorted {
+		if err := durableErr(&sorted[i], final); err != nil {
+			return err
 		}
-		f := final[o.Key]
-		switch {
-		case f.Version < o.Version+1:
-			return fmt.Errorf("acknowledged put(%q, %q, v%d) lost: final state %q@v%d", o.Key, short(o.Value), o.Version, short(f.Value), f.Version)
-		case f.Version == o.Version+1 && f.Value != o.Value:
-			return fmt.Errorf("acknowledged put(%q, %q, v%d) lost: final version v%d holds %q", o.Key, short(o.Value), o.Version, f.Version, short(f.Value))
-		}
+	}
+	return nil
+}
+
+// durableErr is Durable's verdict on one op.
+func durableErr(o *Op, final map[string]State) error {
+	if !o.Put || o.Pending || o.Err != OK {
+		return nil
+	}
+	f := final[o.Key]
+	switch {
+	case f.Version < o.Version+1:
+		return fmt.Errorf("acknowledged put(%q, %q, v%d) lost: final state %q@v%d", o.Key, short(o.Value), o.Version, short(f.Value), f.Version)
+	case f.Version == o.Version+1 && f.Value != o.Value:
+		return fmt.Errorf("acknowledged put(%q, %q, v%d) lost: final version v%d holds %q", o.Key, short(o.Value), o.Version, f.Version, short(f.Value))
 	}
 	return nil
 }

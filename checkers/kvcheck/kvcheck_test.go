@@ -164,6 +164,15 @@ func TestDurable(t *testing.T) {
 	if err := Durable(ops, map[string]State{"k": {"other", 2}, "y": {"q", 1}}); err == nil {
 		t.Error("wrong value at the acknowledged version not caught")
 	}
+	// Several losses: the first in key order is reported, whatever the
+	// history order (y's put comes after k's).
+	if err := Durable(ops, map[string]State{}); err == nil || !strings.Contains(err.Error(), `put("k", "a", v0)`) {
+		t.Errorf("two lost keys: %v, want k's first put", err)
+	}
+	rev := []Op{ops[3], ops[1], ops[0]}
+	if err := Durable(rev, map[string]State{}); err == nil || !strings.Contains(err.Error(), `put("k", "b", v1)`) {
+		t.Errorf("two lost keys, y first in history: %v, want k's first put in history order", err)
+	}
 }
 
 func TestMutex(t *testing.T) {
