@@ -76,3 +76,40 @@ func TestLeaseContenderWaitsWhileHolderRenews(t *testing.T) {
 		t.Errorf("controller A after B took over: %v, want [ErrDeposed ErrDeposed]", aLate)
 	}
 }
+
+// TestInitConfigTwiceIsStale reaches InitConfig's refusal to initialise a
+// deployment that exists (no scenario initialises twice): a second
+// InitConfig, by the same or another controller, is ErrStale and leaves
+// the current configuration as it was.
+func TestInitConfigTwiceIsStale(t *testing.T) {
+	r := newRig(2, sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 3 * sim.Millisecond})
+	r.addGroup(1, -1, GroupOptions{})
+	c1, _ := Initial(0).Join(map[GID][]sim.NodeID{1: r.groups[1]})
+	var errs []kv.Err
+	var cur Config
+	r.w.AddNode("ctl", func() sim.Node {
+		return &prog{start: func(env *sim.Env) {
+			c := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv})
+			c.InitController(func(kv.Err) {
+				c.InitConfig(c1, func(err kv.Err) {
+					errs = append(errs, err)
+					again := NewCtrl(env, CtrlConfig{KVServer: r.kvsrv})
+					again.InitConfig(c1, func(err kv.Err) {
+						errs = append(errs, err)
+						c.Query(func(q Config, _ kv.Err) { cur = q })
+					})
+				})
+			})
+		}}
+	})
+	r.w.RunFor(3 * sim.Second)
+	if f := r.w.Failure(); f != nil {
+		t.Fatal(f)
+	}
+	if fmt.Sprint(errs) != "[OK ErrStale]" {
+		t.Fatalf("InitConfig twice: %v, want [OK ErrStale]", errs)
+	}
+	if cur.Num != 1 {
+		t.Errorf("current configuration %d after the refused InitConfig, want 1", cur.Num)
+	}
+}
