@@ -21,8 +21,9 @@ const DataFile = "coverage.dsimcov"
 // DataFormat is the version of Data's JSON this build writes and reads.
 const DataFormat = 1
 
-// MaxDataBytes bounds a data file ReadDir reads.
-const MaxDataBytes = 256 << 20
+// MaxDataBytes bounds a data file ReadData reads (dsim's nodes/ over 149
+// scenarios write about 0.5 MB).
+const MaxDataBytes = 64 << 20
 
 // Data is a campaign's coverage: the binary's block table and, per
 // scenario, the blocks its seeds reached. It merges exactly (Merge): seed
@@ -328,7 +329,7 @@ func ReadData(path string) (*Data, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, fmt.Errorf("%s: %v (want a --cover directory of campaign)", file, err)
+		return nil, fmt.Errorf("%s: %v (give a directory written by campaign --cover)", file, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, MaxDataBytes+1))
