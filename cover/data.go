@@ -21,8 +21,8 @@ const DataFile = "coverage.dsimcov"
 // DataFormat is the version of Data's JSON this build writes and reads.
 const DataFormat = 1
 
-// MaxDataBytes bounds a data file ReadData reads (dsim's nodes/ over 149
-// scenarios write about 0.5 MB).
+// MaxDataBytes bounds a data file ReadData reads (dsim's default campaign
+// writes about 1 MB).
 const MaxDataBytes = 64 << 20
 
 // Data is a campaign's coverage: the binary's block table and, per

@@ -60,6 +60,9 @@ func TestMergeIsExact(t *testing.T) {
 	if len(st) != 1 || st[0].StmtsCovered != 3 || st[0].Stmts != 4 || st[0].Percent() != 75 {
 		t.Errorf("stats of p/a: %+v", st)
 	}
+	if sat := m.Saturations(); len(sat) != 1 || sat[0].NewSeeds != 2 || sat[0].LastNew != 2 || sat[0].Blocks != 3 {
+		t.Errorf("saturation %+v, want 3 blocks first reached by seeds 1 and 2", sat)
+	}
 	if got := m.Reached(0); len(got) != 1 || got[0] != "s/x 3/4 (seed 1)" {
 		t.Errorf("Reached(0) = %v", got)
 	}

@@ -110,6 +110,7 @@ func (d *Data) Report(w io.Writer, match func(pkg string) bool) error {
 	if err := d.WriteStats(bw, match); err != nil {
 		return err
 	}
+	d.writeSaturation(bw)
 	cov := d.Covered()
 	for _, p := range d.packages(match) {
 		ids := d.sortedBlocks(p)
@@ -161,6 +162,46 @@ func (d *Data) Report(w io.Writer, match func(pkg string) bool) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// Saturation is how one scenario's seeds found its blocks.
+type Saturation struct {
+	Scenario string
+	Runs     uint64
+	Blocks   int
+	// NewSeeds is how many seeds reached a block no lower seed of the
+	// scenario reached; LastNew is the highest of them. A scenario whose
+	// last new block came early has stopped finding code.
+	NewSeeds int
+	LastNew  uint64
+}
+
+// Saturations lists every scenario's Saturation, by name. It depends only
+// on each block's lowest seed, so it merges exactly.
+func (d *Data) Saturations() []Saturation {
+	var out []Saturation
+	for name, r := range d.Scenarios {
+		s := Saturation{Scenario: name, Runs: r.Runs, Blocks: len(r.Blocks)}
+		firsts := map[uint64]bool{}
+		for _, b := range r.Blocks {
+			firsts[b[2]] = true
+			s.LastNew = max(s.LastNew, b[2])
+		}
+		s.NewSeeds = len(firsts)
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Scenario < out[j].Scenario })
+	return out
+}
+
+func (d *Data) writeSaturation(w io.Writer) {
+	fmt.Fprintf(w, "\nper scenario: runs, blocks reached, seeds that reached a block no lower seed did, the last of them\n")
+	for _, s := range d.Saturations() {
+		if s.Runs == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %-44s %6d runs %6d blocks %4d new-block seeds, last at seed %d\n", s.Scenario, s.Runs, s.Blocks, s.NewSeeds, s.LastNew)
+	}
 }
 
 // Reached lists the scenarios that reached block id, most seeds first:
