@@ -133,6 +133,7 @@ func cmdCover(args []string, stdout io.Writer) error {
 	pkg := fs.String("pkg", "", "packages to print: an import path, a path in the module (nodes/kv) or a last element (kv), with /... for those below (default: all)")
 	src := fs.String("src", ".", "where the module's source is (a directory at or below its go.mod)")
 	reached := fs.Bool("reached", false, "print the covered blocks with the scenarios that reached them instead")
+	perScenario := fs.Bool("scenarios", false, "print per scenario the seeds that reached a block no lower seed did instead")
 	html := fs.String("html", "", "also write go tool cover's HTML view of the coverage to this file (needs the go command and the module's source)")
 	maxLines := fs.Int("lines", 12, "source lines printed per block at most (0: all)")
 	pos, err := parse(fs, args)
@@ -163,6 +164,9 @@ func cmdCover(args []string, stdout io.Writer) error {
 	}
 	if *reached {
 		return d.Attribution(stdout, match, 0)
+	}
+	if *perScenario {
+		return d.WriteSaturation(stdout)
 	}
 	n, err := d.Uncovered(stdout, match, cover.NewSources(*src), *maxLines)
 	if err != nil {

@@ -194,6 +194,13 @@ func (d *Data) Saturations() []Saturation {
 	return out
 }
 
+// WriteSaturation prints Saturations, one line per scenario that ran.
+func (d *Data) WriteSaturation(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	d.writeSaturation(bw)
+	return bw.Flush()
+}
+
 func (d *Data) writeSaturation(w io.Writer) {
 	fmt.Fprintf(w, "\nper scenario: runs, blocks reached, seeds that reached a block no lower seed did, the last of them\n")
 	for _, s := range d.Saturations() {
