@@ -126,6 +126,10 @@ func TestCoverShardsMergeLikeUnsharded(t *testing.T) {
 		t.Errorf("dsim cover --src prints no source lines: %.600s", r.stdout)
 	}
 
+	if r := run("cover", "merged", "--scenarios"); r.code != 0 || !strings.Contains(r.stdout, "kvsrv/swarm") || !strings.Contains(r.stdout, "new-block seeds, last at seed") {
+		t.Errorf("dsim cover --scenarios: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+
 	// Bad input: one line, exit 2.
 	if err := os.WriteFile(filepath.Join(tmp, "bad.dsimcov"), []byte(`{"format": 1, "table": {"hash": "x", "blocks": [{}]}}`), 0o644); err != nil {
 		t.Fatal(err)
