@@ -225,6 +225,7 @@ type shadowEntry struct {
 
 // appendShadow appends ents to s as shadow entries.
 func appendShadow[E pbEntryT](s []shadowEntry, ents []E) []shadowEntry {
+	s = slices.Grow(s, len(ents))
 	for i := range ents {
 		e := pbEntryAt(ents, i)
 		s = append(s, shadowEntry{index: pbU64(e.Index), term: pbU64(e.Term), conf: pbEntryType(e.Type) != pb.EntryNormal, data: e.Data})
@@ -232,13 +233,17 @@ func appendShadow[E pbEntryT](s []shadowEntry, ents []E) []shadowEntry {
 	return s
 }
 
+// noConf is the configuration of a node not yet started (shared: a
+// node's ConfState is replaced, never modified).
+var noConf = new(pb.ConfState)
+
 // removalDelay is how long a peer that applied its own removal keeps
 // running Raft before it stops (etcd v3.6's stopWithDelay).
 const removalDelay = sim.Second
 
 // New returns a node for cfg (a sim.Factory builds one per incarnation).
 func New(cfg Config) *Node {
-	n := &Node{cfg: cfg, cs: new(pb.ConfState)}
+	n := &Node{cfg: cfg, cs: noConf}
 	if cfg.Audit {
 		n.aud, _ = cfg.Observer.(Auditor)
 	}
@@ -1254,12 +1259,17 @@ func (n *Node) applyConf(e *pb.Entry, early bool) {
 // the log, keeping SnapEvery/2 entries behind it for slow followers.
 func (n *Node) snapshot() {
 	st, me := n.st, n.cfg.Me
-	snap, err := st.ms.CreateSnapshot(n.applied, n.cs, n.sm.encode())
-	if err != nil {
+	data := n.sm.encode()
+	if _, err := st.ms.CreateSnapshot(n.applied, n.cs, data); err != nil {
 		n.env.Fail("etcd.host", "server %d: snapshot at %d: %v", me, n.applied, err)
 		return
 	}
-	st.writeSnap(pbSnapshot(&snap))
+	term, err := st.ms.Term(n.applied)
+	if err != nil {
+		n.env.Fail("etcd.host", "server %d: term of snapshot %d: %v", me, n.applied, err)
+		return
+	}
+	st.writeOwnSnap(n.applied, term, n.cs, data)
 	compact := n.applied - n.cfg.SnapEvery/2
 	if first, _ := st.ms.FirstIndex(); compact >= first {
 		if last, _ := st.ms.LastIndex(); compact > last {

@@ -239,20 +239,26 @@ func pbSetConfState[T pb.ConfState | *pb.ConfState](dst *T, cs *pb.ConfState) {
 // data (e.g. the boot snapshot).
 func pbNewSnapshot(index, term uint64, cs *pb.ConfState, data []byte) *pb.Snapshot {
 	s := &pb.Snapshot{Data: data}
-	pbSetMeta(&s.Metadata, new(pb.SnapshotMetadata))
-	m := pbMetaField(&s.Metadata)
+	m := pbEnsureMeta(&s.Metadata)
 	pbSetU64(&m.Index, index)
 	pbSetU64(&m.Term, term)
 	pbSetConfState(&m.ConfState, cs)
 	return s
 }
 
-// pbSetMeta makes a pointer-valued (v3.7) metadata field hold m; a v3.6
-// value field is left as is.
-func pbSetMeta[T pb.SnapshotMetadata | *pb.SnapshotMetadata](dst *T, m *pb.SnapshotMetadata) {
-	if p, ok := any(dst).(**pb.SnapshotMetadata); ok {
-		*p = m
+// pbEnsureMeta returns the metadata a Snapshot.Metadata field holds,
+// allocating it first if the (v3.7 pointer) field is nil.
+func pbEnsureMeta[T pb.SnapshotMetadata | *pb.SnapshotMetadata](dst *T) *pb.SnapshotMetadata {
+	switch p := any(dst).(type) {
+	case *pb.SnapshotMetadata:
+		return p
+	case **pb.SnapshotMetadata:
+		if *p == nil {
+			*p = new(pb.SnapshotMetadata)
+		}
+		return *p
 	}
+	return nil
 }
 
 // pbNewHardState returns a HardState.
@@ -348,6 +354,25 @@ func pbMarshalAppend(buf []byte, m any) ([]byte, error) {
 		return proto.MarshalOptions{}.MarshalAppend(buf, x)
 	}
 	return buf, errNotMessage
+}
+
+// pbMarshalTo encodes a raftpb message (pointer) into buf, which is
+// exactly pbSize(m) bytes long: the host marshals records in place into
+// buffers it reuses.
+func pbMarshalTo(buf []byte, m any) error {
+	switch x := m.(type) {
+	case gogoCodec:
+		_, err := x.MarshalTo(buf)
+		return err
+	case proto.Message:
+		out, err := proto.MarshalOptions{}.MarshalAppend(buf[:0], x)
+		if err == nil && len(out) != len(buf) {
+			return errors.New("etcdsim: raftpb message size changed while marshalling")
+		}
+		copy(buf, out) // in place already when buf had the room
+		return err
+	}
+	return errNotMessage
 }
 
 // pbUnmarshal decodes b into a raftpb message (pointer), e.g. the

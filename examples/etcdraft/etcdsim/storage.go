@@ -101,6 +101,7 @@ type store struct {
 	one  []byte
 	base pb.Entry     // scratch: the log's base record
 	dhs  pb.HardState // scratch: diskHardState's decoding
+	snap pb.Snapshot  // scratch: writeOwnSnap's snapshot
 }
 
 // Temporary names of the atomically replaced files (constants, so that
@@ -148,13 +149,14 @@ func frame(rec []byte) {
 // marshalling it in place.
 func marshalEntry(buf []byte, kind byte, e *pb.Entry) []byte {
 	start := len(buf)
-	buf = grow(buf, recHeader+1)
-	buf[start+recHeader] = kind
-	buf, err := pbMarshalAppend(buf, e)
-	if err != nil {
+	n := pbSize(e)
+	buf = grow(buf, recHeader+1+n)
+	rec := buf[start:]
+	rec[recHeader] = kind
+	if err := pbMarshalTo(rec[recHeader+1:], e); err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal entry: %v", err))
 	}
-	frame(buf[start:])
+	frame(rec)
 	return buf
 }
 
@@ -198,20 +200,39 @@ func (s *store) rewriteLog() {
 }
 
 func (s *store) writeSnap(snap *pb.Snapshot) {
-	rec, err := pbMarshalAppend(s.record(0), snap)
-	if err != nil {
+	rec := s.record(pbSize(snap))
+	if err := pbMarshalTo(rec[recHeader:], snap); err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal snapshot: %v", err))
 	}
-	s.one = rec
 	s.writeAtomic(fileSnap, fileSnapTmp, rec)
 }
 
+// writeOwnSnap writes the snapshot MemoryStorage.CreateSnapshot(index, cs,
+// data) just made, whose term is term: rebuilt in the store's scratch
+// snapshot, since a pointer to CreateSnapshot's v3.6 result (a value) would
+// move it to the heap at every snapshot.
+func (s *store) writeOwnSnap(index, term uint64, cs *pb.ConfState, data []byte) {
+	s.writeSnap(s.ownSnap(index, term, cs, data))
+	s.snap.Data = nil
+}
+
+// ownSnap fills the scratch snapshot as CreateSnapshot fills its own.
+func (s *store) ownSnap(index, term uint64, cs *pb.ConfState, data []byte) *pb.Snapshot {
+	snap := &s.snap
+	snap.Reset()
+	snap.Data = data
+	m := pbEnsureMeta(&snap.Metadata)
+	pbSetU64(&m.Index, index)
+	pbSetU64(&m.Term, term)
+	pbSetConfState(&m.ConfState, cs)
+	return snap
+}
+
 func (s *store) writeHard(hs *pb.HardState) {
-	rec, err := pbMarshalAppend(s.record(0), hs)
-	if err != nil {
+	rec := s.record(pbSize(hs))
+	if err := pbMarshalTo(rec[recHeader:], hs); err != nil {
 		panic(fmt.Sprintf("etcdsim: marshal hardstate: %v", err))
 	}
-	s.one = rec
 	s.writeAtomic(fileHard, fileHardTmp, rec)
 }
 
@@ -262,8 +283,9 @@ func load(disk *sim.Disk, boot *pb.Snapshot) (*store, *pb.Snapshot, []*pb.Entry,
 		}
 		var ents []*pb.Entry // ents[0] is the base
 		var base, last uint64
+		slab := make([]pb.Entry, len(recs)) // one allocation for every entry
 		for k, p := range recs {
-			e := new(pb.Entry)
+			e := &slab[k]
 			if len(p) < 1 || pbUnmarshal(p[1:], e) != nil {
 				return nil, snap, nil, fmt.Errorf("log record %d: %w: bad entry", k, errCorrupt)
 			}

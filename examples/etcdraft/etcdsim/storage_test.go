@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"testing"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
@@ -57,4 +58,32 @@ func testEntry(index, term uint64, data []byte) *pb.Entry {
 	pbSetU64(&e.Term, term)
 	pbSetEntryType(&e.Type, pb.EntryNormal)
 	return e
+}
+
+// TestOwnSnapMatchesCreateSnapshot: the snapshot the host rebuilds to write
+// encodes exactly as the one MemoryStorage.CreateSnapshot returned.
+func TestOwnSnapMatchesCreateSnapshot(t *testing.T) {
+	ms := raft.NewMemoryStorage()
+	boot := &pb.ConfState{Voters: []uint64{1, 2, 3}}
+	if err := pbCallSnapshot(ms.ApplySnapshot, pbNewSnapshot(1, 1, boot, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pbAppendStorage(ms, []*pb.Entry{testEntry(2, 1, nil), testEntry(3, 2, []byte("a")), testEntry(4, 2, []byte("b"))}); err != nil {
+		t.Fatal(err)
+	}
+	cs := &pb.ConfState{Voters: []uint64{1, 2}, VotersOutgoing: []uint64{1, 2, 3}, LearnersNext: []uint64{3}}
+	pbSetBool(&cs.AutoLeave, true)
+	made, err := ms.CreateSnapshot(3, cs, []byte("state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pbMarshalAppend(nil, pbSnapshot(&made))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st store
+	got, err := pbMarshalAppend(nil, st.ownSnap(3, 2, cs, []byte("state")))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("own snapshot %x (%v), CreateSnapshot's %x", got, err, want)
+	}
 }
