@@ -3,7 +3,8 @@
 // with GOMAXPROCS=1 three ways (plain seeds, --guided --signal facts,
 // --guided --signal code), each with --cover so that all three pay the
 // same instrumentation, stops it with SIGTERM once its user+system time
-// passes the budget (the campaign then prints its summary so far), and
+// passes the budget (the campaign then prints its summary so far; -modes
+// adds --signal state), and
 // prints a markdown table: runs made, declared facts reached, distinct
 // (scenario, fact) pairs reached, code blocks of the systems under test
 // reached by some run, and the guided search's own count of features
@@ -65,7 +66,7 @@ func main() {
 	bin := flag.String("bin", "", "a dsim binary built with coverage counters (see the doc comment)")
 	cpus := flag.String("cpu", "10s", "comma-separated CPU budgets")
 	from := flag.Uint64("from", 1, "first seed (and the guided search's seed)")
-	modes := flag.String("modes", "plain,facts,code", "comma-separated: plain, facts (guided by facts), code (guided by code)")
+	modes := flag.String("modes", "plain,facts,code", "comma-separated: plain, facts, state or code (guided by that --signal)")
 	flag.Parse()
 	if *bin == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: guidedcov -bin DSIM [-cpu 10s,30s] [-from N] [-modes plain,facts,code] PATTERN...")
@@ -116,7 +117,7 @@ func measure(bin, dir, mode string, budget time.Duration, from uint64, patterns 
 		"--out", filepath.Join(dir, "failures"), "--cover", filepath.Join(dir, "cover"), "--files-per-checker", "1")
 	switch mode {
 	case "plain":
-	case "facts", "code":
+	case "facts", "state", "code":
 		args = append(args, "--guided", "--signal", mode)
 	default:
 		return r, fmt.Errorf("unknown mode %q", mode)
