@@ -166,7 +166,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	if o.Cover, err = startCover(*coverDir); err != nil {
+	if o.Cover, err = startCover(*coverDir, o.Workers); err != nil {
 		return err
 	}
 	// --out must take files before the first seed runs; finish what a

@@ -20,8 +20,10 @@ func init() {
 }
 
 // startCover checks that the binary has coverage counters and that dir
-// takes files, before the first seed: nil without --cover.
-func startCover(dir string) (*cover.Recorder, error) {
+// takes files, before the first seed: nil without --cover. A --workers
+// above 1 is said to be ignored (campaign.Options.Cover runs one seed at a
+// time).
+func startCover(dir string, workers int) (*cover.Recorder, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -34,6 +36,9 @@ func startCover(dir string) (*cover.Recorder, error) {
 	rec, err := cover.NewRecorder()
 	if err != nil {
 		return nil, usagef("--cover: %v", err)
+	}
+	if workers > 1 {
+		fmt.Fprintf(stderr, "dsim campaign: --cover runs one seed at a time (coverage counters are process-wide): --workers %d ignored; shard over processes instead\n", workers)
 	}
 	return rec, nil
 }
