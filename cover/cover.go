@@ -226,7 +226,9 @@ func Blocks() (*Table, error) {
 	tableOnce.Do(func() {
 		var buf bytes.Buffer
 		if err := coverage.WriteMeta(&buf); err != nil {
-			tableErr = fmt.Errorf("%w (%v): build it with %s", ErrNotInstrumented, err, BuildHint)
+			// The runtime's error ("no meta-data available (binary not
+			// built with -cover?)") says less than this.
+			tableErr = fmt.Errorf("%w (not built with -cover, or its main package not in -coverpkg): build it with %s", ErrNotInstrumented, BuildHint)
 			return
 		}
 		t, err := ParseMeta(buf.Bytes())
