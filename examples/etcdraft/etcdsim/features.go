@@ -237,9 +237,25 @@ func (h *harness) rollingUpgrade() {
 	}
 }
 
+// isolations cut the leader off from its peers (not from its clients)
+// every 1.6-2.5 s for 0.6-1.5 s: a deposed leader that does not know it yet
+// keeps receiving client requests.
+func (h *harness) isolations() {
+	r := h.c.Workload
+	h.c.Every(1600*sim.Millisecond, 2500*sim.Millisecond, func() {
+		li, l := h.leaderNode()
+		if l == nil {
+			return
+		}
+		h.w.Isolate(h.ids[li], h.ids)
+		h.w.After(r.Between(600*sim.Millisecond, 1500*sim.Millisecond), h.HealLinks)
+	})
+}
+
 // feature is one API-feature scenario.
 type feature struct {
 	name, desc string
+	isolate    bool // also cut the leader off from its peers now and then
 	over       map[string]string
 	faults     func(scenarios.Variant) sim.Faults
 	net        sim.NetOptions
@@ -260,6 +276,9 @@ func registerFeature(f feature) {
 			h.client(30 * sim.Millisecond)
 			h.liveness()
 			h.drivers()
+			if f.isolate {
+				h.isolations()
+			}
 			return nil
 		},
 	})
@@ -369,6 +388,12 @@ func init() {
 	registerFeature(feature{name: "unsafe-async-respond-early", net: lossy, faults: asyncFaults, unsafe: true,
 		over: map[string]string{kUnsafe: UnsafeAsyncRespondEarly, kAsync: "true"},
 		desc: "UNSAFE host: the append thread delivers a MsgStorageAppend's responses (acknowledgements, votes) before its writes are durable: sync-before-promise must fail"})
+	registerFeature(feature{name: "unsafe-leader-local-reads", net: calm, unsafe: true, isolate: true,
+		over: map[string]string{kUnsafe: UnsafeLeaderLocalReads, kTransfer: "true"},
+		desc: "UNSAFE host: a peer whose SoftState says leader answers Gets from its own store, skipping ReadIndex; leader transfers and leaders cut off from their peers (not their clients) leave deposed leaders that still believe it: linearizability must fail"})
+	registerFeature(feature{name: "unsafe-apply-to-commit", net: lossy, faults: featureFaults, unsafe: true,
+		over: map[string]string{kUnsafe: UnsafeApplyToCommit, kMaxMsg: "128", kMaxCommitted: "96", kSnapEvery: "8"},
+		desc: "UNSAFE host: a Ready's committed entries are taken to reach HardState.Commit, so with MaxCommittedSizePerReady paginating them the rest is marked applied unapplied: the state digests must disagree"})
 	registerFeature(feature{name: "unsafe-conf-on-append", net: lossy, faults: featureFaults, unsafe: true,
 		over: map[string]string{kUnsafe: UnsafeConfOnAppend, kMembership: MembershipSafe, kSpares: "3"},
 		desc: "UNSAFE host: a leader applies a conf change as soon as it appends it, not once it is committed and applied: the membership checks must fail"})

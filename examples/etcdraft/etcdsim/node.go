@@ -151,6 +151,15 @@ const (
 	// UnsafeReadNoWait answers a ReadIndex read as soon as its ReadState
 	// arrives, without waiting for the applied index to reach it.
 	UnsafeReadNoWait = "read-no-wait"
+	// UnsafeLeaderLocalReads answers a Get from the local store whenever
+	// the peer's SoftState says leader, skipping ReadIndex: a leader that
+	// handed its leadership away (or was deposed without knowing) serves
+	// stale reads.
+	UnsafeLeaderLocalReads = "leader-local-reads"
+	// UnsafeApplyToCommit takes a Ready's CommittedEntries to reach
+	// HardState.Commit and marks everything up to it applied: with
+	// MaxCommittedSizePerReady paginating them, the rest is never applied.
+	UnsafeApplyToCommit = "apply-to-commit"
 )
 
 // Node hosts one etcd raft RawNode as a dsim node.
@@ -1171,6 +1180,11 @@ func applyEntries[E pbEntryT](n *Node, ents []E) {
 		if n.sob != nil {
 			n.sob.State(me, index, sm.digest)
 		}
+	}
+	if n.cfg.Unsafe == UnsafeApplyToCommit && len(ents) > 0 && n.applied < n.commit {
+		// The broken host takes a Ready's committed entries for all of
+		// them up to HardState.Commit: pagination's rest is never applied.
+		n.applied = n.commit
 	}
 	if len(ents) > 0 {
 		n.srv.appliedTo(n.applied)

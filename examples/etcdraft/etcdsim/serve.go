@@ -109,7 +109,7 @@ func (s *server) request(from sim.NodeID, req *sim.Request) {
 			env.Reply(from, req, &kv.GetReply{Err: kv.ErrBadRequest})
 			return
 		}
-		if n.cfg.ReadMode == ReadSerializable {
+		if n.cfg.ReadMode == ReadSerializable || n.cfg.Unsafe == UnsafeLeaderLocalReads && n.leader {
 			s.answerGet(waiter{from: from, req: req, key: a.Key})
 			return
 		}
