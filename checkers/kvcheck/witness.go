@@ -19,8 +19,9 @@ import (
 //
 // The construction: a linearization applies Puts at versions 0, 1, ...,
 // K-1 in turn (the chain), one each (an OK Put at its version, or an
-// ErrMaybe Put where no OK Put has it, and ErrMaybe Puts at the version
-// reached, which then apply at the end); an OK Get of version k, and an
+// ErrMaybe Put where no OK Put has it, preferring one whose value a read
+// of the next version returned, and ErrMaybe Puts at the version reached,
+// which then apply at the end); an OK Get of version k, and an
 // ErrNoKey Get or Put (version 0), must fall between the chain's Puts at
 // k-1 and k. Each chain Put is placed at the earliest time its interval,
 // its predecessor and the operations that must precede it allow; each
@@ -74,10 +75,26 @@ func witness(ops []*Op) bool {
 	if k > uint64(len(ops)) {
 		return false // more versions than operations: no chain
 	}
-	maybeAt := map[uint64]int{} // version -> its earliest ErrMaybe Put
+	// An OK Get of version v+1 names the value the Put at version v wrote:
+	// of several ErrMaybe Puts at v, prefer one that wrote it.
+	read := map[uint64]string{} // version -> a value an OK Get returned
+	for _, o := range ops {
+		if !o.Put && o.Err == OK {
+			read[o.Version] = o.Value
+		}
+	}
+	maybeAt := map[uint64]int{} // version -> its chosen ErrMaybe Put
+	better := func(i, m int) bool {
+		o, p := ops[i], ops[m]
+		want, named := read[o.Version+1]
+		if named && (o.Value == want) != (p.Value == want) {
+			return o.Value == want
+		}
+		return o.Call < p.Call
+	}
 	for i, o := range ops {
 		if o.Put && o.Err == ErrMaybe {
-			if m, ok := maybeAt[o.Version]; !ok || o.Call < ops[m].Call {
+			if m, ok := maybeAt[o.Version]; !ok || better(i, m) {
 				maybeAt[o.Version] = i
 			}
 		}

@@ -116,7 +116,7 @@ func TestWitnessSound(t *testing.T) {
 		}
 	}
 	t.Logf("%d linearizable histories, witness found for %d; %d not linearizable", legal, found, illegal)
-	if illegal < 300 || found < legal*9/10 {
+	if illegal < 300 || found < legal*99/100 {
 		t.Errorf("%d linearizable, %d witnessed, %d illegal: the generator or the witness is off", legal, found, illegal)
 	}
 }
