@@ -505,11 +505,11 @@ func (o GuidedOptions) nextInput(r *sim.Rand, states []*scState, idx uint64) inp
 	var other sim.Plan
 	if len(st.corpus) > 1 {
 		e := st.corpus[r.Intn(len(st.corpus))]
-		if e != parent && e.targets == parent.targets {
+		if e != parent && o.targetsOf(st, e) == o.targetsOf(st, parent) {
 			other = e.Plan
 		}
 	}
-	k := FaultKinds{Kinds: st.kinds, Targets: parent.targets, Duration: st.s.Duration}
+	k := FaultKinds{Kinds: st.kinds, Targets: o.targetsOf(st, parent), Duration: st.s.Duration}
 	var faults sim.Faults
 	if parent.Faults != nil {
 		faults = *parent.Faults
@@ -676,10 +676,8 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 		if newFeats == 0 {
 			return
 		}
-		targets := 0
-		if g.in.fresh || g.in.cfg.Plan == nil {
-			o.locked(func() { targets, _ = st.s.FaultTargets(o.Variant, g.in.seed) })
-		} else {
+		targets := -1 // a fresh entry's: counted when it is first picked
+		if !g.in.fresh && g.in.cfg.Plan != nil {
 			targets = st.entryTargets(g.in.parent)
 		}
 		e := &Entry{Run: g.in.idx, Scenario: name, Seed: g.in.seed, Faults: res.Faults, Plan: clonePlan(res.Plan),
@@ -687,20 +685,35 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 		if e.Plan == nil {
 			e.Plan = sim.Plan{}
 		}
-		if targets > 0 || len(e.Plan) == 0 {
-			st.corpus = append(st.corpus, e)
-		}
+		st.corpus = append(st.corpus, e)
 	}
 }
 
-// entryTargets returns the targets of the entry added by run idx.
+// entryTargets returns the targets of the entry added by run idx (its
+// parent's, known since it was picked).
 func (st *scState) entryTargets(idx int64) int {
 	for _, e := range st.corpus {
 		if int64(e.Run) == idx {
 			return e.targets
 		}
 	}
-	return 0
+	return -1
+}
+
+// targetsOf returns how many fault targets entry e's seed has, running
+// the scenario's Setup once, the first time it is asked (most entries are
+// never picked). A Setup that fails counts none: mutations of such an
+// entry only reseed.
+func (o GuidedOptions) targetsOf(st *scState, e *Entry) int {
+	if e.targets < 0 {
+		e.targets = 0
+		o.locked(func() {
+			if n, ok := st.s.FaultTargets(o.Variant, e.Seed); ok {
+				e.targets = n
+			}
+		})
+	}
+	return e.targets
 }
 
 // guidedFailure writes a failed run's file: a fresh seed's under the plain

@@ -81,6 +81,9 @@ const MaxGuidedActions = 256
 // faults happened (a lossy network's clerk must see ErrMaybe): a plan
 // milder than the scenario's would fail them without any bug.
 func Mutate(r *sim.Rand, k FaultKinds, parent sim.Plan, faults sim.Faults, other sim.Plan) Mutation {
+	if k.Targets <= 0 || k.Duration <= 0 { // nothing to aim at: the same plan, another seed
+		return Mutation{Plan: clonePlan(parent), Faults: faults, Reseed: true, Ops: []string{"reseed"}}
+	}
 	m := mutator{r: r, k: k, faults: faults}
 	m.plan = clonePlan(parent)
 	// A generated plan may end a short fault after the phase (a restart
