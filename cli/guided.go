@@ -40,14 +40,17 @@ func checkSignal(guided bool, signal string) error {
 // seed. The search is guided by code coverage with --signal code or with
 // --cover (whose recorder then sees every run), else by declared facts.
 func guidedOptions(o campaign.Options, signal string) campaign.GuidedOptions {
-	var sig campaign.Signal = campaign.FactSignal{}
+	var sig campaign.Signal
 	switch {
-	case signal == "state":
-		sig = campaign.StateSignal{}
 	case signal == "code" || (signal == "" && o.Cover != nil):
 		sig = campaign.CodeSignal{Rec: o.Cover}
-	case o.Cover != nil:
-		sig = recordingFacts{o.Cover}
+	case signal == "state":
+		sig = campaign.StateSignal{}
+	default:
+		sig = campaign.FactSignal{}
+	}
+	if _, code := sig.(campaign.CodeSignal); o.Cover != nil && !code {
+		sig = recording{sig, o.Cover}
 	}
 	return campaign.GuidedOptions{Signal: sig, Scenarios: o.Scenarios, Variant: o.Variant, Runs: o.Seeds, Time: o.Time, From: o.From,
 		Workers: o.Workers, Out: o.Out, CheckDeterminism: o.CheckDeterminism, DoubleRunEvery: o.DoubleRunEvery,
@@ -55,20 +58,23 @@ func guidedOptions(o campaign.Options, signal string) campaign.GuidedOptions {
 		MaxFailures: o.MaxFailures, FilesPerChecker: o.FilesPerChecker}
 }
 
-// recordingFacts guides by facts while --cover records every run's code
-// coverage (to compare what a facts-guided search reaches in code).
-type recordingFacts struct{ rec *cover.Recorder }
+// recording guides by its signal while --cover records every run's code
+// coverage (to compare what a search not guided by code reaches in code).
+type recording struct {
+	campaign.Signal
+	rec *cover.Recorder
+}
 
-func (recordingFacts) Name() string { return "facts" }
+func (recording) Exclusive() bool { return true }
 
-func (recordingFacts) Exclusive() bool { return true }
-
-func (r recordingFacts) Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
-	var res *scenarios.Result
-	if _, err := r.rec.Seed(scenario, seed, func() { res = run() }); err != nil && res == nil {
-		res = run()
-	}
-	return res, campaign.FactFeatures(res)
+func (r recording) Observe(scenario string, seed uint64, run func() *scenarios.Result) (*scenarios.Result, []string) {
+	return r.Signal.Observe(scenario, seed, func() *scenarios.Result {
+		var res *scenarios.Result
+		if _, err := r.rec.Seed(scenario, seed, func() { res = run() }); err != nil && res == nil {
+			res = run()
+		}
+		return res
+	})
 }
 
 // printGuided prints a guided campaign's search in two lines: what it ran
