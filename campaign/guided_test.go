@@ -71,10 +71,16 @@ func guidedView(t *testing.T, sum *Summary, rep *GuidedReport) string {
 }
 
 func TestGuidedIsDeterministic(t *testing.T) {
+	for _, sig := range []Signal{FactSignal{}, StateSignal{}} {
+		t.Run(sig.Name(), func(t *testing.T) { testGuidedIsDeterministic(t, sig) })
+	}
+}
+
+func testGuidedIsDeterministic(t *testing.T, sig Signal) {
 	ss := match(t, "test/unsafe-three-restarts", "counter/crash")
 	run := func(workers int) string {
 		o := GuidedOptions{Scenarios: ss, Runs: 60, From: 7, Workers: workers, Out: t.TempDir(),
-			DoubleRunEvery: 1 << 40, FilesPerChecker: -1}
+			DoubleRunEvery: 1 << 40, FilesPerChecker: -1, Signal: sig}
 		sum, rep := RunGuided(context.Background(), o)
 		if sum.Runs != 120 || rep.Mutated == 0 || len(rep.Corpus) == 0 {
 			t.Fatalf("runs %d, mutated %d, corpus %d: want 120 runs, some mutated, a corpus", sum.Runs, rep.Mutated, len(rep.Corpus))
@@ -88,7 +94,7 @@ func TestGuidedIsDeterministic(t *testing.T) {
 	if d := cmp.Diff(one, three); d != "" {
 		t.Fatalf("1 worker and 3 workers differ (-1 +3):\n%s", d)
 	}
-	o := GuidedOptions{Scenarios: ss, Runs: 60, From: 8, Workers: 2, DoubleRunEvery: 1 << 40}
+	o := GuidedOptions{Scenarios: ss, Runs: 60, From: 8, Workers: 2, DoubleRunEvery: 1 << 40, Signal: sig}
 	sum, rep := RunGuided(context.Background(), o)
 	if guidedView(t, sum, rep) == one {
 		t.Fatal("another seed gave the same search")
@@ -166,10 +172,16 @@ func TestGuidedStopsAtMaxFailuresDeterministically(t *testing.T) {
 }
 
 func TestFactFeaturesBuckets(t *testing.T) {
-	res := &scenarios.Result{Scenario: "s/x", Coverage: map[string]uint64{"a": 1, "b": 5, "c": 300}}
+	res := &scenarios.Result{Scenario: "s/x", Coverage: map[string]uint64{"a": 1, "b": 5, "c": 300},
+		Metrics: map[string]float64{"leader_changes": 7, "no_leader_max_ns": 346e6, "zero": 0, "neg": -3}}
 	got := FactFeatures(res)
 	want := []string{"s/x|a|1", "s/x|b|4", "s/x|c|128"}
 	if d := cmp.Diff(want, got); d != "" {
+		t.Fatal(d)
+	}
+	// 7 has bit length 3; 346 ms has 9; 0 has 0; -3 is "-2".
+	want = []string{"s/x|m:leader_changes|3", "s/x|m:neg|-2", "s/x|m:no_leader_max_ns|9", "s/x|m:zero|0"}
+	if d := cmp.Diff(want, MetricFeatures(res)); d != "" {
 		t.Fatal(d)
 	}
 }
