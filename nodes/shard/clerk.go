@@ -75,8 +75,9 @@ func (ck *Clerk) ID() uint64 { return ck.id }
 // Maybes returns how many Puts returned ErrMaybe.
 func (ck *Clerk) Maybes() uint64 { return ck.maybes }
 
-// Config returns the configuration the clerk last read (Num 0 before any).
-func (ck *Clerk) Config() Config { return ck.conf }
+// Config returns a copy of the configuration the clerk last read (Num 0
+// before any); the clerk's own may be shared with its Ctrl's cache.
+func (ck *Clerk) Config() Config { return ck.conf.Copy() }
 
 // Get fetches key's value and version: cb(value, version, OK) or
 // cb("", 0, ErrNoKey) (ErrBadRequest for a malformed key).
@@ -152,7 +153,7 @@ func (ck *Clerk) Put(key, value string, version uint64, cb func(err kv.Err)) {
 // refresh reads the current configuration, retrying until it has one.
 func (ck *Clerk) refresh(then func()) {
 	ck.Queries++
-	ck.q.Query(func(c Config, err kv.Err) {
+	ck.q.queryShared(func(c Config, err kv.Err) {
 		if err == kv.OK && c.NShards() == ck.nshards() && (!ck.have || c.Num >= ck.conf.Num) {
 			ck.conf, ck.have = c, true
 			then()

@@ -80,6 +80,13 @@ type Ctrl struct {
 	leaseUntil sim.Time // local time our lease runs out; 0: no lease held
 	deposed    bool
 	stats      CtrlStats
+
+	// last is the stored configuration queryShared decoded last, lastCfg
+	// its decoding (valid when lastOK): a clerk reads the same bytes again
+	// and again between configuration changes.
+	last    string
+	lastCfg Config
+	lastOK  bool
 }
 
 // NewCtrl returns a controller for the node owning env.
@@ -120,10 +127,21 @@ func (c *Ctrl) finish(cb func(kv.Err), err kv.Err) {
 
 // Query returns the current configuration: cb(cfg, OK), or ErrNoKey before
 // InitConfig, or ErrBadConfig (logged) when the stored bytes do not decode.
-func (c *Ctrl) Query(cb func(Config, kv.Err)) {
+func (c *Ctrl) Query(cb func(Config, kv.Err)) { c.query(cb, false) }
+
+// queryShared is Query for a caller that never modifies the configuration
+// it gets (the clerk): bytes equal to those it decoded last time give the
+// same Config again, sharing its slice and map, without decoding.
+func (c *Ctrl) queryShared(cb func(Config, kv.Err)) { c.query(cb, true) }
+
+func (c *Ctrl) query(cb func(Config, kv.Err), shared bool) {
 	c.ck.Get(KeyCur, func(v string, _ uint64, err kv.Err) {
 		if err != kv.OK {
 			cb(Config{}, err)
+			return
+		}
+		if shared && c.lastOK && v == c.last {
+			cb(c.lastCfg, kv.OK)
 			return
 		}
 		cfg, derr := DecodeConfig([]byte(v))
@@ -131,6 +149,9 @@ func (c *Ctrl) Query(cb func(Config, kv.Err)) {
 			c.env.Logf("shard ctrl: stored configuration: %v", derr)
 			cb(Config{}, ErrBadConfig)
 			return
+		}
+		if shared {
+			c.last, c.lastCfg, c.lastOK = v, cfg, true
 		}
 		cb(cfg, kv.OK)
 	})
