@@ -130,9 +130,9 @@ type clerkOp struct {
 	onReply         func(reply sim.Message, ok bool)
 }
 
-// init binds the op's methods once and returns its start.
+// init binds the op's reply handler once and returns its start (try, for
+// the rare wait after a round without an answer, is bound when needed).
 func (o *clerkOp) init() func() {
-	o.try = o.doTry
 	o.onReply = o.reply
 	return o.start
 }
@@ -228,5 +228,8 @@ func (o *clerkOp) reply(reply sim.Message, ok bool) {
 		return
 	}
 	o.tried = 0
+	if o.try == nil {
+		o.try = o.doTry
+	}
 	ck.env.After(ck.cfg.RetryWait, o.try)
 }

@@ -136,7 +136,7 @@ type RSM struct {
 
 	applied uint64              // last index applied or restored
 	dup     map[uint64]dupEntry // client -> last applied seq and result
-	pending []*pendingOp        // Submits in the log, by increasing index
+	pending []pendingOp         // Submits in the log, by increasing index
 	reads   []*readWait         // Reads waiting on ReadIndex
 	polling bool
 	poll    sim.Timer
@@ -241,7 +241,7 @@ func (s *RSM) Submit(client, seq uint64, op []byte, cb func(result []byte, err e
 			index, term, s.pending[n-1].index, s.pending[n-1].term)
 		return
 	}
-	s.pending = append(s.pending, &pendingOp{index: index, term: term, client: client, seq: seq, cb: cb})
+	s.pending = append(s.pending, pendingOp{index: index, term: term, client: client, seq: seq, cb: cb})
 	s.startPoll()
 }
 
@@ -384,17 +384,17 @@ func (s *RSM) checkLeadership() {
 // failPending answers ErrWrongLeader to the pending ops drop selects, in
 // index order, and returns how many.
 func (s *RSM) failPending(drop func(*pendingOp) bool) int {
-	var failed []*pendingOp
+	var failed []pendingOp
 	keep := s.pending[:0]
-	for _, p := range s.pending {
-		if drop(p) {
-			failed = append(failed, p)
+	for i := range s.pending {
+		if drop(&s.pending[i]) {
+			failed = append(failed, s.pending[i])
 		} else {
-			keep = append(keep, p)
+			keep = append(keep, s.pending[i])
 		}
 	}
 	for i := len(keep); i < len(s.pending); i++ {
-		s.pending[i] = nil
+		s.pending[i] = pendingOp{}
 	}
 	s.pending = keep
 	for _, p := range failed {
@@ -479,7 +479,7 @@ func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, s
 		// array (a queue resliced from the front reallocates as it goes).
 		p := s.pending[0]
 		n := copy(s.pending, s.pending[1:])
-		s.pending[n] = nil
+		s.pending[n] = pendingOp{}
 		s.pending = s.pending[:n]
 		switch {
 		case p.index < index:

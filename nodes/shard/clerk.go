@@ -174,9 +174,9 @@ func (ck *Clerk) nshards() int {
 // nil on a timeout), following configuration changes.
 func (ck *Clerk) attempt(key string, args sim.Message, handle func(reply sim.Message, attempts int) bool) {
 	o := &shardAttempt{ck: ck, key: key, args: args, handle: handle}
-	o.loopFn, o.refreshFn, o.onReply = o.loop, o.refresh, o.reply
+	o.onReply = o.reply
 	if !ck.have {
-		ck.refresh(o.loopFn)
+		ck.refresh(o.loopFunc())
 		return
 	}
 	o.loop()
@@ -184,7 +184,8 @@ func (ck *Clerk) attempt(key string, args sim.Message, handle func(reply sim.Mes
 
 // shardAttempt is one operation's attempt loop: one allocation holds what
 // closures over the loop, each round and each RPC's callback used to
-// capture one by one (the bound methods are made once). One RPC at a time
+// capture one by one (the bound methods are made once, when first needed).
+// One RPC at a time
 // is outstanding, so the round's fields are those of the call answered.
 type shardAttempt struct {
 	ck     *Clerk
@@ -201,10 +202,24 @@ type shardAttempt struct {
 	onReply           func(reply sim.Message, ok bool)
 }
 
-// again reads the configuration again after RetryWait, then loops.
-func (o *shardAttempt) again() { o.ck.env.After(o.ck.cfg.RetryWait, o.refreshFn) }
+// loopFunc returns loop as a func, bound once, when first needed (most
+// operations never wait for a new configuration).
+func (o *shardAttempt) loopFunc() func() {
+	if o.loopFn == nil {
+		o.loopFn = o.loop
+	}
+	return o.loopFn
+}
 
-func (o *shardAttempt) refresh() { o.ck.refresh(o.loopFn) }
+// again reads the configuration again after RetryWait, then loops.
+func (o *shardAttempt) again() {
+	if o.refreshFn == nil {
+		o.refreshFn = o.refresh
+	}
+	o.ck.env.After(o.ck.cfg.RetryWait, o.refreshFn)
+}
+
+func (o *shardAttempt) refresh() { o.ck.refresh(o.loopFunc()) }
 
 // loop starts a round over the group owning the key.
 func (o *shardAttempt) loop() {
