@@ -195,17 +195,28 @@ func hashState(s State) uint64 {
 }
 
 func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
+	// Two passes: count each key's operations (in order of first
+	// appearance), then fill partitions allocated once.
 	idx := map[string]int{}
-	var out [][]porcupine.Operation
-	for _, o := range history {
+	part := make([]int, len(history))
+	var counts []int
+	for j, o := range history {
 		k := o.Input.(*Op).Key
 		i, ok := idx[k]
 		if !ok {
-			i = len(out)
+			i = len(counts)
 			idx[k] = i
-			out = append(out, nil)
+			counts = append(counts, 0)
 		}
-		out[i] = append(out[i], o)
+		part[j] = i
+		counts[i]++
+	}
+	out := make([][]porcupine.Operation, len(counts))
+	for i, n := range counts {
+		out[i] = make([]porcupine.Operation, 0, n)
+	}
+	for j, o := range history {
+		out[part[j]] = append(out[part[j]], o)
 	}
 	return out
 }
