@@ -124,6 +124,9 @@ type Failure struct {
 	// Artifacts are the checker files written beside File (porcupine's
 	// picture of a linearizability violation, ...).
 	Artifacts []string `json:"artifacts,omitempty"`
+	// Moment is where an offline checker placed the violation, in one line
+	// (sim.Moment.Why; "" when it placed none): part of the Signature.
+	Moment string `json:"moment,omitempty"`
 }
 
 // SeedRange says which seeds of one scenario a summary covers: shard
@@ -257,6 +260,11 @@ type Summary struct {
 	// above: missing, duplicated or interrupted shards (merged summaries),
 	// options Run refused, a counter that would have overflowed.
 	Problems []string `json:"problems,omitempty"`
+	// Groups are the failures grouped by cause (see Groups): always
+	// derived from Failures (by finish, Merge and ParseSummary), never
+	// trusted from a file, so a summary written before groups existed
+	// gets them when it is read.
+	Groups []Group `json:"groups"`
 }
 
 // Incomplete lists why the summary does not cover its whole campaign
@@ -649,6 +657,7 @@ func (s *Summary) finish() {
 	if s.WallNs > 0 {
 		s.SeedsPerS = float64(s.Runs) / (float64(s.WallNs) / 1e9)
 	}
+	s.Groups = Groups(s.Failures)
 }
 
 // mergeNames returns the sorted union of a and b without duplicates (nil
@@ -703,7 +712,8 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 		return out
 	}
 	f := &Failure{Scenario: s.Name, Variant: o.Variant.String(), Seed: j.seed, Checker: res.Failure.Checker,
-		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro}
+		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro,
+		Moment: momentWhy(res.Failure)}
 	out.fail = f
 	if o.Out == "" {
 		return out
@@ -730,7 +740,8 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 // it: File and Repro set, or FileError saying why the file is lost.
 func WriteFailure(res *scenarios.Result, foundBy, dir string, limit time.Duration) Failure {
 	f := Failure{Scenario: res.Scenario, Variant: res.Variant, Seed: res.Seed, Checker: res.Failure.Checker,
-		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro}
+		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro,
+		Moment: momentWhy(res.Failure)}
 	hung := res.Failure.Checker == replay.HangChecker
 	file := replay.FromResult(res, foundBy)
 	if hung {

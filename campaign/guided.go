@@ -722,7 +722,8 @@ func (o GuidedOptions) targetsOf(st *scState, e *Entry) int {
 // Repro replays the file: a mutated run has no "dsim run" command line.
 func (o GuidedOptions) guidedFailure(res *scenarios.Result, in input, budget map[[2]string]int, limit time.Duration) Failure {
 	f := Failure{Scenario: res.Scenario, Variant: res.Variant, Seed: res.Seed, Checker: res.Failure.Checker,
-		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro}
+		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro,
+		Moment: momentWhy(res.Failure)}
 	if !in.fresh {
 		f.Repro = fmt.Sprintf("guided run %d: replay its failure file (no dsim run line reproduces a mutated plan)", in.idx)
 	}

@@ -113,6 +113,7 @@ func ParseSummary(name string, b []byte) (*Summary, error) {
 	if err := s.Check(); err != nil {
 		return nil, bad("%v", err)
 	}
+	s.Groups = Groups(s.Failures) // derived, never trusted (older summaries have none)
 	return &s, nil
 }
 
