@@ -1,7 +1,8 @@
 // Package kvcheck checks histories of a versioned key/value service (the
 // 6.5840 kvsrv/kvraft API, LABS.md §1.6 and §2.2): linearizability with
-// porcupine over a model partitioned by key, with an annotated HTML picture
-// of a violation; durability of acknowledged Puts in a final state; and
+// porcupine over a model partitioned by key (after a cheap search for a
+// verified witness linearization of each key, which alone can answer Ok),
+// with an annotated HTML picture of a violation; durability of acknowledged Puts in a final state; and
 // mutual exclusion of a lock, online.
 //
 // It knows no node package: histories come in its own plain Op type, which a
