@@ -2,8 +2,8 @@
 // 6.5840 kvsrv/kvraft API, LABS.md §1.6 and §2.2): linearizability with
 // porcupine over a model partitioned by key (after a cheap search for a
 // verified witness linearization of each key, which alone can answer Ok),
-// with an annotated HTML picture of a violation; durability of acknowledged Puts in a final state; and
-// mutual exclusion of a lock, online.
+// with an annotated HTML picture of a violation; durability of acknowledged
+// Puts in a final state; and mutual exclusion of a lock, online.
 //
 // It knows no node package: histories come in its own plain Op type, which a
 // scenario fills from the world's history, and errors are the lab's names as
