@@ -57,6 +57,9 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "merge" {
 		return cmdMerge(args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "trend" {
+		return cmdTrend(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	seedsStr := fs.String("seeds", "100", "seeds per scenario over all shards")
 	dur := fs.String("time", "", "run until this much wall time has passed (e.g. 10m) instead of --seeds")
@@ -76,6 +79,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	coverDir := fs.String("cover", "", "write the Go code coverage of the systems under test to this directory (a binary built with go build -cover; runs one seed at a time)")
 	signal := fs.String("signal", "", "with --guided, what counts as new: facts (declared facts), state (facts and metrics in power-of-two buckets) or code (Go coverage blocks and facts, a -cover build); default: code with --cover, else facts")
 	guided := fs.Bool("guided", false, "greybox search: keep the runs that reach new coverage facts (with --cover: new code blocks too) and mutate their fault plans (--seeds: runs per scenario; --from seeds the search)")
+	reportPath, history := reportFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -165,6 +169,10 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	}
 	if err := o.Validate(); err != nil {
 		return usagef("%v", err)
+	}
+	rr, err := prepareReport(*reportPath, *history, *watchdog)
+	if err != nil {
+		return err
 	}
 	if o.Cover, err = startCover(*coverDir, o.Workers); err != nil {
 		return err
@@ -261,6 +269,9 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		if err := finishCover(*coverDir, o.Cover, sum, stdout, *asJSON); err != nil {
 			return err
 		}
+	}
+	if err := rr.write(sum); err != nil {
+		return err
 	}
 	return verdict(sum)
 }
@@ -439,7 +450,12 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	coverage := fs.Bool("coverage", false, "print every scenario's coverage facts (default: only declared facts never reached)")
 	metrics := fs.Bool("metrics", false, "print every scenario's metrics as a table (runs, mean, p50, p90, p99, min, max)")
 	coverOut := fs.String("cover", "", "write the merged coverage of the --cover directories given among the paths to this directory")
+	reportPath, history := reportFlags(fs)
 	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	rr, err := prepareReport(*reportPath, *history, time.Minute)
 	if err != nil {
 		return err
 	}
@@ -469,6 +485,9 @@ func cmdMerge(args []string, stdout io.Writer) error {
 		}
 	}
 	if err := mergeCover(covs, *coverOut, sum, stdout, *asJSON); err != nil {
+		return err
+	}
+	if err := rr.write(sum); err != nil {
 		return err
 	}
 	return verdict(sum)

@@ -173,7 +173,7 @@ func (t *Trend) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "%s NEW   %s (%d failures, first seed %d)\n      repro: %s\n", replay.Escape(n.Name), groupLine(g), g.Count, g.First.Seed, replay.Escape(repro(g)))
 		}
 		for _, g := range n.Gone {
-			fmt.Fprintf(&b, "%s GONE  %s (fixed or no longer found; had %d failures)\n", replay.Escape(n.Name), groupLine(g), g.Count)
+			fmt.Fprintf(&b, "%s GONE  %s (fixed or no longer found; failures the night before: %d)\n", replay.Escape(n.Name), groupLine(g), g.Count)
 		}
 		for _, g := range n.NotRun {
 			fmt.Fprintf(&b, "%s NOT RUN %s (its scenario did not run this night)\n", replay.Escape(n.Name), groupLine(g))
