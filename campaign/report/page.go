@@ -32,6 +32,7 @@ ul.problems li{color:#9c4221}
 .plots figure{margin:0}
 .plots figcaption{font-size:12px;color:#444}
 svg.plot{border:1px solid #ddd;background:#fff}
+#nights td:first-child{white-space:nowrap}
 `
 
 const pageScript = `
@@ -112,7 +113,7 @@ var pageTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <ul id="unreached">{{range .Unreached}}{{$sc := .Scenario}}{{range .Facts}}<li class="unreached">{{$sc}}: {{.}}</li>{{end}}{{end}}</ul>{{else}}<p>Every declared fact was reached.</p>{{end}}{{end}}
 {{with .Trend}}
 <section id="trend"><h2>Trend</h2>
-<div class="plots">{{range .Plots}}<figure><figcaption>{{.Title}} (max {{.Max}}, last {{.Last}})</figcaption><svg class="plot" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img"><line x1="{{index .Axis 0}}" y1="{{index .Axis 1}}" x2="{{index .Axis 2}}" y2="{{index .Axis 3}}" stroke="#bbb"/><polyline points="{{.Line}}" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>{{range .Points}}<circle cx="{{.X}}" cy="{{.Y}}" r="3" fill="#2b6cb0"><title>{{.Label}}</title></circle>{{end}}</svg></figure>{{end}}</div>
+<div class="plots">{{range .Plots}}<figure><figcaption>{{.Title}} (max {{.Max}}, last {{.Last}})</figcaption><svg class="plot" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img"><line x1="{{index .Axis 0}}" y1="{{index .Axis 1}}" x2="{{index .Axis 2}}" y2="{{index .Axis 3}}" stroke="#bbb"/><polyline points="{{.Line}}" fill="none" stroke="#2b6cb0" stroke-width="1.5"/><text x="{{index .Axis 0}}" y="{{.H}}" dy="-3" font-size="10" fill="#666">{{.From}}</text><text x="{{index .Axis 2}}" y="{{.H}}" dy="-3" font-size="10" fill="#666" text-anchor="end">{{.To}}</text>{{range .Points}}<circle cx="{{.X}}" cy="{{.Y}}" r="3" fill="#2b6cb0"><title>{{.Label}}</title></circle>{{end}}</svg></figure>{{end}}</div>
 <table id="nights"><thead><tr><th>night</th><th>runs</th><th>failures</th><th>groups</th><th>new</th><th>gone</th><th>seeds/s</th><th>changes</th></tr></thead><tbody>
 {{range .Nights}}<tr class="night"><td>{{.Name}}{{if .Inc}} <span class="note">incomplete: {{.Inc}}</span>{{end}}</td><td class="n" data-v="{{.Runs}}">{{.Runs}}</td><td class="n" data-v="{{.Failures}}">{{.Failures}}</td><td class="n" data-v="{{len .Groups}}">{{len .Groups}}</td><td class="n">{{if .First}}-{{else}}{{len .New}}{{end}}</td><td class="n">{{if .First}}-{{else}}{{len .Gone}}{{end}}</td><td class="n" data-v="{{printf "%.1f" .SeedsPerS}}">{{printf "%.1f" .SeedsPerS}}</td><td>{{range .New}}<div><span class="new">NEW</span> {{.Scenario}} {{.Checker}}: {{.First.Message}} ({{.Count}})</div>{{end}}{{range .Gone}}<div><span class="gone">GONE</span> {{.Scenario}} {{.Checker}}: {{.First.Message}}</div>{{end}}{{range .NotRun}}<div><span class="notrun">NOT RUN</span> {{.Scenario}} {{.Checker}}: {{.First.Message}}</div>{{end}}</td></tr>
 {{end}}</tbody></table></section>{{end}}

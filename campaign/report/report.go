@@ -460,6 +460,8 @@ type plot struct {
 	Max    string
 	Last   string
 	Axis   [4]float64 // x0 y0 x1 y1 of the base line
+	// From and To label the first and last nights under the base line.
+	From, To string
 }
 
 type point struct {
@@ -480,6 +482,12 @@ func makePlot(title string, labels []string, vals []float64) plot {
 		hi = math.Max(hi, v)
 	}
 	p.Max = strconv.FormatFloat(hi, 'g', 4, 64)
+	if len(labels) > 0 {
+		p.From = oneLine(labels[0], 24)
+		if len(labels) > 1 {
+			p.To = oneLine(labels[len(labels)-1], 24)
+		}
+	}
 	if len(vals) > 0 {
 		p.Last = strconv.FormatFloat(vals[len(vals)-1], 'g', 4, 64)
 	}
