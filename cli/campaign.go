@@ -80,6 +80,7 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 	signal := fs.String("signal", "", "with --guided, what counts as new: facts (declared facts), state (facts and metrics in power-of-two buckets) or code (Go coverage blocks and facts, a -cover build); default: code with --cover, else facts")
 	guided := fs.Bool("guided", false, "greybox search: keep the runs that reach new coverage facts (with --cover: new code blocks too) and mutate their fault plans (--seeds: runs per scenario; --from seeds the search)")
 	reportPath, history := reportFlags(fs)
+	junitPath, mdPath := ciFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -171,6 +172,10 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		return usagef("%v", err)
 	}
 	rr, err := prepareReport(*reportPath, *history, *watchdog)
+	if err != nil {
+		return err
+	}
+	ci, err := prepareCI(*junitPath, *mdPath)
 	if err != nil {
 		return err
 	}
@@ -270,8 +275,12 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	ciErr := ci.write(sum)
 	if err := rr.write(sum); err != nil {
 		return err
+	}
+	if ciErr != nil {
+		return ciErr
 	}
 	return verdict(sum)
 }
@@ -337,6 +346,7 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", esc(f.Scenario), f.Seed, esc(f.Checker), oneLine(esc(f.Message), 200))
 		printFileLine(w, f)
 	}
+	printGroups(w, s)
 	names := make([]string, 0, len(s.Coverage))
 	for n := range s.Coverage {
 		names = append(names, n)
@@ -451,11 +461,16 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	metrics := fs.Bool("metrics", false, "print every scenario's metrics as a table (runs, mean, p50, p90, p99, min, max)")
 	coverOut := fs.String("cover", "", "write the merged coverage of the --cover directories given among the paths to this directory")
 	reportPath, history := reportFlags(fs)
+	junitPath, mdPath := ciFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	rr, err := prepareReport(*reportPath, *history, time.Minute)
+	if err != nil {
+		return err
+	}
+	ci, err := prepareCI(*junitPath, *mdPath)
 	if err != nil {
 		return err
 	}
@@ -487,8 +502,12 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	if err := mergeCover(covs, *coverOut, sum, stdout, *asJSON); err != nil {
 		return err
 	}
+	ciErr := ci.write(sum)
 	if err := rr.write(sum); err != nil {
 		return err
+	}
+	if ciErr != nil {
+		return ciErr
 	}
 	return verdict(sum)
 }
