@@ -78,9 +78,13 @@ func (r *reportReq) write(sum *campaign.Summary) error {
 func cmdTrend(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("campaign trend", flag.ContinueOnError)
 	page := fs.String("report", "", "also write the trend as an offline HTML page (plots and table) to FILE")
+	last := fs.Int("last", 0, "show only the last N nights (0: all); the first shown is still compared with the night before")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *last < 0 {
+		return usagef("--last must be non-negative (0: every night)")
 	}
 	if len(pos) != 1 {
 		return usagef("trend wants one directory of nightly summaries (campaign --json output, named to sort by date)")
@@ -92,6 +96,7 @@ func cmdTrend(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	t.Last(*last)
 	if err := t.WriteText(stdout); err != nil {
 		return err
 	}

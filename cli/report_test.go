@@ -91,6 +91,7 @@ func TestCampaignReportAndTrendCLI(t *testing.T) {
 		{"campaign", "trend", filepath.Join(dir, "nope")},
 		{"campaign", "trend", broken},
 		{"campaign", "trend", page},
+		{"campaign", "trend", hist, "--last", "-1"},
 		{"campaign", "trend", hist, "--report", filepath.Join(dir, "no", "dir", "t.html")},
 		{"campaign", "counter/basic", "--history", hist},
 		{"campaign", "counter/basic", "--report", page, "--history", broken},

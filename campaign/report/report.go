@@ -424,14 +424,13 @@ type trendView struct {
 
 type nightRow struct {
 	Night
-	First bool
-	Inc   string
+	Inc string
 }
 
 func trendOf(t *Trend) *trendView {
 	v := &trendView{}
-	for i, n := range t.Nights {
-		v.Nights = append(v.Nights, nightRow{Night: n, First: i == 0, Inc: strings.Join(n.Incomplete, "; ")})
+	for _, n := range t.Nights {
+		v.Nights = append(v.Nights, nightRow{Night: n, Inc: strings.Join(n.Incomplete, "; ")})
 	}
 	series := func(title string, f func(Night) float64) {
 		vals := make([]float64, len(t.Nights))

@@ -99,7 +99,7 @@ func match(t *testing.T, p ...string) []*scenarios.Scenario {
 	return ss
 }
 
-// A merged two-shard campaign with failures renders in headless Chromium
+// A merged four-shard campaign with failures renders in headless Chromium
 // with no script error (nor CSP violation), and the page shows the
 // summary's counts: totals, one row per system and scenario, one row per
 // failure group adding up to the failures, a working link to each group's
@@ -108,20 +108,20 @@ func match(t *testing.T, p ...string) []*scenarios.Scenario {
 func TestReportPageInHeadlessChromium(t *testing.T) {
 	bin := needChromium(t)
 	dir := t.TempDir()
-	o := campaign.Options{Scenarios: match(t, "counter/basic", "counter/crash", "counter/unsafe-nosync"), Seeds: 8, Workers: 2,
+	o := campaign.Options{Scenarios: match(t, "counter/basic", "counter/crash", "counter/unsafe-nosync", "mr/unsafe-no-rename"), Seeds: 8, Workers: 2,
 		Out: filepath.Join(dir, "failures"), DoubleRunEvery: 1 << 40, Watchdog: 30 * time.Second}
 	var parts []*campaign.Summary
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 4; i++ {
 		po := o
-		po.Shard = campaign.Shard{Index: i, Count: 2}
+		po.Shard = campaign.Shard{Index: i, Count: 4}
 		parts = append(parts, campaign.Run(context.Background(), po))
 	}
 	sum, err := campaign.Merge(parts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Failures) == 0 || len(sum.Groups) == 0 {
-		t.Fatalf("want failures from counter/unsafe-nosync: %d failures, %d groups", len(sum.Failures), len(sum.Groups))
+	if len(sum.Groups) < 2 {
+		t.Fatalf("want failure groups of counter/unsafe-nosync and mr/unsafe-no-rename: %d failures, %d groups", len(sum.Failures), len(sum.Groups))
 	}
 	// A declared fact no seed reached, as a real campaign may have.
 	sum.Coverage["counter/basic"].DeclaredUnreached = []string{"counter: a fact never reached"}
@@ -150,8 +150,8 @@ func TestReportPageInHeadlessChromium(t *testing.T) {
 	if sc.Status != "FAIL" {
 		t.Errorf("status %q, want FAIL", sc.Status)
 	}
-	if sc.Systems != 1 || sc.Scenarios != 3 {
-		t.Errorf("%d system rows and %d scenario rows, want 1 and 3", sc.Systems, sc.Scenarios)
+	if sc.Systems != 2 || sc.Scenarios != 4 {
+		t.Errorf("%d system rows and %d scenario rows, want 2 and 4", sc.Systems, sc.Scenarios)
 	}
 	if sc.Groups != len(sum.Groups) || sc.GroupFailures != uint64(len(sum.Failures)) {
 		t.Errorf("%d group rows holding %d failures, want %d holding %d", sc.Groups, sc.GroupFailures, len(sum.Groups), len(sum.Failures))
@@ -227,6 +227,10 @@ func TestReportEscapesHostileText(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := b.String()
+	var again bytes.Buffer
+	if err := Write(&again, s, Options{Title: "t" + hostile, Trend: tr, Replays: rep}); err != nil || again.String() != raw {
+		t.Fatalf("a second page of the same summary differs (err %v)", err)
+	}
 	for _, bad := range []string{"<img", "<b onclick", `<script>document`, "javascript:alert"} {
 		if strings.Contains(raw, bad) {
 			t.Fatalf("the raw page holds %q unescaped", bad)
@@ -246,6 +250,9 @@ func TestReportEscapesHostileText(t *testing.T) {
 	}
 	if strings.Contains(dom, "<img") || strings.Contains(dom, "<b onclick") {
 		t.Fatal("hostile summary text became markup")
+	}
+	if sc.Status != "FAIL (incomplete)" {
+		t.Fatalf("status %q, want FAIL (incomplete): the summary has a problem", sc.Status)
 	}
 	if sc.Groups != 1 || sc.Unreached != 1 || sc.Scenarios != 1 || sc.Totals["undecided"] != 1 || sc.Nights != 2 {
 		t.Fatalf("self-check %+v: want 1 group, 1 unreached fact, 1 scenario, 1 undecided, 2 nights", sc)

@@ -32,6 +32,9 @@ type Night struct {
 	// ran (fixed, or no longer found); NotRun the night before's groups
 	// whose scenario this night did not run. The first night has none.
 	New, Gone, NotRun []campaign.Group
+	// Compared says the night was compared with a night before it (false
+	// for the first night read).
+	Compared bool
 }
 
 // Trend is a series of nightly summaries, oldest first.
@@ -45,6 +48,7 @@ func (t *Trend) Add(name string, s *campaign.Summary) {
 	n := Night{Name: name, Runs: s.Runs, Failures: len(s.Failures), Undecided: len(s.Undecided),
 		SeedsPerS: s.SeedsPerS, Incomplete: s.Incomplete(), Groups: groupsOf(s)}
 	if len(t.Nights) > 0 {
+		n.Compared = true
 		prev := t.Nights[len(t.Nights)-1].Groups
 		have := map[string]bool{}
 		for _, g := range n.Groups {
@@ -76,6 +80,14 @@ func (t *Trend) Add(name string, s *campaign.Summary) {
 		}
 	}
 	t.Nights = append(t.Nights, n)
+}
+
+// Last keeps the last n nights (all when n <= 0 or there are fewer); the
+// first night kept is still compared with the one before it.
+func (t *Trend) Last(n int) {
+	if n > 0 && n < len(t.Nights) {
+		t.Nights = t.Nights[len(t.Nights)-n:]
+	}
 }
 
 // MaxNights bounds the summaries ReadTrend reads: a year of nights, with
@@ -157,9 +169,9 @@ func (t *Trend) WriteText(w io.Writer) error {
 	width = min(width, 40)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-*s %10s %9s %7s %5s %5s %10s\n", width, "night", "runs", "failures", "groups", "new", "gone", "seeds/s")
-	for i, n := range t.Nights {
+	for _, n := range t.Nights {
 		nw, gone := "-", "-"
-		if i > 0 {
+		if n.Compared {
 			nw, gone = fmt.Sprint(len(n.New)), fmt.Sprint(len(n.Gone))
 		}
 		fmt.Fprintf(&b, "%-*s %10d %9d %7d %5s %5s %10.1f", width, replay.Escape(n.Name), n.Runs, n.Failures, len(n.Groups), nw, gone, n.SeedsPerS)

@@ -119,6 +119,15 @@ func TestTrendMarksNewAndGoneGroups(t *testing.T) {
 	if len(sc.GoneMarks) != 1 || !strings.Contains(sc.GoneMarks[0], "raft/b election-safety") {
 		t.Fatalf("gone marks %q: want raft/b's election-safety group once", sc.GoneMarks)
 	}
+
+	// The last night alone still says what it lost since the night before.
+	tr.Last(1)
+	b.Reset()
+	tr.WriteText(&b)
+	if text := b.String(); !strings.Contains(text, "2026-12-03        200         2       1     0     1      125.0\n") ||
+		!strings.Contains(text, "2026-12-03 GONE  raft/b") || strings.Contains(text, "2026-12-02") {
+		t.Fatalf("--last 1:\n%s", text)
+	}
 }
 
 // A group whose scenario did not run on a night is not taken for fixed.
