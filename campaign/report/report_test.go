@@ -260,4 +260,18 @@ func TestReportEscapesHostileText(t *testing.T) {
 	if len(sc.GoneMarks) != 1 || !strings.Contains(sc.GoneMarks[0], hostile[:20]) {
 		t.Fatalf("gone marks %q: want the hostile group, as text", sc.GoneMarks)
 	}
+
+	// The CSP is enforced: a script the page did not ship (as if some
+	// text had slipped through unescaped) is blocked, and the page says so.
+	injected := strings.Replace(raw, "</body>", `<script>document.body.setAttribute("data-unhashed","ran")</script></body>`, 1)
+	if err := os.WriteFile(page, []byte(injected), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom = render(t, bin, page)
+	if strings.Contains(dom, `data-unhashed="ran"`) {
+		t.Fatal("a script outside the CSP's hash ran")
+	}
+	if !strings.Contains(dom, "CSP blocked script-src") {
+		t.Fatalf("no CSP violation reported by the page:\n%.2000s", dom)
+	}
 }
