@@ -175,7 +175,7 @@ log "merging and comparing"
 
 for name in A B; do
     rc=0
-    "$DSIM" campaign merge --json "$W/$name/summaries" >"$W/$name/merged.json" 2>"$W/$name/merge.err" || rc=$?
+    "$DSIM" campaign merge --json --junit "$W/$name/junit.xml" "$W/$name/summaries" >"$W/$name/merged.json" 2>"$W/$name/merge.err" || rc=$?
     echo "$rc" >"$W/$name/merge.rc"
 done
 
@@ -255,9 +255,23 @@ def compare(name):
         err("%s: seed coverage differs:\n  merged    %s\n  unsharded %s" % (name, ms, ws))
     if merged.get("coverage") != whole.get("coverage"):
         err("%s: coverage facts differ" % name)
+    # Failure groups: the same causes, counts and first seeds as unsharded,
+    # and one failing JUnit testcase per group.
+    gkey = lambda g: (g["id"], g["count"], g["first"]["seed"])
+    mg, wg = sorted(map(gkey, merged.get("groups") or [])), sorted(map(gkey, whole.get("groups") or []))
+    if mg != wg:
+        err("%s: failure groups differ:\n  merged    %s\n  unsharded %s" % (name, mg, wg))
+    try:
+        import xml.etree.ElementTree as ET
+        root = ET.parse(os.path.join(d, "junit.xml")).getroot()
+        nfail = len(root.findall("./testsuite/testcase/failure"))
+        if root.tag != "testsuites" or nfail != len(mg) or int(root.get("failures")) != len(mg):
+            err("%s: junit.xml has %s failing testcases (declares %s), want one per group: %d" % (name, nfail, root.get("failures"), len(mg)))
+    except Exception as e:
+        err("%s: junit.xml: %s" % (name, e))
     if not whole["failures"]:
         err("%s: the unsharded run has no failures, so 'same failures' proves nothing" % name)
-    return "%s: merged == unsharded: %d runs, %d failures, %d seed ranges" % (name, merged["runs"], len(mf), len(ms))
+    return "%s: merged == unsharded: %d runs, %d failures, %d seed ranges, %d failure groups (one JUnit failure each)" % (name, merged["runs"], len(mf), len(ms), len(mg))
 
 check_array("A", [0, 1, 2, 3], {0: 0, 1: 1, 2: 2, 3: 3})
 check_array("B", [1, 3, 5, 7], {1: 0, 3: 1, 5: 2, 7: 3})
