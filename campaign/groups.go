@@ -147,8 +147,12 @@ func smaller(a, b Failure) bool {
 }
 
 // maxPattern bounds a normalised message (runes), so a checker that prints
-// a whole history still gives a key of reasonable size.
-const maxPattern = 300
+// a whole history still gives a key of reasonable size; NormalizeMessage
+// reads at most maxNormalizeInput bytes of a message.
+const (
+	maxPattern        = 300
+	maxNormalizeInput = 8 << 10
+)
 
 // NormalizeMessage turns a failure message into the part that names its
 // cause: a trailing "(picture: ...)" or "(artifact not written: ...)" that
@@ -164,6 +168,9 @@ func NormalizeMessage(msg string) string {
 			msg = msg[:i]
 		}
 	}
+	if len(msg) > maxNormalizeInput {
+		msg = msg[:maxNormalizeInput] // the pattern keeps far less anyway
+	}
 	r := []rune(msg)
 	var b strings.Builder
 	isDigit := func(c rune) bool { return c >= '0' && c <= '9' }
@@ -171,8 +178,10 @@ func NormalizeMessage(msg string) string {
 	isWord := func(c rune) bool {
 		return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c > 127
 	}
+	match := matchBrackets(r)
+	unclosed := map[rune]bool{}
 	space := false
-	for i := 0; i < len(r); {
+	for i := 0; i < len(r) && b.Len() <= 4*maxPattern; {
 		c := r[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
@@ -186,6 +195,9 @@ func NormalizeMessage(msg string) string {
 		space = false
 		prevWord := i > 0 && isWord(r[i-1])
 		switch {
+		case (c == '"' || c == '\'' || c == '`') && unclosed[c]:
+			b.WriteRune(c)
+			i++
 		case c == '"' || c == '\'' || c == '`':
 			// A quoted value: skip to the closing quote (backslash escapes).
 			j := i + 1
@@ -198,35 +210,21 @@ func NormalizeMessage(msg string) string {
 			if j >= len(r) { // unterminated: keep the quote, go on
 				b.WriteRune(c)
 				i++
+				unclosed[c] = true // no later c closes either: never scan again
 				continue
 			}
 			b.WriteString(`"S"`)
 			i = j + 1
 		case c == '[' || c == '{':
-			closer := ']'
-			if c == '{' {
-				closer = '}'
-			}
-			depth, j := 0, i
-			for ; j < len(r); j++ {
-				if r[j] == c {
-					depth++
-				} else if r[j] == closer {
-					depth--
-					if depth == 0 {
-						break
-					}
-				}
-			}
-			if j >= len(r) {
+			if match[i] < 0 { // unmatched: keep it, go on
 				b.WriteRune(c)
 				i++
 				continue
 			}
 			b.WriteRune(c)
 			b.WriteString("...")
-			b.WriteRune(closer)
-			i = j + 1
+			b.WriteRune(r[match[i]])
+			i = match[i] + 1
 		case !prevWord && hexRun(r, i, isHex, isWord) > 0:
 			b.WriteByte('H')
 			i += hexRun(r, i, isHex, isWord)
@@ -252,6 +250,34 @@ func NormalizeMessage(msg string) string {
 		out = append(out[:maxPattern], '…')
 	}
 	return string(out)
+}
+
+// matchBrackets returns, for every '[' and '{' in r, the index of the ']'
+// or '}' that closes it (-1: none), in one pass: normalising stays linear
+// in the message, however many brackets a hostile summary holds.
+func matchBrackets(r []rune) []int {
+	match := make([]int, len(r))
+	var square, curly []int
+	for i, c := range r {
+		match[i] = -1
+		switch c {
+		case '[':
+			square = append(square, i)
+		case '{':
+			curly = append(curly, i)
+		case ']':
+			if n := len(square); n > 0 {
+				match[square[n-1]] = i
+				square = square[:n-1]
+			}
+		case '}':
+			if n := len(curly); n > 0 {
+				match[curly[n-1]] = i
+				curly = curly[:n-1]
+			}
+		}
+	}
+	return match
 }
 
 // hexRun returns the length of a hexadecimal hash at r[i], or 0: 8 or

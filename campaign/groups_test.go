@@ -224,6 +224,14 @@ func TestNormalizeMessage(t *testing.T) {
 			t.Errorf("NormalizeMessage(%q)\n got %q\nwant %q", c.in, got, c.want)
 		}
 	}
+	// Hostile messages (a summary file is input) normalise in linear time
+	// and stay bounded.
+	for _, m := range []string{strings.Repeat("[", 1<<20), strings.Repeat(`"`, 1<<20) + "x", strings.Repeat("1m", 1<<20),
+		strings.Repeat("{[", 1<<19) + strings.Repeat("]}", 1<<19), strings.Repeat("0x", 1<<20)} {
+		if n := len([]rune(NormalizeMessage(m))); n > maxPattern+1 {
+			t.Errorf("hostile message normalised to %d runes", n)
+		}
+	}
 	long := NormalizeMessage(strings.Repeat("word ", 200))
 	if n := len([]rune(long)); n != maxPattern+1 {
 		t.Errorf("long message normalised to %d runes, want %d", n, maxPattern+1)
