@@ -88,6 +88,24 @@ func TestJUnitMergedNightly(t *testing.T) {
 	if failures != 2 {
 		t.Errorf("%d failure elements, want 2", failures)
 	}
+
+	// A shard missing: the campaign suite's "incomplete" error names it.
+	ss := match(t, "groups/unsafe-a")
+	var parts []*Summary
+	for i := 0; i < 3; i++ {
+		parts = append(parts, Run(context.Background(), Options{Scenarios: ss, Seeds: 8, From: 1, Workers: 1, Shard: Shard{i, 4}}))
+	}
+	partial, err := Merge(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if n, err = WriteJUnit(&buf, partial); err != nil || n != (JUnitCounts{Tests: 2, Failures: 1, Errors: 1}) {
+		t.Fatalf("missing shard: counts %+v, %v", n, err)
+	}
+	if !strings.Contains(buf.String(), `<testcase name="incomplete" classname="campaign">`) || !strings.Contains(buf.String(), "missing shards 3/4") {
+		t.Errorf("missing shard not an incomplete error:\n%s", buf.String())
+	}
 }
 
 // TestJUnitSchema validates the output against Jenkins' junit-4.xsd
