@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/campaign"
 	"github.com/smilingraft/dsim/replay"
@@ -297,10 +298,16 @@ func verdict(sum *campaign.Summary) error {
 	return nil
 }
 
+// oneLine puts s on one line and cuts it to at most max bytes (plus an
+// ellipsis) at a character boundary, never inside a multi-byte character.
 func oneLine(s string, max int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
