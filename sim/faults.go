@@ -105,7 +105,8 @@ type Kinds struct {
 }
 
 // AllKinds enables every fault kind except disk wipes (amnesia breaks the
-// safety of most consensus protocols by design).
+// safety of most consensus protocols by design) and disk corruption (a
+// swarm opts into it where the system's checksums are under test).
 func AllKinds() Kinds {
 	return Kinds{Loss: true, Dup: true, Delay: true, Reorder: true, Partition: true, OneWay: true,
 		Flaky: true, Clog: true, Crash: true, CrashLeader: true, Pause: true, Torn: true,
