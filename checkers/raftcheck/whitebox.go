@@ -361,15 +361,18 @@ func (c *Checker) Acknowledged(server int, term, match uint64, unsynced []sim.Di
 }
 
 // VoteGranted checks that server's vote for candidate in term is durable
-// before the reply leaves: its state file on disk says (diskTerm,
-// diskVote) and no write to its files is unsynced.
+// before the reply leaves: its state file on disk says (term, candidate),
+// or a later term, and no write to its files is unsynced.
 func (c *Checker) VoteGranted(server int, term uint64, candidate int, diskTerm uint64, diskVote int, unsynced []sim.DiskOp) {
 	if len(unsynced) > 0 {
 		c.fail(SyncBeforePromise, "server %d granted its vote to %d in term %d with %d unsynced disk writes (first: %s)",
 			server, candidate, term, len(unsynced), showOp(unsynced[0]))
 		return
 	}
-	if diskTerm != term || diskVote != candidate {
+	// A disk already at a later term holds the promise too: the server can
+	// never vote in term again (a batching writer may make a newer
+	// HardState durable before the older vote's reply leaves).
+	if diskTerm < term || diskTerm == term && diskVote != candidate {
 		c.fail(SyncBeforePromise, "server %d granted its vote to %d in term %d, but its disk says term %d, vote %d",
 			server, candidate, term, diskTerm, diskVote)
 	}

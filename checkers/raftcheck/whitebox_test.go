@@ -163,6 +163,12 @@ func TestWhiteBoxHistories(t *testing.T) {
 		{"a vote granted that the disk does not hold", SyncBeforePromise, func(c *Checker) {
 			c.VoteGranted(1, 3, 0, 2, -1, nil)
 		}},
+		{"a vote granted whose term's disk record names another candidate", SyncBeforePromise, func(c *Checker) {
+			c.VoteGranted(1, 3, 0, 3, 2, nil)
+		}},
+		{"a vote granted after the disk moved to a later term", "", func(c *Checker) {
+			c.VoteGranted(1, 3, 0, 4, -1, nil)
+		}},
 		{"entries acknowledged with unsynced writes", SyncBeforePromise, func(c *Checker) {
 			c.Acknowledged(1, 3, 7, []sim.DiskOp{{Kind: sim.OpAppend, Name: "log"}})
 		}},

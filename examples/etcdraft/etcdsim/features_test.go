@@ -25,7 +25,7 @@ func TestFeatureBrokenHostsCaught(t *testing.T) {
 		seeds    uint64
 	}{
 		{"etcd/unsafe-serializable-reads", []string{"linearizability"}, seeds * 3 / 4, seeds},
-		{"etcd/unsafe-read-no-wait", []string{"linearizability"}, seeds / 2, seeds},
+		{"etcd/unsafe-read-no-wait", []string{"linearizability"}, seeds / 3, seeds},
 		{"etcd/unsafe-async-respond-early", []string{"raft.sync-before-promise"}, seeds, seeds},
 		{"etcd/unsafe-leader-local-reads", []string{"linearizability"}, seeds / 2, seeds},
 		{"etcd/unsafe-apply-to-commit", []string{"raft.in-order-apply", StateDigest}, seeds * 3 / 4, seeds},
