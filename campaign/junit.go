@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/replay"
 )
@@ -335,13 +336,11 @@ func oneLineClip(s string, max int) string {
 		return s
 	}
 	cut := max
-	for cut > 0 && !utf8Start(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + "…"
 }
-
-func utf8Start(c byte) bool { return c&0xC0 != 0x80 }
 
 // xmlText writes every line of s with replay.Escape: control characters,
 // which XML 1.0 cannot hold (encoding/xml would write U+FFFD), and
