@@ -413,22 +413,9 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 // shardList names the shards a merged range holds as "0-2,5/8" (the
 // first 20 runs of consecutive indexes, then how many more).
 func shardList(have []int, n int) string {
-	var parts []string
-	for i := 0; i < len(have); {
-		j := i
-		for j+1 < len(have) && have[j+1] == have[j]+1 {
-			j++
-		}
-		if len(parts) == 20 {
-			parts = append(parts, fmt.Sprintf("... (%d shards in all)", len(have)))
-			break
-		}
-		if i == j {
-			parts = append(parts, strconv.Itoa(have[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", have[i], have[j]))
-		}
-		i = j + 1
+	parts, more := campaign.ShardRuns(have, 20)
+	if more {
+		parts = append(parts, fmt.Sprintf("... (%d shards in all)", len(have)))
 	}
 	return strings.Join(parts, ",") + "/" + strconv.Itoa(n)
 }

@@ -393,24 +393,12 @@ func configOf(s *campaign.Summary) []kv {
 	}
 }
 
-// shardList names shard indexes as "0-2,5".
+// shardList names shard indexes as "0-2,5" (the first 20 runs, then
+// "...").
 func shardList(have []int) string {
-	var parts []string
-	for i := 0; i < len(have); {
-		j := i
-		for j+1 < len(have) && have[j+1] == have[j]+1 {
-			j++
-		}
-		if len(parts) == 20 {
-			parts = append(parts, "...")
-			break
-		}
-		if i == j {
-			parts = append(parts, strconv.Itoa(have[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", have[i], have[j]))
-		}
-		i = j + 1
+	parts, more := campaign.ShardRuns(have, 20)
+	if more {
+		parts = append(parts, "...")
 	}
 	return strings.Join(parts, ",")
 }
