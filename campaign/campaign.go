@@ -441,20 +441,9 @@ func Run(ctx context.Context, o Options) *Summary {
 	ticker := time.NewTicker(o.ProgressEvery)
 	defer ticker.Stop()
 	report := func(done bool) {
-		if o.Progress == nil {
-			return
+		if o.Progress != nil {
+			o.Progress(progressOf(sum, total, o.Time, start, done))
 		}
-		el := time.Since(start)
-		p := Progress{Runs: sum.Runs, Failures: uint64(len(sum.Failures)), Total: total, Elapsed: el, Done: done}
-		if el > 0 {
-			p.SeedsPerS = float64(sum.Runs) / el.Seconds()
-		}
-		if total > 0 && sum.Runs > 0 && sum.Runs < total {
-			p.Remaining = time.Duration(float64(el) * float64(total-sum.Runs) / float64(sum.Runs))
-		} else if o.Time > 0 && !done {
-			p.Remaining = o.Time - el
-		}
-		o.Progress(p)
 	}
 	var vtime uint64 // summed unsigned, then checked against int64
 	for loop := true; loop; {
@@ -474,28 +463,7 @@ func Run(ctx context.Context, o Options) *Summary {
 				add("vtime_ns", &vtime, uint64(r.res.VTime))
 			}
 			name := o.Scenarios[r.sc].Name
-			facts := sum.Coverage[name]
-			if facts == nil {
-				facts = &Facts{Reached: map[string]uint64{}}
-				sum.Coverage[name] = facts
-			}
-			for k := range r.res.Coverage {
-				facts.Reached[k]++
-			}
-			if v, ok := r.res.Metrics[scenarios.WorkUnderFaults]; ok {
-				wk := sum.Work[name]
-				if wk == nil {
-					wk = &Work{}
-					sum.Work[name] = wk
-				}
-				wk.add(workValue(v))
-			}
-			if len(r.res.Metrics) > 0 {
-				if sum.Metrics[name] == nil {
-					sum.Metrics[name] = map[string]*Dist{}
-				}
-				addMetrics(sum.Metrics[name], r.res.Metrics)
-			}
+			sum.tally(name, r.res)
 			if r.fail == nil && len(r.res.Undecided) > 0 {
 				sum.Undecided = append(sum.Undecided, fmt.Sprintf("%s seed %d: %s", name, r.seed, strings.Join(r.res.Undecided, "; ")))
 				break
@@ -504,16 +472,7 @@ func Run(ctx context.Context, o Options) *Summary {
 				sum.Passed++
 				break
 			}
-			sum.Failures = append(sum.Failures, *r.fail)
-			switch {
-			case r.fail.FileError != "":
-				sum.UnwrittenFiles++
-			case r.fail.FileSkipped:
-				sum.FilesSkipped++
-			}
-			if o.OnFailure != nil {
-				o.OnFailure(*r.fail)
-			}
+			sum.addFailure(*r.fail, o.OnFailure)
 			if o.MaxFailures > 0 && uint64(len(sum.Failures)) == o.MaxFailures {
 				sum.StoppedAfterFailures = o.MaxFailures
 				close(halt)
@@ -536,14 +495,7 @@ func Run(ctx context.Context, o Options) *Summary {
 	for i, s := range o.Scenarios {
 		sum.Seeds = append(sum.Seeds, SeedRange{Scenario: s.Name, Variant: o.Variant.String(),
 			From: o.From, Seeds: o.Seeds, Shard: o.Shard, Runs: runs[i]})
-		if len(s.Expect) > 0 {
-			facts := sum.Coverage[s.Name]
-			if facts == nil {
-				facts = &Facts{Reached: map[string]uint64{}}
-				sum.Coverage[s.Name] = facts
-			}
-			facts.Declared = mergeNames(facts.Declared, s.Expect)
-		}
+		sum.declare(s)
 	}
 	sum.WallNs = time.Since(start).Nanoseconds()
 	sum.finish()

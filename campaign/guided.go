@@ -373,18 +373,9 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	ticker := time.NewTicker(o.ProgressEvery)
 	defer ticker.Stop()
 	report := func(done bool) {
-		if o.Progress == nil {
-			return
+		if o.Progress != nil {
+			o.Progress(progressOf(sum, total, o.Time, start, done))
 		}
-		el := time.Since(start)
-		p := Progress{Runs: sum.Runs, Failures: uint64(len(sum.Failures)), Total: total, Elapsed: el, Done: done}
-		if el > 0 {
-			p.SeedsPerS = float64(sum.Runs) / el.Seconds()
-		}
-		if total > 0 && sum.Runs > 0 && sum.Runs < total {
-			p.Remaining = time.Duration(float64(el) * float64(total-sum.Runs) / float64(sum.Runs))
-		}
-		o.Progress(p)
 	}
 	// receive waits for one result, or for a reason to stop drawing inputs.
 	receive := func() {
@@ -463,14 +454,7 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	for i, s := range o.Scenarios {
 		sum.Seeds = append(sum.Seeds, SeedRange{Scenario: s.Name, Variant: o.Variant.String(),
 			From: o.From, Seeds: o.Runs, Shard: All, Runs: states[i].runs})
-		if len(s.Expect) > 0 {
-			facts := sum.Coverage[s.Name]
-			if facts == nil {
-				facts = &Facts{Reached: map[string]uint64{}}
-				sum.Coverage[s.Name] = facts
-			}
-			facts.Declared = mergeNames(facts.Declared, s.Expect)
-		}
+		sum.declare(s)
 	}
 	sum.WallNs = time.Since(start).Nanoseconds()
 	sum.finish()
@@ -614,28 +598,7 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 	if res.VTime > 0 && sum.VTimeNs <= math.MaxInt64-int64(res.VTime) {
 		sum.VTimeNs += int64(res.VTime)
 	}
-	facts := sum.Coverage[name]
-	if facts == nil {
-		facts = &Facts{Reached: map[string]uint64{}}
-		sum.Coverage[name] = facts
-	}
-	for k := range res.Coverage {
-		facts.Reached[k]++
-	}
-	if v, ok := res.Metrics[scenarios.WorkUnderFaults]; ok {
-		wk := sum.Work[name]
-		if wk == nil {
-			wk = &Work{}
-			sum.Work[name] = wk
-		}
-		wk.add(workValue(v))
-	}
-	if len(res.Metrics) > 0 {
-		if sum.Metrics[name] == nil {
-			sum.Metrics[name] = map[string]*Dist{}
-		}
-		addMetrics(sum.Metrics[name], res.Metrics)
-	}
+	sum.tally(name, res)
 	newFeats := 0
 	for _, f := range g.feats {
 		if !seen[f] {
@@ -659,16 +622,7 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 	case res.Failure != nil:
 		var f Failure
 		o.locked(func() { f = o.guidedFailure(res, g.in, budget, limit) })
-		sum.Failures = append(sum.Failures, f)
-		switch {
-		case f.FileError != "":
-			sum.UnwrittenFiles++
-		case f.FileSkipped:
-			sum.FilesSkipped++
-		}
-		if o.OnFailure != nil {
-			o.OnFailure(f)
-		}
+		sum.addFailure(f, o.OnFailure)
 	case len(res.Undecided) > 0:
 		sum.Undecided = append(sum.Undecided, fmt.Sprintf("%s seed %d (guided run %d): %s", name, g.in.seed, g.in.idx, strings.Join(res.Undecided, "; ")))
 	default:
