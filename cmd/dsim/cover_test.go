@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/smilingraft/dsim/cover"
@@ -23,6 +25,53 @@ func coverExit2(t *testing.T, what string, r result, want string) {
 	}
 }
 
+// coverBuild is the instrumented dsim the coverage tests share: built once
+// (the build is most of their time), beside dsimBin so that TestMain
+// removes it.
+var coverBuild struct {
+	once     sync.Once
+	bin, dir string
+	err      error
+}
+
+// coverDsim runs dsim built with atomic coverage counters over nodes/ in
+// dir, with GOCOVERDIR set (else Go adds a warning line to stderr) and the
+// job-engine sharding variables cleared as dsim does; it skips the test when
+// the toolchain cannot build such a binary.
+func coverDsim(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	coverBuild.once.Do(func() {
+		coverBuild.dir = filepath.Dir(dsimBin)
+		coverBuild.bin = filepath.Join(coverBuild.dir, "dsim-cover")
+		build := exec.Command("go", "build", "-cover", "-covermode=atomic",
+			"-coverpkg=github.com/smilingraft/dsim/nodes/...,github.com/smilingraft/dsim/cmd/dsim", "-o", coverBuild.bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			coverBuild.err = fmt.Errorf("%v: %s", err, out)
+			return
+		}
+		coverBuild.err = os.Mkdir(filepath.Join(coverBuild.dir, "gocoverdir"), 0o755)
+	})
+	if coverBuild.err != nil {
+		t.Skipf("this toolchain cannot build an instrumented dsim (go build -cover): %v", coverBuild.err)
+	}
+	cmd := exec.Command(coverBuild.bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOCOVERDIR="+filepath.Join(coverBuild.dir, "gocoverdir"))
+	for _, v := range shardVars {
+		cmd.Env = append(cmd.Env, v+"=")
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
 func TestCoverNeedsInstrumentedBinary(t *testing.T) {
 	r := dsim(t, nil, "campaign", "kvsrv/*", "--seeds", "1", "--cover", t.TempDir())
 	coverExit2(t, "campaign --cover on a plain binary", r, "go build -cover -covermode=atomic -coverpkg=")
@@ -33,36 +82,10 @@ func TestCoverNeedsInstrumentedBinary(t *testing.T) {
 // merges the shards and compares: the same coverage, block by block and
 // scenario by scenario, and the same reports.
 func TestCoverShardsMergeLikeUnsharded(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build an instrumented dsim")
-	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "dsim-cover")
-	build := exec.Command(gobin, "build", "-cover", "-covermode=atomic",
-		"-coverpkg=github.com/smilingraft/dsim/nodes/...,github.com/smilingraft/dsim/cmd/dsim", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("this toolchain cannot build an instrumented dsim (go build -cover): %v: %s", err, out)
-	}
-	gocover := filepath.Join(tmp, "gocoverdir")
-	if err := os.Mkdir(gocover, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	run := func(args ...string) result {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = tmp
-		cmd.Env = append(os.Environ(), "GOCOVERDIR="+gocover, "DSIM_SHARD=")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{code, out.String(), errb.String()}
+		return coverDsim(t, tmp, args...)
 	}
 	campaign := func(name, shard string) {
 		t.Helper()

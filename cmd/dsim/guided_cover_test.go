@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -14,31 +10,13 @@ import (
 // and the same failures, run after run (Go's counters per seed are as
 // deterministic as the seed).
 func TestGuidedByCodeIsDeterministic(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build an instrumented dsim")
-	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "dsim-cover")
-	build := exec.Command(gobin, "build", "-cover", "-covermode=atomic",
-		"-coverpkg=github.com/smilingraft/dsim/nodes/...,github.com/smilingraft/dsim/cmd/dsim", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("this toolchain cannot build an instrumented dsim (go build -cover): %v: %s", err, out)
-	}
-	gocover := filepath.Join(tmp, "gocoverdir")
-	if err := os.Mkdir(gocover, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	run := func(workers string) string {
 		t.Helper()
-		cmd := exec.Command(bin, "campaign", "raft/pause", "counter/unsafe-nosync", "--guided", "--signal", "code",
+		r := coverDsim(t, tmp, "campaign", "raft/pause", "counter/unsafe-nosync", "--guided", "--signal", "code",
 			"--seeds", "12", "--from", "5", "--workers", workers, "--out", "failures", "--json")
-		cmd.Dir = tmp
-		cmd.Env = append(os.Environ(), "GOCOVERDIR="+gocover, "DSIM_SHARD=")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err == nil {
-			t.Fatalf("campaign passed; counter/unsafe-nosync should fail: %s", errb.String())
+		if r.code == 0 {
+			t.Fatalf("campaign passed; counter/unsafe-nosync should fail: %s", r.stderr)
 		}
 		var s struct {
 			Runs     uint64            `json:"runs"`
@@ -49,8 +27,8 @@ func TestGuidedByCodeIsDeterministic(t *testing.T) {
 				Corpus   json.RawMessage `json:"corpus"`
 			} `json:"guided"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
-			t.Fatalf("summary: %v: %s", err, errb.String())
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatalf("summary: %v: %s", err, r.stderr)
 		}
 		if s.Runs != 24 || s.Guided.Signal != "code" || s.Guided.Features < 100 || len(s.Failures) == 0 {
 			t.Fatalf("runs %d, signal %q, %d features, %d failures: want 24 runs guided by code over hundreds of blocks, failures",
