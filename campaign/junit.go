@@ -196,7 +196,7 @@ func junitDoc(s *Summary) *junitSuites {
 			st.Properties.Props = append(st.Properties.Props, junitProp{name + ".seeds", seedsText(r)})
 		}
 		if len(bySc[name]) == 0 && len(undecided[name]) == 0 {
-			st.Cases = append(st.Cases, junitTestCase{Name: replay.Escape(name), Classname: replay.Escape(name), SystemOut: cdata(desc)})
+			st.Cases = append(st.Cases, junitTestCase{Name: name, Classname: name, SystemOut: cdata(desc)})
 		}
 		for _, g := range bySc[name] {
 			st.Cases = append(st.Cases, groupCase(g, runs[name], desc))
@@ -206,7 +206,7 @@ func junitDoc(s *Summary) *junitSuites {
 			st.Cases = append(st.Cases, junitTestCase{Name: "undecided", Classname: name, SystemOut: cdata(desc),
 				Error: &junitProblem{Type: "undecided",
 					Message: clip(fmt.Sprintf("%d of %d runs reached no verdict (a checker timed out): not a pass; first: %s", len(u), runs[name], u[0])),
-					Text:    xmlText(strings.Join(u, "\n"))}})
+					Text:    strings.Join(u, "\n")}})
 			st.Errors++
 		}
 	}
@@ -222,10 +222,11 @@ func junitDoc(s *Summary) *junitSuites {
 			st := suite("campaign")
 			st.Cases = append(st.Cases, junitTestCase{Name: "incomplete", Classname: "campaign",
 				Error: &junitProblem{Type: "incomplete", Message: clip("the summary does not cover the whole campaign: " + rest[0]),
-					Text: xmlText(strings.Join(rest, "\n"))}})
+					Text: strings.Join(rest, "\n")}})
 			st.Errors++
 		}
 	}
+	// Every name and text is escaped here, once, whoever made it.
 	for _, name := range order {
 		st := suites[name]
 		st.Name = replay.Escape(st.Name)
@@ -264,7 +265,7 @@ func junitDoc(s *Summary) *junitSuites {
 
 // groupCase is one failure group's testcase.
 func groupCase(g Group, runs uint64, desc string) junitTestCase {
-	name := replay.Escape(fmt.Sprintf("%s: %s [%s]", g.Checker, oneLineClip(g.Pattern, 150), g.ID))
+	name := fmt.Sprintf("%s: %s [%s]", g.Checker, oneLineClip(g.Pattern, 150), g.ID)
 	msg := fmt.Sprintf("%d of %d runs failed %s: %s", g.Count, runs, g.Checker, oneLineClip(g.First.Message, maxJUnitMessage))
 	var b strings.Builder
 	fmt.Fprintf(&b, "checker:  %s\n", g.Checker)
@@ -281,7 +282,7 @@ func groupCase(g Group, runs uint64, desc string) junitTestCase {
 		b.WriteString("smallest repro: the first\n")
 	}
 	return junitTestCase{Name: name, Classname: g.Scenario, SystemOut: cdata(desc),
-		Failure: &junitProblem{Type: g.Checker, Message: clip(msg), Text: xmlText(b.String())}}
+		Failure: &junitProblem{Type: g.Checker, Message: clip(msg), Text: b.String()}}
 }
 
 func writeRepro(b *strings.Builder, what string, f Failure) {
@@ -326,8 +327,8 @@ func seedsText(r SeedRange) string {
 	return s + fmt.Sprintf(": %d runs", r.Runs)
 }
 
-// clip bounds a message attribute and escapes it (see xmlText).
-func clip(s string) string { return replay.Escape(oneLineClip(s, maxJUnitMessage)) }
+// clip bounds a message attribute.
+func clip(s string) string { return oneLineClip(s, maxJUnitMessage) }
 
 // oneLineClip puts s on one line of at most max bytes (cut at a rune).
 func oneLineClip(s string, max int) string {
