@@ -175,17 +175,6 @@ func (s *Set) Add(p *Profile) int {
 	return n
 }
 
-// Union inserts every block of o and returns how many were new.
-func (s *Set) Union(o *Set) int {
-	n := 0
-	for _, b := range o.IDs() {
-		if s.Insert(b) {
-			n++
-		}
-	}
-	return n
-}
-
 // Len is the number of blocks in the set.
 func (s *Set) Len() int { return s.n }
 

@@ -38,11 +38,6 @@ func main() {
 	}
 	var seen cover.Set
 	seen.Add(p2)
-	if os.Getenv("SELFTEST_DEBUG") != "" {
-		for _, b := range tab.Blocks[:20] {
-			fmt.Println(b.Func, b.File, b.StartLine)
-		}
-	}
 	fmt.Println("blocks", len(tab.Blocks), "packages", len(tab.Packages), "mode", tab.Mode)
 	fmt.Println("new", p1.NewBlocks(&seen))
 	has := func(p *cover.Profile) bool {
