@@ -250,7 +250,7 @@ func junitDoc(s *Summary) *junitSuites {
 		}
 		st.Tests = len(st.Cases)
 		if s.DsimVersion != "" {
-			st.Properties.Props = append([]junitProp{{"dsim_version", s.DsimVersion}}, st.Properties.Props...)
+			st.Properties.Props = append([]junitProp{{"dsim_version", replay.Escape(s.DsimVersion)}}, st.Properties.Props...)
 		}
 		if len(st.Properties.Props) == 0 {
 			st.Properties = nil

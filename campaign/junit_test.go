@@ -216,3 +216,32 @@ func TestJUnitConsumer(t *testing.T) {
 		}
 	}
 }
+
+// TestJUnitEscapesHostileText: control characters and terminal escapes in
+// a summary (read back from a hostile JSON file) reach the XML as Go
+// escapes, never raw nor as the U+FFFD encoding/xml would put in their
+// place (xmllint accepts both, so TestJUnitSchema cannot tell).
+func TestJUnitEscapesHostileText(t *testing.T) {
+	s := &Summary{DsimVersion: "v1\x1b[2J", Failures: []Failure{{Scenario: "sys/x\x1b]0;", Checker: "c\x07",
+		Seed: 1, Message: "bad \x1b[31m <tag> \x00 \u202e end", Moment: "m\x1b", Repro: "dsim run --seed 1\x1b"}},
+		Undecided: []string{"sys/y\x1b seed 2: timed out\x00"}}
+	var buf bytes.Buffer
+	if _, err := WriteJUnit(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, c := range out {
+		if c == '\uFFFD' || c == '\u202e' || c < ' ' && c != '\n' && c != '\t' {
+			t.Fatalf("raw or replaced character %q in the XML:\n%s", c, out)
+		}
+	}
+	for _, want := range []string{`v1\x1b[2J`, `sys/x\x1b]0;`, `c\a`, `bad \x1b[31m`, `\x00`, `\u202e`, `sys/y\x1b seed 2`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("XML lacks %q:\n%s", want, out)
+		}
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, out)
+	}
+}
