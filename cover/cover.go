@@ -44,7 +44,8 @@
 // cost, about 2.3x per seed (testdata/seedbench; the README's Coverage
 // section).
 //
-// It imports only the standard library.
+// Beside the standard library it imports only replay, for its atomic file
+// writes.
 package cover
 
 import (

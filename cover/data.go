@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/smilingraft/dsim/replay"
 )
 
 // DataFile is the name of the data file in a coverage directory (written
@@ -359,7 +361,7 @@ func ReadData(path string) (*Data, error) {
 // report (report.txt, Report), the attribution of covered blocks to
 // scenarios (attribution.txt, Attribution) and a Go text profile
 // (coverage.out, Profile) for go tool cover -html and -func. Each file is
-// written to a temp file and renamed.
+// written atomically (replay.WriteAtomic, as every file dsim writes).
 func WriteDir(dir string, d *Data) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -374,37 +376,9 @@ func WriteDir(dir string, d *Data) error {
 		{"coverage.out", d.Profile},
 	}
 	for _, f := range files {
-		if err := writeAtomic(filepath.Join(dir, f.name), f.write); err != nil {
+		if err := replay.WriteAtomic(filepath.Join(dir, f.name), f.write); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	buf := &bytes.Buffer{}
-	err = write(buf)
-	if err == nil {
-		_, err = tmp.Write(buf.Bytes())
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
