@@ -31,10 +31,7 @@ func (s PkgStat) Percent() float64 {
 func (d *Data) Stats(match func(pkg string) bool) []PkgStat {
 	cov := d.Covered()
 	var out []PkgStat
-	for _, p := range d.Table.Packages {
-		if match != nil && !match(p.Path) {
-			continue
-		}
+	for _, p := range d.packages(match) {
 		s := PkgStat{Path: p.Path, Blocks: p.N}
 		for i := 0; i < p.N; i++ {
 			id := p.First + BlockID(i)
@@ -47,7 +44,6 @@ func (d *Data) Stats(match func(pkg string) bool) []PkgStat {
 		}
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 
