@@ -269,7 +269,7 @@ func TestMutateKeepsPlansValid(t *testing.T) {
 			}
 			base := faults.Network.Base
 			for _, a := range m.Plan {
-				if a.Kind == sim.ActNet && harsher(*a.Net, base) != *a.Net && !inPlan(parent, a) && !inPlan(other, a) {
+				if a.Kind == sim.ActNet && (milder(*a.Net, base) || harsher(*a.Net, base) != *a.Net) && !inPlan(parent, a) && !inPlan(other, a) {
 					t.Fatalf("ops %v: network %+v milder than the scenario's %+v", m.Ops, *a.Net, base)
 				}
 			}
@@ -286,6 +286,51 @@ func TestMutateKeepsPlansValid(t *testing.T) {
 			parent = m.Plan
 		}
 	})
+}
+
+// milder reports whether network n is milder than base in some knob: a
+// smaller chance of loss, duplication, reordering or a long tail, or
+// shorter delays. It is the test's own reading of "harsher", so that a
+// broken harsher cannot pass TestMutateKeepsPlansValid by judging itself.
+func milder(n, base sim.NetOptions) bool {
+	less := func(a, b sim.Ratio) bool { // a < b as chances, Zero being 0
+		if b.Zero() {
+			return false
+		}
+		return a.Zero() || uint64(a.Num)*uint64(b.Den) < uint64(b.Num)*uint64(a.Den)
+	}
+	return less(n.Loss, base.Loss) || less(n.Dup, base.Dup) || less(n.Reorder, base.Reorder) || less(n.Tail, base.Tail) ||
+		n.DelayMin < base.DelayMin || n.DelayMax < base.DelayMax || n.TailMax < base.TailMax
+}
+
+// TestHarsherAndItsOracle: milder catches a network milder than the
+// scenario's in each knob, and harsher lifts each such network to one
+// that is not.
+func TestHarsherAndItsOracle(t *testing.T) {
+	base := sim.NetOptions{DelayMin: sim.Millisecond, DelayMax: 10 * sim.Millisecond, Tail: sim.R(5, 100),
+		TailMax: sim.Second, Loss: sim.R(1, 10), Dup: sim.R(2, 100), Reorder: sim.R(1, 4)}
+	if milder(base, base) || harsher(base, base) != base {
+		t.Fatal("the scenario's own network judged milder than itself")
+	}
+	for name, soften := range map[string]func(n *sim.NetOptions){
+		"loss":      func(n *sim.NetOptions) { n.Loss = sim.R(1, 20) },
+		"no loss":   func(n *sim.NetOptions) { n.Loss = sim.Ratio{} },
+		"dup":       func(n *sim.NetOptions) { n.Dup = sim.R(1, 100) },
+		"reorder":   func(n *sim.NetOptions) { n.Reorder = sim.R(24, 100) },
+		"tail":      func(n *sim.NetOptions) { n.Tail = sim.R(4, 100) },
+		"tail max":  func(n *sim.NetOptions) { n.TailMax = sim.Second / 2 },
+		"delay min": func(n *sim.NetOptions) { n.DelayMin = 0 },
+		"delay max": func(n *sim.NetOptions) { n.DelayMax = 5 * sim.Millisecond },
+	} {
+		n := base
+		soften(&n)
+		if !milder(n, base) {
+			t.Errorf("%s: %+v not judged milder than %+v", name, n, base)
+		}
+		if h := harsher(n, base); milder(h, base) {
+			t.Errorf("%s: harsher gave %+v, milder than %+v", name, h, base)
+		}
+	}
 }
 
 // inPlan reports whether p holds an action equal to a (net options
