@@ -112,10 +112,8 @@ type scRow struct {
 type groupRow struct {
 	N        int
 	Group    campaign.Group
-	Variant  string
 	Repro    string
 	Shrink   string
-	File     string
 	Replay   Replay
 	Smallest uint64
 }
@@ -273,7 +271,7 @@ func build(s *campaign.Summary, o Options) pageData {
 	}
 
 	for i, g := range groups {
-		r := groupRow{N: i + 1, Group: g, Repro: repro(g), File: g.Smallest.File, Replay: o.Replays[g.ID], Smallest: g.Smallest.Seed}
+		r := groupRow{N: i + 1, Group: g, Repro: repro(g), Replay: o.Replays[g.ID], Smallest: g.Smallest.Seed}
 		if g.Smallest.File != "" {
 			r.Shrink = "dsim shrink " + g.Smallest.File
 		}
