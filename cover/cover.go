@@ -207,9 +207,6 @@ func Check() error {
 	return err
 }
 
-// Enabled reports whether Check passes.
-func Enabled() bool { return Check() == nil }
-
 // Blocks returns the binary's block table (read once, then shared: do not
 // modify it).
 func Blocks() (*Table, error) {
