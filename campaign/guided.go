@@ -710,8 +710,11 @@ func (o GuidedOptions) guidedFailure(res *scenarios.Result, in input, budget map
 	}
 	f.File, f.Repro = path, file.Repro
 	if len(res.Artifacts) > 0 {
-		if arts, err := replay.WriteArtifacts(path, res.Artifacts); err == nil {
-			f.Artifacts = arts
+		arts, err := replay.WriteArtifacts(path, res.Artifacts)
+		f.Artifacts = arts
+		if err != nil {
+			f.Message += " (artifact not written: " + err.Error() + ")"
+		} else {
 			f.Message += " (picture: " + strings.Join(arts, ", ") + ")"
 		}
 	}
