@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestGuidedByCodeIsDeterministic builds dsim with coverage counters and
-// runs one code-guided campaign twice: the same corpus, the same features
-// and the same failures, run after run (Go's counters per seed are as
-// deterministic as the seed).
+// TestGuidedByCodeIsDeterministic runs one code-guided campaign twice on
+// the instrumented dsim, with one worker and with two: the same corpus, the
+// same features and the same failures (Go's counters per seed are as
+// deterministic as the seed, and Measure serialises the workers).
 func TestGuidedByCodeIsDeterministic(t *testing.T) {
 	tmp := t.TempDir()
 	run := func(workers string) string {
