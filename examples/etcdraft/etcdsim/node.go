@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/smilingraft/dsim/nodes/kv"
 	"github.com/smilingraft/dsim/sim"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -531,23 +530,9 @@ func (n *Node) ReadIndex(ctx []byte) {
 // its last Ready.
 func (n *Node) Role() (uint64, bool) { return n.term, n.leader && n.rn != nil && !n.removed }
 
-// Removed reports whether a conf change removed this peer (it stopped).
-func (n *Node) Removed() bool { return n.removed }
-
-// Applied returns the peer's applied index.
-func (n *Node) Applied() uint64 { return n.applied }
-
 // ConfState returns the configuration the peer has applied (not to be
 // modified).
 func (n *Node) ConfState() *pb.ConfState { return n.cs }
-
-// Store returns the peer's KV state machine.
-func (n *Node) Store() *kv.Store {
-	if n.sm == nil {
-		return nil
-	}
-	return n.sm.store
-}
 
 // Inspect shows the RawNode's status when a run stops at an event.
 func (n *Node) Inspect() any {
