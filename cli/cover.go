@@ -67,7 +67,7 @@ func finishCover(dir string, rec *cover.Recorder, sum *campaign.Summary, stdout 
 
 func writeCover(dir string, d *cover.Data, stdout io.Writer, asJSON bool) error {
 	if err := cover.WriteDir(dir, d); err != nil {
-		return fmt.Errorf("coverage not written: %v", err)
+		return fmt.Errorf("coverage: %v", err) // replay.WriteAtomic says which file was not written
 	}
 	w := stdout
 	if asJSON {
