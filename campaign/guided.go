@@ -243,6 +243,8 @@ type input struct {
 	fresh  bool
 	parent int64
 	ops    []string
+	// targets is the parent's fault targets (a mutation's seed has as many).
+	targets int
 }
 
 type guidedOut struct {
@@ -516,6 +518,7 @@ func (o GuidedOptions) nextInput(r *sim.Rand, states []*scState, idx uint64) inp
 	}
 	in.parent = int64(parent.Run)
 	in.ops = m.Ops
+	in.targets = k.Targets
 	return in
 }
 
@@ -631,8 +634,8 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 			return
 		}
 		targets := -1 // a fresh entry's: counted when it is first picked
-		if !g.in.fresh && g.in.cfg.Plan != nil {
-			targets = st.entryTargets(g.in.parent)
+		if !g.in.fresh {
+			targets = g.in.targets
 		}
 		e := &Entry{Run: g.in.idx, Scenario: name, Seed: g.in.seed, Faults: res.Faults, Plan: clonePlan(res.Plan),
 			Parent: g.in.parent, Ops: g.in.ops, New: newFeats, targets: targets}
@@ -641,17 +644,6 @@ func (o GuidedOptions) applyGuided(sum *Summary, rep *GuidedReport, states []*sc
 		}
 		st.corpus = append(st.corpus, e)
 	}
-}
-
-// entryTargets returns the targets of the entry added by run idx (its
-// parent's, known since it was picked).
-func (st *scState) entryTargets(idx int64) int {
-	for _, e := range st.corpus {
-		if int64(e.Run) == idx {
-			return e.targets
-		}
-	}
-	return -1
 }
 
 // targetsOf returns how many fault targets entry e's seed has, running
