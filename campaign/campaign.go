@@ -442,7 +442,7 @@ func Run(ctx context.Context, o Options) *Summary {
 	defer ticker.Stop()
 	report := func(done bool) {
 		if o.Progress != nil {
-			o.Progress(progressOf(sum, total, o.Time, start, done))
+			o.Progress(progressOf(sum, total, o.Time, time.Since(start), done))
 		}
 	}
 	var vtime uint64 // summed unsigned, then checked against int64

@@ -376,7 +376,7 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	defer ticker.Stop()
 	report := func(done bool) {
 		if o.Progress != nil {
-			o.Progress(progressOf(sum, total, o.Time, start, done))
+			o.Progress(progressOf(sum, total, o.Time, time.Since(start), done))
 		}
 	}
 	// receive waits for one result, or for a reason to stop drawing inputs.

@@ -9,10 +9,9 @@ import (
 // Counting shared by plain and guided campaigns, so that both summaries
 // read alike.
 
-// progressOf is the progress of a campaign started at start that made
+// progressOf is the progress of a campaign el into its run that made
 // sum.Runs of total runs (0: unknown), or that runs for limit (0: none).
-func progressOf(sum *Summary, total uint64, limit time.Duration, start time.Time, done bool) Progress {
-	el := time.Since(start)
+func progressOf(sum *Summary, total uint64, limit, el time.Duration, done bool) Progress {
 	p := Progress{Runs: sum.Runs, Failures: uint64(len(sum.Failures)), Total: total, Elapsed: el, Done: done}
 	if el > 0 {
 		p.SeedsPerS = float64(sum.Runs) / el.Seconds()
