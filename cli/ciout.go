@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/smilingraft/dsim/campaign"
@@ -22,10 +24,16 @@ func ciFlags(fs *flag.FlagSet) (junit, markdown *string) {
 // they are written atomically from the final summary.
 type ciOut struct{ junit, markdown string }
 
-// prepareCI checks the targets of --junit and --markdown.
+// prepareCI checks the targets of --junit and --markdown. A device or a
+// named pipe (written in place, see replay.CreateOutput) is not opened
+// here: closing a fifo hands its reader an empty file, and the final
+// write would then wait for a reader forever.
 func prepareCI(junit, markdown string) (*ciOut, error) {
 	for _, f := range []struct{ name, path string }{{"junit", junit}, {"markdown", markdown}} {
 		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err == nil && st.Mode()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0 {
 			continue
 		}
 		a, err := replay.CreateOutput(f.path)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/smilingraft/dsim/campaign"
@@ -102,5 +103,34 @@ func TestCampaignReportAndTrendCLI(t *testing.T) {
 		if code != ExitUsage || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, errs)
 		}
+	}
+}
+
+// campaign --junit FIFO: the reader of a named pipe gets the whole JUnit
+// file (before: checking the target opened and closed the fifo, so the
+// reader got an empty file and the final write waited for a reader
+// forever). The reader reads again after an empty read so that the test
+// fails instead of hanging.
+func TestCampaignJUnitToFifo(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "junit.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip(err)
+	}
+	reads := make(chan []byte, 2)
+	go func() {
+		for i := 0; i < 2; i++ {
+			b, _ := os.ReadFile(fifo)
+			reads <- b
+			if len(b) > 0 {
+				return
+			}
+		}
+	}()
+	code, _, errs := run(t, "campaign", "counter/basic", "--seeds", "2", "--junit", fifo)
+	if code != ExitPass {
+		t.Fatalf("campaign --junit FIFO: exit %d:\n%s", code, errs)
+	}
+	if b := <-reads; !strings.Contains(string(b), "<testsuites") {
+		t.Errorf("the fifo's reader got %d bytes, not the JUnit file: %q", len(b), b)
 	}
 }
