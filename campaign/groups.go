@@ -93,10 +93,10 @@ func Groups(failures []Failure) []Group {
 		if f.File != "" {
 			g.Files++
 		}
-		if g.Count > 1 && earlier(f, g.First) {
+		if earlier(f, g.First) {
 			g.First = f
 		}
-		if g.Count > 1 && smaller(f, g.Smallest) {
+		if smaller(f, g.Smallest) {
 			g.Smallest = f
 		}
 	}
