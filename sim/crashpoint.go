@@ -63,11 +63,8 @@ func (w *World) OnCrashPoint(h CrashPointHook) { w.pointHook = h }
 // the Go type without pointer or package path ("raft.AppendEntriesReply").
 // An RPC request or reply is named by its body.
 func MessageType(m Message) string {
-	switch r := m.(type) {
-	case *Request:
+	if r, ok := m.(*Request); ok {
 		m = r.Body
-	case *reply:
-		m = r.body
 	}
 	return strings.TrimPrefix(fmt.Sprintf("%T", m), "*")
 }

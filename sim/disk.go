@@ -102,8 +102,13 @@ func (d *Disk) Append(name string, data []byte) {
 	if !d.gate(OnAppend) {
 		return
 	}
-	d.cache[name] = append(d.cache[name], data...)
-	d.pending = append(d.pending, DiskOp{Kind: OpAppend, Name: name, Data: append([]byte(nil), data...)})
+	old := d.cache[name]
+	b := append(old, data...)
+	d.cache[name] = b
+	// The op shares the appended bytes with the cache: cache slices are
+	// never written below their length (Write and Corrupt replace a slice,
+	// Append writes past it), so the op's view cannot change.
+	d.pending = append(d.pending, DiskOp{Kind: OpAppend, Name: name, Data: b[len(old):len(b):len(b)]})
 	d.written += uint64(len(data))
 	d.after(OnAppend)
 }

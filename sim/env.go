@@ -60,6 +60,12 @@ func (e *Env) Send(to NodeID, msg Message) {
 // shrinks it and a clock jump may fire it early or late). While the node is
 // paused the timer is held and fires late.
 func (e *Env) After(d Duration, fn func()) Timer {
+	return e.after(d, fn, nil)
+}
+
+// after queues a timer that runs fn, or, when fn is nil, times out the call
+// whose request is req.
+func (e *Env) after(d Duration, fn func(), req *Request) Timer {
 	if !e.Alive() {
 		return Timer{}
 	}
@@ -74,6 +80,9 @@ func (e *Env) After(d Duration, fn func()) Timer {
 	ev.local = w.localNow(e.p).Add(d)
 	ev.at = w.now.Add(trueDuration(d, e.p.driftPPM))
 	ev.fn = fn
+	if req != nil {
+		ev.msg = req
+	}
 	w.q.push(ev)
 	return Timer{ev: ev, seq: ev.seq}
 }
@@ -137,13 +146,13 @@ type Request struct {
 // Size is the body's size plus an 8-byte call id.
 func (r *Request) Size() int { return 8 + sizeOf(r.Body) }
 
-// reply carries an RPC answer back to the caller's incarnation.
+// reply describes an RPC answer in traces and crash-point matching. On the
+// wire an answer is its body plus the call id in the event (event.rid), so
+// answering allocates nothing.
 type reply struct {
 	id   uint64
 	body Message
 }
-
-func (r *reply) Size() int { return 8 + sizeOf(r.body) }
 
 // Call sends body to node to as an RPC. Exactly one of these happens: cb
 // runs with the reply and ok=true, or with nil and ok=false after timeout of
@@ -157,15 +166,20 @@ func (e *Env) Call(to NodeID, body Message, timeout Duration, cb func(reply Mess
 	}
 	e.next++
 	id := e.next<<8 | uint64(e.inc&0xff)
-	pc := pendingCall{cb: cb}
-	pc.timer = e.After(timeout, func() {
-		if c, ok := e.calls[id]; ok {
-			delete(e.calls, id)
-			c.cb(nil, false)
-		}
-	})
+	req := &Request{ID: id, Body: body}
+	// The timeout is a timer with no func: it carries the request, and
+	// the kernel calls timeout with its id (no closure per call).
+	pc := pendingCall{cb: cb, timer: e.after(timeout, nil, req)}
 	e.calls[id] = pc
-	e.w.send(e.p.id, to, &Request{ID: id, Body: body})
+	e.w.send(e.p.id, to, req)
+}
+
+// timeout fails call id if it is still pending.
+func (e *Env) timeout(id uint64) {
+	if c, ok := e.calls[id]; ok {
+		delete(e.calls, id)
+		c.cb(nil, false)
+	}
 }
 
 // Reply answers an RPC request received from node to.
@@ -173,18 +187,18 @@ func (e *Env) Reply(to NodeID, req *Request, body Message) {
 	if !e.Alive() {
 		return
 	}
-	e.w.send(e.p.id, to, &reply{id: req.ID, body: body})
+	e.w.sendReply(e.p.id, to, req.ID, body)
 }
 
-// complete runs the callback of call id with a reply, if still pending.
-func (e *Env) complete(r *reply) {
-	c, ok := e.calls[r.id]
+// complete runs the callback of call id with its reply, if still pending.
+func (e *Env) complete(id uint64, body Message) {
+	c, ok := e.calls[id]
 	if !ok {
 		return
 	}
-	delete(e.calls, r.id)
+	delete(e.calls, id)
 	e.Cancel(c.timer)
-	c.cb(r.body, true)
+	c.cb(body, true)
 }
 
 func sizeOf(m Message) int {

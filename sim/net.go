@@ -175,18 +175,39 @@ func (w *World) Heal() {
 func (w *World) Linked(from, to NodeID) bool { return !w.net.link(from, to).cut }
 
 func (w *World) send(from, to NodeID, msg Message) {
-	w.transmit(from, to, msg)
+	w.transmit(from, to, msg, 0)
 	if p := w.procs[from]; p.point != nil {
 		w.hit(p, OnSend, false, msg)
 	}
 }
 
-func (w *World) transmit(from, to NodeID, msg Message) {
+// sendReply sends the answer body to call rid: the body travels with the
+// call id in its event, sized as body plus 8 bytes of id.
+func (w *World) sendReply(from, to NodeID, rid uint64, body Message) {
+	w.transmit(from, to, body, rid)
+	if p := w.procs[from]; p.point != nil {
+		w.hit(p, OnSend, false, body) // MessageType names the body, as for a *reply
+	}
+}
+
+// traced is what a trace line shows for msg: the answer to call rid when
+// rid is set (built only when a trace is recorded).
+func traced(msg Message, rid uint64) any {
+	if rid != 0 {
+		return &reply{id: rid, body: msg}
+	}
+	return msg
+}
+
+func (w *World) transmit(from, to NodeID, msg Message, rid uint64) {
 	if to < 0 || int(to) >= len(w.procs) {
 		panic(fmt.Sprintf("sim: %s sends to unknown node %d (nodes boot as they are added; send from a timer at start-up)", w.Name(from), to))
 	}
 	o := &w.net.opts
 	size := sizeOf(msg)
+	if rid != 0 {
+		size += 8 // the call id
+	}
 	w.stats.Sent++
 	w.stats.Bytes += uint64(size)
 	ps := w.procs[from]
@@ -197,7 +218,7 @@ func (w *World) transmit(from, to NodeID, msg Message) {
 		w.stats.Dropped++
 		w.mix(evDrop, from, to, int64(size))
 		if w.tr != nil {
-			w.record(trDrop, from, to, size, msg)
+			w.record(trDrop, from, to, size, traced(msg, rid))
 		}
 		return
 	}
@@ -235,10 +256,11 @@ func (w *World) transmit(from, to NodeID, msg Message) {
 		e.from = from
 		e.size = int32(size)
 		e.msg = msg
+		e.rid = rid
 		w.q.push(e)
 		w.mix(evSend, from, to, int64(at))
 		if w.tr != nil {
-			w.record(trSend, from, to, size, msg)
+			w.record(trSend, from, to, size, traced(msg, rid))
 		}
 	}
 }
@@ -249,7 +271,7 @@ func (w *World) deliver(e *event) {
 		w.stats.Dropped++
 		w.mix(evDrop, e.from, e.node, int64(e.size))
 		if w.tr != nil {
-			w.record(trDrop, e.from, e.node, int(e.size), e.msg)
+			w.record(trDrop, e.from, e.node, int(e.size), traced(e.msg, e.rid))
 		}
 		w.release(e)
 		return
@@ -262,13 +284,13 @@ func (w *World) deliver(e *event) {
 	p.recv++
 	w.mix(evDeliver, e.from, e.node, int64(e.size))
 	if w.tr != nil {
-		w.record(trDeliver, e.from, e.node, int(e.size), e.msg)
+		w.record(trDeliver, e.from, e.node, int(e.size), traced(e.msg, e.rid))
 	}
-	msg, from := e.msg, e.from
+	msg, from, rid := e.msg, e.from, e.rid
 	w.release(e)
 	w.cur = p.id
-	if r, ok := msg.(*reply); ok {
-		p.env.complete(r)
+	if rid != 0 {
+		p.env.complete(rid, msg)
 	} else {
 		p.node.Receive(from, msg)
 	}

@@ -21,8 +21,9 @@ type event struct {
 	size int32  // message size in bytes (deliver)
 	idx  int32  // position in the heap, -1 when not queued
 
-	local Time // timer: deadline on the node's local clock
-	msg   Message
+	local Time    // timer: deadline on the node's local clock
+	rid   uint64  // deliver: the call id when msg is an RPC answer's body
+	msg   Message // deliver: the message; timer without fn: the call's *Request
 	fn    func()
 }
 

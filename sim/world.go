@@ -394,6 +394,7 @@ func (w *World) release(e *event) {
 	e.msg = nil
 	e.fn = nil
 	e.seq = 0
+	e.rid = 0
 	w.free = append(w.free, e)
 }
 
@@ -423,10 +424,14 @@ func (w *World) step() {
 		if w.tr != nil {
 			w.record(trTimer, e.node, NoNode, 0, nil)
 		}
-		fn := e.fn
+		fn, msg := e.fn, e.msg
 		w.release(e)
 		w.cur = p.id
-		fn()
+		if fn != nil {
+			fn()
+		} else {
+			p.env.timeout(msg.(*Request).ID)
+		}
 		w.cur = NoNode
 	case evDeliver:
 		w.deliver(e)
