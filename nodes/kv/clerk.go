@@ -1,6 +1,10 @@
 package kv
 
-import "github.com/smilingraft/dsim/sim"
+import (
+	"fmt"
+
+	"github.com/smilingraft/dsim/sim"
+)
 
 // ClerkConfig tunes a clerk. Zero fields take the defaults.
 type ClerkConfig struct {
@@ -40,6 +44,40 @@ type OpOutput struct {
 	Attempts int
 }
 
+// String prints the input as traces have always shown a recorded OpInput
+// ("kv.OpInput {Client:...}"): a Clerk records a pointer, which would
+// otherwise print as "*kv.OpInput &{...}".
+func (in *OpInput) String() string { return "kv.OpInput " + fmt.Sprintf("%+v", *in) }
+
+// String prints the output as traces have always shown a recorded
+// OpOutput (see OpInput.String).
+func (out *OpOutput) String() string { return "kv.OpOutput " + fmt.Sprintf("%+v", *out) }
+
+// InputOf returns an operation's input if it is a KV one: a *OpInput (what
+// a Clerk records, so that recording allocates nothing) or an OpInput value
+// (what other clients may record).
+func InputOf(v any) (OpInput, bool) {
+	switch in := v.(type) {
+	case *OpInput:
+		return *in, true
+	case OpInput:
+		return in, true
+	}
+	return OpInput{}, false
+}
+
+// OutputOf returns an operation's output if it is a KV one (a *OpOutput or
+// an OpOutput value; see InputOf).
+func OutputOf(v any) (OpOutput, bool) {
+	switch out := v.(type) {
+	case *OpOutput:
+		return *out, true
+	case OpOutput:
+		return out, true
+	}
+	return OpOutput{}, false
+}
+
 // Clerk is the KV client library a client node embeds: Get and Put with the
 // lab's semantics over a list of servers (a list of one for the single
 // server). It runs one operation at a time; operations issued while one is
@@ -69,8 +107,17 @@ type Clerk struct {
 	id      uint64
 	seq     uint64
 	leader  int
-	ops     Serial // one operation at a time
 	maybes  uint64
+
+	// One operation at a time: cur runs, queue waits in order (what
+	// Serial does, without a func value per operation).
+	cur   *clerkOp
+	queue []*clerkOp
+	// The RPC callback and the retry, bound once per clerk: they act on
+	// cur, the only operation with an attempt in flight (Env.Call runs
+	// each callback exactly once, and the next attempt starts after it).
+	onReply func(reply sim.Message, ok bool)
+	retry   func()
 }
 
 // NewClerk returns a clerk of the node owning env, talking to servers.
@@ -85,7 +132,10 @@ func NewClerk(env *sim.Env, servers []sim.NodeID, cfg ClerkConfig) *Clerk {
 		panic("kv: NewClerk with no servers")
 	}
 	id := env.Rand().Uint64() | 1 // never 0: 0 means "no dedup"
-	return &Clerk{env: env, servers: append([]sim.NodeID(nil), servers...), cfg: cfg, id: id}
+	ck := &Clerk{env: env, servers: append([]sim.NodeID(nil), servers...), cfg: cfg, id: id}
+	ck.onReply = ck.reply
+	ck.retry = ck.doTry
+	return ck
 }
 
 // ID returns the clerk's id, carried in every request.
@@ -97,65 +147,82 @@ func (ck *Clerk) Maybes() uint64 { return ck.maybes }
 // Get fetches key's value and version: cb(value, version, OK), or
 // cb("", 0, ErrNoKey) (or ErrBadRequest for a malformed key).
 func (ck *Clerk) Get(key string, cb func(value string, version uint64, err Err)) {
-	o := &clerkOp{ck: ck, kind: KindGet, key: key, getCb: cb}
-	ck.ops.Run(o.init())
+	o := &clerkOp{getCb: cb}
+	o.in = OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: key}
+	ck.run(o)
 }
 
 // Put stores value under key if its version is version: cb(OK),
 // cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) (see Clerk) or
 // cb(ErrBadRequest).
 func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
-	o := &clerkOp{ck: ck, kind: KindPut, key: key, value: value, version: version, putCb: cb}
-	ck.ops.Run(o.init())
+	o := &clerkOp{putCb: cb}
+	o.in = OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: key, Value: value, Version: version}
+	ck.run(o)
 }
 
-// clerkOp is one Get or Put from its start to its answer: one allocation
-// holds what closures over the operation, its attempt loop and each RPC's
-// callback used to capture one by one (the bound methods are made once).
+// clerkOp is one Get or Put from its start to its answer, in one
+// allocation: its request and the input and output the history records
+// (by pointer: none of them changes once recorded or sent).
 type clerkOp struct {
-	ck      *Clerk
-	kind    Kind
-	key     string
-	value   string // Put
-	version uint64 // Put
-	getCb   func(value string, version uint64, err Err)
-	putCb   func(err Err)
+	in    OpInput
+	out   OpOutput
+	get   GetArgs
+	put   PutArgs
+	getCb func(value string, version uint64, err Err)
+	putCb func(err Err)
 
 	args      sim.Message
 	op        int  // the history's operation id
 	uncertain bool // Put: an earlier attempt got no definite answer
-
-	attempts, tried int
-	try             func()
-	onReply         func(reply sim.Message, ok bool)
+	tried     int
 }
 
-// init binds the op's reply handler once and returns its start (try, for
-// the rare wait after a round without an answer, is bound when needed).
-func (o *clerkOp) init() func() {
-	o.onReply = o.reply
-	return o.start
-}
-
-// start runs when the clerk's previous operations are done.
-func (o *clerkOp) start() {
-	ck := o.ck
-	ck.seq++
-	if o.kind == KindGet {
-		o.args = &GetArgs{Key: o.key, Client: ck.id, Seq: ck.seq}
-		o.op = ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: o.key})
-	} else {
-		o.args = &PutArgs{Key: o.key, Value: o.value, Version: o.version, Client: ck.id, Seq: ck.seq}
-		o.op = ck.env.Invoke(OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: o.key, Value: o.value, Version: o.version})
+// run starts o now if the clerk is idle, else after the operations ahead.
+func (ck *Clerk) run(o *clerkOp) {
+	if ck.cur != nil {
+		ck.queue = append(ck.queue, o)
+		return
 	}
-	ck.attempt(o)
+	ck.start(o)
+}
+
+// done ends the current operation and starts the next queued one.
+func (ck *Clerk) done() {
+	ck.cur = nil
+	if len(ck.queue) == 0 {
+		return
+	}
+	// Shift rather than reslice, so that run's append reuses the array.
+	o := ck.queue[0]
+	n := copy(ck.queue, ck.queue[1:])
+	ck.queue[n] = nil
+	ck.queue = ck.queue[:n]
+	ck.start(o)
+}
+
+// start runs o once the clerk's previous operations are done.
+func (ck *Clerk) start(o *clerkOp) {
+	ck.cur = o
+	ck.seq++
+	if o.in.Kind == KindGet {
+		o.get = GetArgs{Key: o.in.Key, Client: ck.id, Seq: ck.seq}
+		o.args = &o.get
+	} else {
+		o.put = PutArgs{Key: o.in.Key, Value: o.in.Value, Version: o.in.Version, Client: ck.id, Seq: ck.seq}
+		o.args = &o.put
+	}
+	o.op = ck.env.Invoke(&o.in)
+	if ck.cfg.Spread {
+		ck.leader = ck.env.Rand().Intn(len(ck.servers))
+	}
+	ck.doTry()
 }
 
 // handle sees every outcome of an attempt (reply nil on a timeout) and
 // returns false when it is no answer.
-func (o *clerkOp) handle(reply sim.Message) bool {
-	ck := o.ck
-	if o.kind == KindGet {
+func (o *clerkOp) handle(ck *Clerk, reply sim.Message) bool {
+	if o.in.Kind == KindGet {
 		var r GetReply
 		switch rep := reply.(type) {
 		case *GetReply:
@@ -168,7 +235,8 @@ func (o *clerkOp) handle(reply sim.Message) bool {
 		if r.Err == ErrWrongLeader {
 			return false
 		}
-		ck.env.Return(o.op, OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: o.attempts})
+		o.out = OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: o.out.Attempts}
+		ck.env.Return(o.op, &o.out)
 		o.getCb(r.Value, r.Version, r.Err)
 		return true
 	}
@@ -191,45 +259,37 @@ func (o *clerkOp) handle(reply sim.Message) bool {
 		ck.maybes++
 		ck.env.Sometimes("kv clerk: ErrMaybe")
 	}
-	ck.env.Return(o.op, OpOutput{Err: err, Attempts: o.attempts})
+	o.out.Err = err
+	ck.env.Return(o.op, &o.out)
 	o.putCb(err)
 	return true
 }
 
-// attempt sends o's args to the current server, then to the next ones,
-// until o.handle accepts a reply. A server that answered is tried first by
-// the next operation; after a whole round of servers without an answer the
-// clerk waits RetryWait.
-func (ck *Clerk) attempt(o *clerkOp) {
-	if ck.cfg.Spread {
-		ck.leader = ck.env.Rand().Intn(len(ck.servers))
-	}
-	o.doTry()
+// doTry sends the current operation's args to the current server; reply
+// moves on to the next ones until handle accepts a reply. A server that
+// answered is tried first by the next operation; after a whole round of
+// servers without an answer the clerk waits RetryWait. (o.out.Attempts
+// counts the RPCs sent.)
+func (ck *Clerk) doTry() {
+	o := ck.cur
+	o.out.Attempts++
+	ck.env.Call(ck.servers[ck.leader], o.args, ck.cfg.Timeout, ck.onReply)
 }
 
-func (o *clerkOp) doTry() {
-	ck := o.ck
-	o.attempts++
-	ck.env.Call(ck.servers[ck.leader], o.args, ck.cfg.Timeout, o.onReply)
-}
-
-func (o *clerkOp) reply(reply sim.Message, ok bool) {
-	ck := o.ck
+func (ck *Clerk) reply(reply sim.Message, ok bool) {
+	o := ck.cur
 	if !ok {
 		reply = nil
 	}
-	if o.handle(reply) {
-		ck.ops.Done()
+	if o.handle(ck, reply) {
+		ck.done()
 		return
 	}
 	ck.leader = (ck.leader + 1) % len(ck.servers)
 	if o.tried++; o.tried < len(ck.servers) {
-		o.doTry()
+		ck.doTry()
 		return
 	}
 	o.tried = 0
-	if o.try == nil {
-		o.try = o.doTry
-	}
-	ck.env.After(ck.cfg.RetryWait, o.try)
+	ck.env.After(ck.cfg.RetryWait, ck.retry)
 }

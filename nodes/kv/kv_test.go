@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -169,15 +170,15 @@ func TestClerkUnreliableMaybe(t *testing.T) {
 	if rounds != 100 || maybes == 0 {
 		t.Fatalf("rounds %d, maybes %d; want 100 rounds and some ErrMaybe", rounds, maybes)
 	}
-	// The history holds every op with plain input and output structs.
+	// The history holds every op, its input and output by pointer.
 	h := w.History()
 	if len(h) != 200 {
 		t.Fatalf("history has %d ops, want 200", len(h))
 	}
-	if in, ok := h[0].Input.(OpInput); !ok || in.Kind != KindPut || in.Key != "k" {
+	if in, ok := h[0].Input.(*OpInput); !ok || in.Kind != KindPut || in.Key != "k" {
 		t.Errorf("first op input %#v", h[0].Input)
 	}
-	if out, ok := h[1].Output.(OpOutput); !ok || out.Version != 1 {
+	if out, ok := h[1].Output.(*OpOutput); !ok || out.Version != 1 {
 		t.Errorf("second op output %#v", h[1].Output)
 	}
 }
@@ -280,5 +281,32 @@ func TestLockMutualExclusion(t *testing.T) {
 		if acquired < 20 {
 			t.Errorf("seed %d: only %d acquisitions", seed, acquired)
 		}
+	}
+}
+
+// A Clerk records its input and output by pointer (no allocation to box
+// them), so traces must still print them as the values they used to be:
+// sim's trace prints a non-Stringer as "%T %+v".
+func TestRecordedPointersPrintAsValues(t *testing.T) {
+	in := OpInput{Client: 7, Tag: "t", Kind: KindPut, Key: "k", Value: "v", Version: 3}
+	if got, want := (&in).String(), fmt.Sprintf("%T %+v", in, in); got != want {
+		t.Errorf("input prints %q, want %q", got, want)
+	}
+	out := OpOutput{Value: "v", Version: 4, Err: ErrMaybe, Attempts: 2}
+	if got, want := (&out).String(), fmt.Sprintf("%T %+v", out, out); got != want {
+		t.Errorf("output prints %q, want %q", got, want)
+	}
+	for _, v := range []any{in, &in} {
+		if got, ok := InputOf(v); !ok || got != in {
+			t.Errorf("InputOf(%T) = %v, %v", v, got, ok)
+		}
+	}
+	for _, v := range []any{out, &out} {
+		if got, ok := OutputOf(v); !ok || got != out {
+			t.Errorf("OutputOf(%T) = %v, %v", v, got, ok)
+		}
+	}
+	if _, ok := InputOf(out); ok {
+		t.Error("InputOf accepted an output")
 	}
 }

@@ -86,7 +86,7 @@ func NewHarness(c *scenarios.Cluster) *Harness {
 func OpLatencies(w *sim.World) []float64 {
 	var out []float64
 	for _, o := range w.History() {
-		if _, ok := o.Input.(kv.OpInput); ok && !o.Pending() {
+		if _, ok := kv.InputOf(o.Input); ok && !o.Pending() {
 			out = append(out, float64(o.Return-o.Call))
 		}
 	}
@@ -156,7 +156,7 @@ func HistoryWhere(w *sim.World, keep func(in kv.OpInput) bool) []kvcheck.Op {
 	out := make([]kvcheck.Op, 0, len(hist))
 	for i := range hist {
 		o := &hist[i]
-		in, ok := o.Input.(kv.OpInput)
+		in, ok := kv.InputOf(o.Input)
 		if !ok || keep != nil && !keep(in) {
 			continue
 		}
@@ -168,7 +168,7 @@ func HistoryWhere(w *sim.World, keep func(in kv.OpInput) bool) []kvcheck.Op {
 		op := kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
 			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending(),
 			ID: o.ID, CallEvent: o.CallEvent, ReturnEvent: o.ReturnEvent}
-		if out, ok := o.Output.(kv.OpOutput); ok {
+		if out, ok := kv.OutputOf(o.Output); ok {
 			op.Err = string(out.Err)
 			if !op.Put {
 				op.Value, op.Version = out.Value, out.Version

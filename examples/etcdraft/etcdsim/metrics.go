@@ -66,7 +66,7 @@ func (h *harness) snapshotSize(i int) int {
 func (h *harness) readLatencies() []float64 {
 	var out []float64
 	for _, o := range h.w.History() {
-		if in, ok := o.Input.(kv.OpInput); ok && in.Kind == kv.KindGet && !o.Pending() {
+		if in, ok := kv.InputOf(o.Input); ok && in.Kind == kv.KindGet && !o.Pending() {
 			out = append(out, float64(o.Return-o.Call))
 		}
 	}
