@@ -47,10 +47,47 @@ type Clerk struct {
 	id     uint64
 	seq    uint64
 	leader map[GID]int
-	ops    kv.Serial // one operation at a time
 	maybes uint64
 	// Queries counts configuration reads.
 	Queries uint64
+
+	// One operation runs at a time (cur); the others wait in queue, in
+	// call order. One RPC or configuration read of cur is outstanding at a
+	// time, so the callbacks below, bound once per clerk, find their
+	// operation in cur: no closure or bound method per operation.
+	cur     *clerkOp
+	queue   []*clerkOp
+	busy    bool
+	onReply func(reply sim.Message, ok bool)
+	onConf  func(v string, version uint64, err kv.Err)
+	loopFn  func()
+	retryFn func()
+}
+
+// clerkOp is one Get or Put: its arguments (sent by pointer, so never
+// reused: a retried or duplicated message may still be in flight), its
+// history record and its attempt loop's state, in one allocation.
+type clerkOp struct {
+	put   bool
+	get   kv.GetArgs
+	args  kv.PutArgs
+	getCb func(value string, version uint64, err kv.Err)
+	putCb func(err kv.Err)
+	op    int // the history's operation id
+
+	uncertain bool // a Put attempt without a definite answer
+	attempts  int
+	gid       GID          // the round's group
+	servers   []sim.NodeID // its servers
+	tried, i  int          // servers tried this round; the one called
+}
+
+// key returns the operation's key.
+func (o *clerkOp) key() string {
+	if o.put {
+		return o.args.Key
+	}
+	return o.get.Key
 }
 
 // NewClerk returns a clerk of the node owning env.
@@ -66,7 +103,9 @@ func NewClerk(env *sim.Env, cfg ClerkConfig) *Clerk {
 	}
 	q := NewCtrl(env, CtrlConfig{KVServer: cfg.KVServer, NShards: cfg.NShards, Timeout: cfg.Timeout,
 		RetryWait: cfg.RetryWait, Tag: cfg.QueryTag})
-	return &Clerk{env: env, cfg: cfg, q: q, id: env.Rand().Uint64() | 1, leader: map[GID]int{}}
+	ck := &Clerk{env: env, cfg: cfg, q: q, id: env.Rand().Uint64() | 1, leader: map[GID]int{}}
+	ck.onReply, ck.onConf, ck.loopFn, ck.retryFn = ck.reply, ck.config, ck.loop, ck.refresh
+	return ck
 }
 
 // ID returns the clerk's id, carried in every request.
@@ -82,85 +121,135 @@ func (ck *Clerk) Config() Config { return ck.conf.Copy() }
 // Get fetches key's value and version: cb(value, version, OK) or
 // cb("", 0, ErrNoKey) (ErrBadRequest for a malformed key).
 func (ck *Clerk) Get(key string, cb func(value string, version uint64, err kv.Err)) {
-	ck.ops.Run(func() {
-		ck.seq++
-		args := &kv.GetArgs{Key: key, Client: ck.id, Seq: ck.seq}
-		op := ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindGet, Key: key})
-		ck.attempt(key, args, func(reply sim.Message, attempts int) bool {
-			var r kv.GetReply
-			switch rep := reply.(type) {
-			case *kv.GetReply:
-				r = *rep
-			case *kv.BadReply:
-				r = kv.GetReply{Err: kv.ErrBadRequest}
-			default:
-				return false
-			}
-			if r.Err == kv.ErrWrongLeader || r.Err == ErrWrongGroup {
-				return false
-			}
-			ck.env.Return(op, kv.OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: attempts})
-			cb(r.Value, r.Version, r.Err)
-			return true
-		})
-	})
+	ck.run(&clerkOp{get: kv.GetArgs{Key: key}, getCb: cb})
 }
 
 // Put stores value under key if its version is version: cb(OK),
 // cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) or cb(ErrBadRequest).
 func (ck *Clerk) Put(key, value string, version uint64, cb func(err kv.Err)) {
-	ck.ops.Run(func() {
-		ck.seq++
-		args := &kv.PutArgs{Key: key, Value: value, Version: version, Client: ck.id, Seq: ck.seq}
-		op := ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindPut, Key: key, Value: value, Version: version})
-		uncertain := false
-		ck.attempt(key, args, func(reply sim.Message, attempts int) bool {
-			var err kv.Err
-			switch rep := reply.(type) {
-			case *kv.PutReply:
-				err = rep.Err
-			case *kv.BadReply:
-				err = kv.ErrBadRequest
-			default:
-				uncertain = true
-				return false
-			}
-			switch err {
-			case kv.ErrWrongLeader:
-				uncertain = true
-				return false
-			case ErrWrongGroup:
-				return false // not applied by that group now; an earlier attempt may have
-			case ErrStale:
-				// The shard's table holds a newer seq of ours: only a
-				// clerk id collision does that. Retry elsewhere.
-				ck.env.Logf("shard clerk: Put seq %d answered ErrStale", ck.seq)
-				uncertain = true
-				return false
-			}
-			if err == kv.ErrVersion && uncertain {
-				err = kv.ErrMaybe
-				ck.maybes++
-				ck.env.Sometimes("shard clerk: ErrMaybe")
-			}
-			ck.env.Return(op, kv.OpOutput{Err: err, Attempts: attempts})
-			cb(err)
-			return true
-		})
-	})
+	ck.run(&clerkOp{put: true, args: kv.PutArgs{Key: key, Value: value, Version: version}, putCb: cb})
 }
 
-// refresh reads the current configuration, retrying until it has one.
-func (ck *Clerk) refresh(then func()) {
+// run starts o now if no operation is running, else after the ones ahead.
+func (ck *Clerk) run(o *clerkOp) {
+	if ck.busy {
+		ck.queue = append(ck.queue, o)
+		return
+	}
+	ck.busy = true
+	ck.start(o)
+}
+
+// done ends the current operation and starts the next queued one.
+func (ck *Clerk) done() {
+	ck.cur = nil
+	if len(ck.queue) == 0 {
+		ck.busy = false
+		return
+	}
+	// Shift rather than reslice, so that run's append reuses the array.
+	o := ck.queue[0]
+	n := copy(ck.queue, ck.queue[1:])
+	ck.queue[n] = nil
+	ck.queue = ck.queue[:n]
+	ck.start(o)
+}
+
+// start takes o's seq, records its invocation and runs its first round
+// (after reading the configuration if the clerk has none yet).
+func (ck *Clerk) start(o *clerkOp) {
+	ck.cur = o
+	ck.seq++
+	if o.put {
+		o.args.Client, o.args.Seq = ck.id, ck.seq
+		a := &o.args
+		o.op = ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindPut, Key: a.Key, Value: a.Value, Version: a.Version})
+	} else {
+		o.get.Client, o.get.Seq = ck.id, ck.seq
+		o.op = ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindGet, Key: o.get.Key})
+	}
+	if !ck.have {
+		ck.refresh()
+		return
+	}
+	ck.loop()
+}
+
+// handleGet ends a Get on reply (nil on a timeout) unless it calls for
+// another attempt.
+func (ck *Clerk) handleGet(o *clerkOp, reply sim.Message) bool {
+	var r kv.GetReply
+	switch rep := reply.(type) {
+	case *kv.GetReply:
+		r = *rep
+	case *kv.BadReply:
+		r = kv.GetReply{Err: kv.ErrBadRequest}
+	default:
+		return false
+	}
+	if r.Err == kv.ErrWrongLeader || r.Err == ErrWrongGroup {
+		return false
+	}
+	ck.env.Return(o.op, kv.OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: o.attempts})
+	o.getCb(r.Value, r.Version, r.Err)
+	return true
+}
+
+// handlePut ends a Put on reply (nil on a timeout) unless it calls for
+// another attempt.
+func (ck *Clerk) handlePut(o *clerkOp, reply sim.Message) bool {
+	var err kv.Err
+	switch rep := reply.(type) {
+	case *kv.PutReply:
+		err = rep.Err
+	case *kv.BadReply:
+		err = kv.ErrBadRequest
+	default:
+		o.uncertain = true
+		return false
+	}
+	switch err {
+	case kv.ErrWrongLeader:
+		o.uncertain = true
+		return false
+	case ErrWrongGroup:
+		return false // not applied by that group now; an earlier attempt may have
+	case ErrStale:
+		// The shard's table holds a newer seq of ours: only a clerk id
+		// collision does that. Retry elsewhere.
+		ck.env.Logf("shard clerk: Put seq %d answered ErrStale", ck.seq)
+		o.uncertain = true
+		return false
+	}
+	if err == kv.ErrVersion && o.uncertain {
+		err = kv.ErrMaybe
+		ck.maybes++
+		ck.env.Sometimes("shard clerk: ErrMaybe")
+	}
+	ck.env.Return(o.op, kv.OpOutput{Err: err, Attempts: o.attempts})
+	o.putCb(err)
+	return true
+}
+
+// refresh reads the current configuration (config continues), retrying
+// until it has one; then the current operation loops.
+func (ck *Clerk) refresh() {
 	ck.Queries++
-	ck.q.queryShared(func(c Config, err kv.Err) {
-		if err == kv.OK && c.NShards() == ck.nshards() && (!ck.have || c.Num >= ck.conf.Num) {
-			ck.conf, ck.have = c, true
-			then()
-			return
-		}
-		ck.env.After(ck.cfg.RetryWait, func() { ck.refresh(then) })
-	})
+	ck.q.ck.Get(KeyCur, ck.onConf)
+}
+
+// config is refresh's answer: the stored configuration's bytes.
+func (ck *Clerk) config(v string, _ uint64, err kv.Err) {
+	var c Config
+	if err == kv.OK {
+		c, err = ck.q.shared(v)
+	}
+	if err == kv.OK && c.NShards() == ck.nshards() && (!ck.have || c.Num >= ck.conf.Num) {
+		ck.conf, ck.have = c, true
+		ck.loop()
+		return
+	}
+	ck.env.After(ck.cfg.RetryWait, ck.retryFn)
 }
 
 func (ck *Clerk) nshards() int {
@@ -170,96 +259,62 @@ func (ck *Clerk) nshards() int {
 	return ck.cfg.NShards
 }
 
-// attempt sends args to key's group until handle accepts a reply (reply
-// nil on a timeout), following configuration changes.
-func (ck *Clerk) attempt(key string, args sim.Message, handle func(reply sim.Message, attempts int) bool) {
-	o := &shardAttempt{ck: ck, key: key, args: args, handle: handle}
-	o.onReply = o.reply
-	if !ck.have {
-		ck.refresh(o.loopFunc())
-		return
-	}
-	o.loop()
-}
-
-// shardAttempt is one operation's attempt loop: one allocation holds what
-// closures over the loop, each round and each RPC's callback used to
-// capture one by one (the bound methods are made once, when first needed).
-// One RPC at a time
-// is outstanding, so the round's fields are those of the call answered.
-type shardAttempt struct {
-	ck     *Clerk
-	key    string
-	args   sim.Message
-	handle func(reply sim.Message, attempts int) bool
-
-	attempts int
-	gid      GID          // the round's group
-	servers  []sim.NodeID // its servers
-	tried, i int          // servers tried this round; the one called
-
-	loopFn, refreshFn func()
-	onReply           func(reply sim.Message, ok bool)
-}
-
-// loopFunc returns loop as a func, bound once, when first needed (most
-// operations never wait for a new configuration).
-func (o *shardAttempt) loopFunc() func() {
-	if o.loopFn == nil {
-		o.loopFn = o.loop
-	}
-	return o.loopFn
-}
-
 // again reads the configuration again after RetryWait, then loops.
-func (o *shardAttempt) again() {
-	if o.refreshFn == nil {
-		o.refreshFn = o.refresh
-	}
-	o.ck.env.After(o.ck.cfg.RetryWait, o.refreshFn)
-}
+func (ck *Clerk) again() { ck.env.After(ck.cfg.RetryWait, ck.retryFn) }
 
-func (o *shardAttempt) refresh() { o.ck.refresh(o.loopFunc()) }
-
-// loop starts a round over the group owning the key.
-func (o *shardAttempt) loop() {
-	gid, servers := o.ck.conf.Owner(o.key)
+// loop starts a round of the current operation over the group owning its
+// key.
+func (ck *Clerk) loop() {
+	o := ck.cur
+	gid, servers := ck.conf.Owner(o.key())
 	if gid == 0 || len(servers) == 0 {
-		o.again()
+		ck.again()
 		return
 	}
 	o.gid, o.servers, o.tried = gid, servers, 0
-	o.try()
+	ck.try()
 }
 
-func (o *shardAttempt) try() {
-	ck := o.ck
+// try sends the current operation to the round's next server.
+func (ck *Clerk) try() {
+	o := ck.cur
 	o.attempts++
 	o.i = ck.leader[o.gid] % len(o.servers)
-	ck.env.Call(o.servers[o.i], o.args, ck.cfg.Timeout, o.onReply)
+	var args sim.Message = &o.get
+	if o.put {
+		args = &o.args
+	}
+	ck.env.Call(o.servers[o.i], args, ck.cfg.Timeout, ck.onReply)
 }
 
-func (o *shardAttempt) reply(reply sim.Message, ok bool) {
-	ck := o.ck
+// reply handles the answer to try's call (ok false: timed out).
+func (ck *Clerk) reply(reply sim.Message, ok bool) {
+	o := ck.cur
 	if !ok {
 		reply = nil
 	}
-	if o.handle(reply, o.attempts) {
-		ck.ops.Done()
+	var end bool
+	if o.put {
+		end = ck.handlePut(o, reply)
+	} else {
+		end = ck.handleGet(o, reply)
+	}
+	if end {
+		ck.done()
 		return
 	}
 	if r, isGet := reply.(*kv.GetReply); isGet && r.Err == ErrWrongGroup {
-		o.again()
+		ck.again()
 		return
 	}
 	if r, isPut := reply.(*kv.PutReply); isPut && r.Err == ErrWrongGroup {
-		o.again()
+		ck.again()
 		return
 	}
 	ck.leader[o.gid] = (o.i + 1) % len(o.servers)
 	if o.tried++; o.tried < len(o.servers) {
-		o.try()
+		ck.try()
 		return
 	}
-	o.again()
+	ck.again()
 }

@@ -81,7 +81,7 @@ type Ctrl struct {
 	deposed    bool
 	stats      CtrlStats
 
-	// last is the stored configuration queryShared decoded last, lastCfg
+	// last is the stored configuration shared decoded last, lastCfg
 	// its decoding (valid when lastOK): a clerk reads the same bytes again
 	// and again between configuration changes.
 	last    string
@@ -127,21 +127,10 @@ func (c *Ctrl) finish(cb func(kv.Err), err kv.Err) {
 
 // Query returns the current configuration: cb(cfg, OK), or ErrNoKey before
 // InitConfig, or ErrBadConfig (logged) when the stored bytes do not decode.
-func (c *Ctrl) Query(cb func(Config, kv.Err)) { c.query(cb, false) }
-
-// queryShared is Query for a caller that never modifies the configuration
-// it gets (the clerk): bytes equal to those it decoded last time give the
-// same Config again, sharing its slice and map, without decoding.
-func (c *Ctrl) queryShared(cb func(Config, kv.Err)) { c.query(cb, true) }
-
-func (c *Ctrl) query(cb func(Config, kv.Err), shared bool) {
+func (c *Ctrl) Query(cb func(Config, kv.Err)) {
 	c.ck.Get(KeyCur, func(v string, _ uint64, err kv.Err) {
 		if err != kv.OK {
 			cb(Config{}, err)
-			return
-		}
-		if shared && c.lastOK && v == c.last {
-			cb(c.lastCfg, kv.OK)
 			return
 		}
 		cfg, derr := DecodeConfig([]byte(v))
@@ -150,11 +139,25 @@ func (c *Ctrl) query(cb func(Config, kv.Err), shared bool) {
 			cb(Config{}, ErrBadConfig)
 			return
 		}
-		if shared {
-			c.last, c.lastCfg, c.lastOK = v, cfg, true
-		}
 		cb(cfg, kv.OK)
 	})
+}
+
+// shared decodes v, KeyCur's bytes, for a caller that never modifies the
+// configuration it gets (the clerk's reads): bytes equal to those it
+// decoded last time give the same Config again, sharing its slice and
+// map, without decoding. ErrBadConfig (logged) when v does not decode.
+func (c *Ctrl) shared(v string) (Config, kv.Err) {
+	if c.lastOK && v == c.last {
+		return c.lastCfg, kv.OK
+	}
+	cfg, derr := DecodeConfig([]byte(v))
+	if derr != nil {
+		c.env.Logf("shard ctrl: stored configuration: %v", derr)
+		return Config{}, ErrBadConfig
+	}
+	c.last, c.lastCfg, c.lastOK = v, cfg, true
+	return cfg, kv.OK
 }
 
 // read gets key's configuration and version.

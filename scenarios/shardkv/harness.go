@@ -715,6 +715,15 @@ type worker struct {
 	ver  map[string]uint64
 	n    int
 	idle bool
+
+	// The round in progress: its key and Put version, and the clerk's
+	// callbacks, bound once (a closure per Put and Get allocated).
+	key       string
+	putVer    uint64
+	val       []byte // scratch for the Put's value
+	putDone   func(err kv.Err)
+	getDone   func(value string, version uint64, err kv.Err)
+	prefixLen int // len(name + "/") at the start of val
 }
 
 // addWorkers adds k workers; shared gives every worker the lab's one key
@@ -722,6 +731,9 @@ type worker struct {
 func (d *sys) addWorkers(k, nkeys int, shared bool) {
 	for i := 0; i < k; i++ {
 		wk := &worker{d: d, name: fmt.Sprintf("w%d", i), ver: map[string]uint64{}}
+		wk.putDone, wk.getDone = wk.afterPut, wk.afterGet
+		wk.val = append([]byte(wk.name), '/')
+		wk.prefixLen = len(wk.val)
 		if shared {
 			wk.keys = []string{"k0"}
 		} else {
@@ -750,26 +762,36 @@ func (wk *worker) round() {
 		wk.idle = true
 		return
 	}
-	key := wk.keys[d.c.Workload.Intn(len(wk.keys))]
-	ver := wk.ver[key]
-	wk.ck.Put(key, wk.name+"/"+strconv.FormatUint(ver, 10), ver, func(err kv.Err) {
-		d.done()
-		wk.n++
-		if err != kv.OK && err != kv.ErrMaybe && err != kv.ErrVersion {
-			d.w.Fail(CheckScript, "%s: put(%q, v%d) = %s", wk.name, key, ver, err)
-			return
-		}
-		wk.ck.Get(key, func(_ string, v uint64, err kv.Err) {
-			d.done()
-			wk.n++
-			if err != kv.OK && err != kv.ErrNoKey {
-				d.w.Fail(CheckScript, "%s: get(%q) = %s", wk.name, key, err)
-				return
-			}
-			wk.ver[key] = v
-			wk.round()
-		})
-	})
+	wk.key = wk.keys[d.c.Workload.Intn(len(wk.keys))]
+	wk.putVer = wk.ver[wk.key]
+	wk.val = strconv.AppendUint(wk.val[:wk.prefixLen], wk.putVer, 10)
+	wk.ck.Put(wk.key, string(wk.val), wk.putVer, wk.putDone)
+}
+
+// afterPut is the round's Put answer: on to the Get.
+func (wk *worker) afterPut(err kv.Err) {
+	d := wk.d
+	d.done()
+	wk.n++
+	if err != kv.OK && err != kv.ErrMaybe && err != kv.ErrVersion {
+		d.w.Fail(CheckScript, "%s: put(%q, v%d) = %s", wk.name, wk.key, wk.putVer, err)
+		return
+	}
+	wk.ck.Get(wk.key, wk.getDone)
+}
+
+// afterGet is the round's Get answer: the key's version, then the next
+// round.
+func (wk *worker) afterGet(_ string, v uint64, err kv.Err) {
+	d := wk.d
+	d.done()
+	wk.n++
+	if err != kv.OK && err != kv.ErrNoKey {
+		d.w.Fail(CheckScript, "%s: get(%q) = %s", wk.name, wk.key, err)
+		return
+	}
+	wk.ver[wk.key] = v
+	wk.round()
 }
 
 // ---- registration ----
