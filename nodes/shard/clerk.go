@@ -36,8 +36,9 @@ type ClerkConfig struct {
 // A Put answered ErrVersion after an attempt without a definite answer
 // (timeout, ErrWrongLeader) returns ErrMaybe, as kv.Clerk does; versions
 // move with the shard, so that stays true across a move. Every operation is
-// recorded in the world's history with kv.OpInput and kv.OpOutput, so
-// checkers/kvcheck checks it as it checks kv.Clerk.
+// recorded in the world's history with *kv.OpInput and *kv.OpOutput (read with
+// kv.InputOf and kv.OutputOf), so checkers/kvcheck checks it as it checks
+// kv.Clerk.
 type Clerk struct {
 	env    *sim.Env
 	cfg    ClerkConfig
@@ -74,6 +75,10 @@ type clerkOp struct {
 	getCb func(value string, version uint64, err kv.Err)
 	putCb func(err kv.Err)
 	op    int // the history's operation id
+	// in and out are recorded in the history by pointer (recording a
+	// value would box a copy); neither changes once recorded.
+	in  kv.OpInput
+	out kv.OpOutput
 
 	uncertain bool // a Put attempt without a definite answer
 	attempts  int
@@ -163,11 +168,12 @@ func (ck *Clerk) start(o *clerkOp) {
 	if o.put {
 		o.args.Client, o.args.Seq = ck.id, ck.seq
 		a := &o.args
-		o.op = ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindPut, Key: a.Key, Value: a.Value, Version: a.Version})
+		o.in = kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindPut, Key: a.Key, Value: a.Value, Version: a.Version}
 	} else {
 		o.get.Client, o.get.Seq = ck.id, ck.seq
-		o.op = ck.env.Invoke(kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindGet, Key: o.get.Key})
+		o.in = kv.OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: kv.KindGet, Key: o.get.Key}
 	}
+	o.op = ck.env.Invoke(&o.in)
 	if !ck.have {
 		ck.refresh()
 		return
@@ -190,7 +196,8 @@ func (ck *Clerk) handleGet(o *clerkOp, reply sim.Message) bool {
 	if r.Err == kv.ErrWrongLeader || r.Err == ErrWrongGroup {
 		return false
 	}
-	ck.env.Return(o.op, kv.OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: o.attempts})
+	o.out = kv.OpOutput{Value: r.Value, Version: r.Version, Err: r.Err, Attempts: o.attempts}
+	ck.env.Return(o.op, &o.out)
 	o.getCb(r.Value, r.Version, r.Err)
 	return true
 }
@@ -226,7 +233,8 @@ func (ck *Clerk) handlePut(o *clerkOp, reply sim.Message) bool {
 		ck.maybes++
 		ck.env.Sometimes("shard clerk: ErrMaybe")
 	}
-	ck.env.Return(o.op, kv.OpOutput{Err: err, Attempts: o.attempts})
+	o.out = kv.OpOutput{Err: err, Attempts: o.attempts}
+	ck.env.Return(o.op, &o.out)
 	o.putCb(err)
 	return true
 }

@@ -65,7 +65,7 @@ func history(w *sim.World) []kvcheck.Op {
 	clients := map[uint64]int{}
 	var out []kvcheck.Op
 	for _, o := range w.History() {
-		in, ok := o.Input.(kv.OpInput)
+		in, ok := kv.InputOf(o.Input)
 		if !ok || len(in.Tag) >= 9 && in.Tag[:9] == "shardctrl" {
 			continue
 		}
@@ -76,7 +76,7 @@ func history(w *sim.World) []kvcheck.Op {
 		}
 		op := kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
 			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending()}
-		if out, ok := o.Output.(kv.OpOutput); ok {
+		if out, ok := kv.OutputOf(o.Output); ok {
 			op.Err = string(out.Err)
 			if !op.Put {
 				op.Value, op.Version = out.Value, out.Version
