@@ -110,20 +110,20 @@ func (s *RaftServer) get(from sim.NodeID, req *sim.Request, a *GetArgs) {
 	if err := op.Validate(); err != nil {
 		s.bad++
 		s.env.Logf("kv raft server: bad Get from %d: %v", from, err)
-		s.env.Reply(from, req, &GetReply{Err: ErrBadRequest})
+		s.env.Reply(from, req, getBad)
 		return
 	}
 	if s.s == nil {
-		s.env.Reply(from, req, &GetReply{Err: ErrWrongLeader})
+		s.env.Reply(from, req, getWrongLeader)
 		return
 	}
 	s.s.Read(EncodeOp(op), func(res []byte, err error) {
 		r, rerr := s.result(from, "Get", res, err)
 		if rerr != "" {
-			s.env.Reply(from, req, &GetReply{Err: rerr})
+			s.env.Reply(from, req, getReply(Result{Err: rerr}))
 			return
 		}
-		s.env.Reply(from, req, &GetReply{Value: r.Value, Version: r.Version, Err: r.Err})
+		s.env.Reply(from, req, getReply(r))
 	})
 }
 
@@ -132,23 +132,23 @@ func (s *RaftServer) put(from sim.NodeID, req *sim.Request, a *PutArgs) {
 	if err := op.Validate(); err != nil {
 		s.bad++
 		s.env.Logf("kv raft server: bad Put from %d: %v", from, err)
-		s.env.Reply(from, req, &PutReply{Err: ErrBadRequest})
+		s.env.Reply(from, req, putBad)
 		return
 	}
 	if s.s == nil {
-		s.env.Reply(from, req, &PutReply{Err: ErrWrongLeader})
+		s.env.Reply(from, req, putWrongLeader)
 		return
 	}
 	s.s.Submit(a.Client, a.Seq, EncodeOp(op), func(res []byte, err error) {
 		r, rerr := s.result(from, "Put", res, err)
 		if rerr != "" {
-			s.env.Reply(from, req, &PutReply{Err: rerr})
+			s.env.Reply(from, req, putReply(rerr))
 			return
 		}
 		if r.Err == ErrVersion && a.Version > r.Version {
 			s.env.Logf("kv raft server: Put of %q from %d at version %d, from the future (current %d)", a.Key, from, a.Version, r.Version)
 		}
-		s.env.Reply(from, req, &PutReply{Err: r.Err})
+		s.env.Reply(from, req, putReply(r.Err))
 	})
 }
 

@@ -47,6 +47,50 @@ type PutReply struct {
 // Size is the encoded size in bytes.
 func (r *PutReply) Size() int { return 1 }
 
+// Shared replies that carry nothing but an Err: a message is never changed
+// once sent (sim.World's contract; no receiver writes to a reply), so
+// servers answer equal errors with one value instead of allocating a reply
+// per request.
+var (
+	putOK, putNoKey, putVersion, putWrongLeader, putBad = &PutReply{Err: OK}, &PutReply{Err: ErrNoKey},
+		&PutReply{Err: ErrVersion}, &PutReply{Err: ErrWrongLeader}, &PutReply{Err: ErrBadRequest}
+	getNoKey, getWrongLeader, getBad = &GetReply{Err: ErrNoKey}, &GetReply{Err: ErrWrongLeader}, &GetReply{Err: ErrBadRequest}
+)
+
+// putReply returns the reply to a Put answered err (shared for the usual
+// errors; see putOK).
+func putReply(err Err) *PutReply {
+	switch err {
+	case OK:
+		return putOK
+	case ErrNoKey:
+		return putNoKey
+	case ErrVersion:
+		return putVersion
+	case ErrWrongLeader:
+		return putWrongLeader
+	case ErrBadRequest:
+		return putBad
+	}
+	return &PutReply{Err: err}
+}
+
+// getReply returns the reply to a Get answered r (shared when it carries
+// only an error; see putOK).
+func getReply(r Result) *GetReply {
+	if r.Value == "" && r.Version == 0 {
+		switch r.Err {
+		case ErrNoKey:
+			return getNoKey
+		case ErrWrongLeader:
+			return getWrongLeader
+		case ErrBadRequest:
+			return getBad
+		}
+	}
+	return &GetReply{Value: r.Value, Version: r.Version, Err: r.Err}
+}
+
 // BadReply answers a request whose body is not a KV request at all.
 type BadReply struct {
 	Err Err // ErrBadRequest
@@ -118,14 +162,13 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		s.gets++
 		if err := a.Op().Validate(); err != nil {
 			s.env.Logf("kvsrv: bad Get from %d: %v", from, err)
-			s.env.Reply(from, req, &GetReply{Err: ErrBadRequest})
+			s.env.Reply(from, req, getBad)
 			return
 		}
-		r := s.store.Get(a.Key)
-		s.env.Reply(from, req, &GetReply{Value: r.Value, Version: r.Version, Err: r.Err})
+		s.env.Reply(from, req, getReply(s.store.Get(a.Key)))
 	case *PutArgs:
 		s.puts++
-		s.env.Reply(from, req, &PutReply{Err: s.put(from, req.ID, a)})
+		s.env.Reply(from, req, putReply(s.put(from, req.ID, a)))
 	default:
 		s.env.Logf("kvsrv: bad request %T from %d", req.Body, from)
 		s.env.Reply(from, req, &BadReply{Err: ErrBadRequest})
