@@ -257,6 +257,7 @@ func (w *World) transmit(from, to NodeID, msg Message, rid uint64) {
 		e.size = int32(size)
 		e.msg = msg
 		e.rid = rid
+		e.dup = copies > 1
 		w.q.push(e)
 		w.mix(evSend, from, to, int64(at))
 		if w.tr != nil {
@@ -287,12 +288,15 @@ func (w *World) deliver(e *event) {
 		w.record(trDeliver, e.from, e.node, int(e.size), traced(e.msg, e.rid))
 	}
 	msg, from, rid := e.msg, e.from, e.rid
+	w.curDup = e.dup
 	w.release(e)
 	w.cur = p.id
 	if rid != 0 {
 		p.env.complete(rid, msg)
 	} else {
+		w.curMsg = msg
 		p.node.Receive(from, msg)
+		w.curMsg = nil
 	}
 	w.cur = NoNode
 }

@@ -20,6 +20,7 @@ type event struct {
 	inc  uint32 // target incarnation (timer)
 	size int32  // message size in bytes (deliver)
 	idx  int32  // position in the heap, -1 when not queued
+	dup  bool   // deliver: the network duplicated msg (never recycled)
 
 	local Time    // timer: deadline on the node's local clock
 	rid   uint64  // deliver: the call id when msg is an RPC answer's body

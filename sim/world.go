@@ -159,6 +159,10 @@ type World struct {
 	cur     NodeID
 	last    NodeID // the node whose handler ran in the latest event
 
+	curMsg Message  // the message being delivered (Env.Recycle)
+	curDup bool     // another copy of curMsg is or was in flight
+	spares []spares // recycled messages by type (recycle.go)
+
 	netRand   *Rand
 	diskRand  *Rand
 	streams   []labeled // handed out by Rand: Fork re-seeds them
@@ -395,6 +399,7 @@ func (w *World) release(e *event) {
 	e.fn = nil
 	e.seq = 0
 	e.rid = 0
+	e.dup = false
 	w.free = append(w.free, e)
 }
 

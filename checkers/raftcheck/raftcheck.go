@@ -42,6 +42,7 @@ type entry struct {
 	cmd    []byte
 	server int
 	commit bool // the value was first learnt from a Committed report
+	set    bool // a table slot holds this entry
 }
 
 // Checker checks Raft's safety properties online, one call at a time:
@@ -61,8 +62,8 @@ type entry struct {
 type Checker struct {
 	fail FailFunc
 
-	leaders map[uint64]int    // term -> server that became leader
-	known   map[uint64]*entry // index -> first command seen applied or committed
+	leaders map[uint64]int // term -> server that became leader
+	known   table          // index -> first command seen applied or committed
 
 	last     map[int]uint64          // server -> last applied index, this incarnation
 	fresh    map[int]bool            // server -> restarted, nothing applied yet
@@ -90,7 +91,6 @@ func New(fail FailFunc) *Checker {
 	return &Checker{
 		fail:    fail,
 		leaders: map[uint64]int{},
-		known:   map[uint64]*entry{},
 		last:    map[int]uint64{},
 		fresh:   map[int]bool{},
 		snaps:   map[int]map[uint64]bool{},
@@ -134,9 +134,9 @@ func (c *Checker) Committed(server int, index, term uint64, cmd []byte) {
 	if server >= 0 && server < len(c.ledTerm) && c.ledTerm[server] > 0 {
 		c.noteCommit(c.ledTerm[server], index)
 	}
-	e, ok := c.known[index]
+	e, ok := c.known.get(index)
 	if !ok {
-		c.known[index] = &entry{term: term, cmd: clone(cmd), server: server, commit: true}
+		c.known.put(index, entry{term: term, cmd: cmd, server: server, commit: true})
 		return
 	}
 	if e.term != term || !bytes.Equal(e.cmd, cmd) {
@@ -159,9 +159,9 @@ func (c *Checker) Applied(server int, index, term uint64, cmd []byte) {
 	}
 	c.last[server] = index
 	c.fresh[server] = false
-	e, ok := c.known[index]
+	e, ok := c.known.get(index)
 	if !ok {
-		c.known[index] = &entry{term: term, cmd: clone(cmd), server: server}
+		c.known.put(index, entry{term: term, cmd: cmd, server: server})
 		return
 	}
 	if e.term != term || !bytes.Equal(e.cmd, cmd) {
@@ -254,7 +254,7 @@ func (c *Checker) LastApplied(server int) uint64 { return c.last[server] }
 // CommandAt returns the command known at index (applied or committed by
 // someone), if any.
 func (c *Checker) CommandAt(index uint64) ([]byte, bool) {
-	e, ok := c.known[index]
+	e, ok := c.known.get(index)
 	if !ok {
 		return nil, false
 	}
@@ -266,8 +266,6 @@ func (c *Checker) LeaderOf(term uint64) (int, bool) {
 	s, ok := c.leaders[term]
 	return s, ok
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // show prints a command briefly: as text if printable, else as hex.
 func show(b []byte) string {

@@ -220,7 +220,7 @@ func (c *Checker) LogAppended(server int, index, term, prevTerm uint64, cmd []by
 // follow it in the server's log.
 func (c *Checker) LogBase(server int, index, term, last uint64) {
 	m := c.log(server)
-	if e, ok := c.known[index]; ok && index > 0 && e.term != term {
+	if e, ok := c.known.get(index); ok && index > 0 && e.term != term {
 		c.fail(LogMatching, "server %d's snapshot ends at (index %d, term %d), but the entry committed there has term %d",
 			server, index, term, e.term)
 		return
@@ -301,7 +301,7 @@ func (c *Checker) leaderComplete(server int, term uint64) {
 	}
 	m.hasLead, m.leadTerm, m.leadGen = true, term, m.gen
 	ci := c.committedBefore(term)
-	e, ok := c.known[ci]
+	e, ok := c.known.get(ci)
 	if ci == 0 || !ok {
 		return
 	}

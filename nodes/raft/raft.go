@@ -147,7 +147,8 @@ type Raft struct {
 	// Persistent (mirrored on disk).
 	term      uint64
 	votedFor  int
-	log       []Entry // log[0] is a sentinel holding the snapshot's term
+	log       []Entry  // log[0] is a sentinel holding the snapshot's term
+	cmds      sim.Slab // the log's command bytes (one allocation per many)
 	snapIndex uint64
 	snapshot  []byte
 
@@ -659,6 +660,7 @@ func (r *Raft) Step(from sim.NodeID, msg sim.Message) bool {
 		r.onAppendEntries(p, m)
 	case *AppendEntriesReply:
 		r.onAppendEntriesReply(p, m)
+		r.env.Recycle(m) // read once, kept nowhere: the next reply reuses it
 	case *InstallSnapshot:
 		r.onInstallSnapshot(p, m)
 	case *InstallSnapshotReply:
@@ -765,7 +767,8 @@ func (r *Raft) heardFromLeader(t uint64, ldr int) {
 }
 
 func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
-	reply := &AppendEntriesReply{PrevLogIndex: m.PrevLogIndex, Seq: m.Seq, Sent: m.Sent}
+	reply := sim.Reuse[AppendEntriesReply](r.env)
+	reply.PrevLogIndex, reply.Seq, reply.Sent = m.PrevLogIndex, m.Seq, m.Sent
 	if m.Term < r.term {
 		reply.Term = r.term
 		r.send(p, reply)
@@ -1093,7 +1096,11 @@ func (r *Raft) Start(cmd []byte) (index, term uint64, isLeader bool) {
 	if r.corrupt || r.role != leader {
 		return 0, r.term, false
 	}
-	return r.startEntry(Entry{Term: r.term, Cmd: append([]byte(nil), cmd...)}), r.term, true
+	e := Entry{Term: r.term}
+	if len(cmd) > 0 {
+		e.Cmd = r.cmds.Copy(cmd)
+	}
+	return r.startEntry(e), r.term, true
 }
 
 func (r *Raft) startEntry(e Entry) uint64 {

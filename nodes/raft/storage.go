@@ -271,7 +271,7 @@ func (r *Raft) load() error {
 		}
 		e := Entry{Term: le.Uint64(p[9:]), Noop: p[0] == kindNoop}
 		if len(p) > 17 {
-			e.Cmd = append([]byte(nil), p[17:]...)
+			e.Cmd = r.cmds.Copy(p[17:])
 		}
 		ents = append(ents, e)
 	}
