@@ -4,13 +4,15 @@ package sim
 // many copies, for bytes that a node or checker keeps for a long time
 // (commands in a log). A copy's capacity is its length, so appending to it
 // never writes into a neighbour. A chunk lives while any copy in it does.
+// Chunks start small and double, so that a short-lived slab costs little.
 // The zero Slab is ready to use.
 type Slab struct {
 	chunk []byte
 }
 
 const (
-	slabChunk = 16 << 10 // bytes per chunk
+	slabFirst = 256      // bytes in a slab's first chunk; each next one doubles
+	slabChunk = 16 << 10 // up to this
 	slabLarge = 1 << 10  // larger copies get their own allocation
 )
 
@@ -23,7 +25,11 @@ func (s *Slab) Copy(b []byte) []byte {
 		if len(b) > slabLarge {
 			return append([]byte(nil), b...)
 		}
-		s.chunk = make([]byte, 0, slabChunk)
+		size := min(max(2*cap(s.chunk), slabFirst), slabChunk)
+		for size < len(b) {
+			size *= 2
+		}
+		s.chunk = make([]byte, 0, size)
 	}
 	n := len(s.chunk)
 	s.chunk = append(s.chunk, b...)
