@@ -113,11 +113,13 @@ type Clerk struct {
 	// Serial does, without a func value per operation).
 	cur   *clerkOp
 	queue []*clerkOp
-	// The RPC callback and the retry, bound once per clerk: they act on
-	// cur, the only operation with an attempt in flight (Env.Call runs
-	// each callback exactly once, and the next attempt starts after it).
+	// The RPC callback and the retry, bound once per clerk (the retry
+	// when first needed): they act on cur, the only operation with an
+	// attempt in flight (Env.Call runs each callback exactly once, and the
+	// next attempt starts after it).
 	onReply func(reply sim.Message, ok bool)
 	retry   func()
+	one     [1]sim.NodeID // servers' array for a single server
 }
 
 // NewClerk returns a clerk of the node owning env, talking to servers.
@@ -132,9 +134,14 @@ func NewClerk(env *sim.Env, servers []sim.NodeID, cfg ClerkConfig) *Clerk {
 		panic("kv: NewClerk with no servers")
 	}
 	id := env.Rand().Uint64() | 1 // never 0: 0 means "no dedup"
-	ck := &Clerk{env: env, servers: append([]sim.NodeID(nil), servers...), cfg: cfg, id: id}
+	ck := &Clerk{env: env, cfg: cfg, id: id}
+	if len(servers) == 1 {
+		ck.one[0] = servers[0]
+		ck.servers = ck.one[:]
+	} else {
+		ck.servers = append([]sim.NodeID(nil), servers...)
+	}
 	ck.onReply = ck.reply
-	ck.retry = ck.doTry
 	return ck
 }
 
@@ -291,5 +298,8 @@ func (ck *Clerk) reply(reply sim.Message, ok bool) {
 		return
 	}
 	o.tried = 0
+	if ck.retry == nil {
+		ck.retry = ck.doTry
+	}
 	ck.env.After(ck.cfg.RetryWait, ck.retry)
 }

@@ -164,35 +164,60 @@ func reliablePut(im impl) func(c *scenarios.Cluster) error {
 // ErrMaybe count in *nok / *nmaybe; ErrVersion repeats the round. idle runs
 // once the loop has stopped.
 func (d *deployment) onePut(ck *kv.Clerk, me, key string, stop *bool, nok, nmaybe *int, between func(next func()), idle func()) {
-	var round func(ver uint64)
-	round = func(ver uint64) {
-		if *stop {
-			idle()
-			return
-		}
-		ck.Put(key, me+"/"+strconv.FormatUint(ver, 10), ver, func(err kv.Err) {
-			d.h.Done()
-			switch err {
-			case kv.OK:
-				*nok++
-			case kv.ErrMaybe:
-				*nmaybe++
-			case kv.ErrVersion:
-			default:
-				failf(d.c, "kvsrv.workload", "%s: put(%q, v%d) = %s", me, key, ver, err)
-				return
-			}
-			ck.Get(key, func(_ string, ver uint64, err kv.Err) {
-				d.h.Done()
-				if err != kv.OK {
-					failf(d.c, "kvsrv.workload", "%s: get(%q) after a put = %s", me, key, err)
-					return
-				}
-				between(func() { round(ver) })
-			})
-		})
+	l := &putLoop{d: d, ck: ck, me: me, key: key, stop: stop, nok: nok, nmaybe: nmaybe, between: between, idle: idle}
+	l.onPut, l.onGet, l.next = l.put, l.got, l.round
+	l.round()
+}
+
+// putLoop is one onePut loop: its callbacks are bound once, not made per
+// round (the rounds run one after another).
+type putLoop struct {
+	d           *deployment
+	ck          *kv.Clerk
+	me, key     string
+	stop        *bool
+	nok, nmaybe *int
+	between     func(next func())
+	idle        func()
+	ver         uint64 // the round's version
+	buf         []byte // scratch for the round's value
+	onPut       func(kv.Err)
+	onGet       func(string, uint64, kv.Err)
+	next        func()
+}
+
+func (l *putLoop) round() {
+	if *l.stop {
+		l.idle()
+		return
 	}
-	round(0)
+	l.buf = strconv.AppendUint(append(append(l.buf[:0], l.me...), '/'), l.ver, 10)
+	l.ck.Put(l.key, string(l.buf), l.ver, l.onPut)
+}
+
+func (l *putLoop) put(err kv.Err) {
+	l.d.h.Done()
+	switch err {
+	case kv.OK:
+		*l.nok++
+	case kv.ErrMaybe:
+		*l.nmaybe++
+	case kv.ErrVersion:
+	default:
+		failf(l.d.c, "kvsrv.workload", "%s: put(%q, v%d) = %s", l.me, l.key, l.ver, err)
+		return
+	}
+	l.ck.Get(l.key, l.onGet)
+}
+
+func (l *putLoop) got(_ string, ver uint64, err kv.Err) {
+	l.d.h.Done()
+	if err != kv.OK {
+		failf(l.d.c, "kvsrv.workload", "%s: get(%q) after a put = %s", l.me, l.key, err)
+		return
+	}
+	l.ver = ver
+	l.between(l.next)
 }
 
 func now(next func()) { next() }
@@ -420,13 +445,17 @@ func swarm(im impl) func(c *scenarios.Cluster) error {
 			targets = append(targets, AddClient(c, name, func(env *sim.Env) {
 				ck := d.clerk(env)
 				nok, nmaybe := 0, 0
-				between := func(next func()) {
-					key := keys[env.Rand().Intn(n)]
-					ck.Get(key, func(string, uint64, kv.Err) {
-						d.h.Done()
-						completed[i]++
-						next()
-					})
+				// One Get between rounds at a time: its callback is
+				// bound once and calls the round's next.
+				var next func()
+				got := func(string, uint64, kv.Err) {
+					d.h.Done()
+					completed[i]++
+					next()
+				}
+				between := func(n2 func()) {
+					next = n2
+					ck.Get(keys[env.Rand().Intn(n)], got)
 				}
 				env.After(sim.Millisecond, func() {
 					d.onePut(ck, name, keys[i], &stop, &nok, &nmaybe, between, func() {})
