@@ -166,7 +166,8 @@ func (e *Env) Call(to NodeID, body Message, timeout Duration, cb func(reply Mess
 	}
 	e.next++
 	id := e.next<<8 | uint64(e.inc&0xff)
-	req := &Request{ID: id, Body: body}
+	req := e.w.reqs.New()
+	req.ID, req.Body = id, body
 	// The timeout is a timer with no func: it carries the request, and
 	// the kernel calls timeout with its id (no closure per call).
 	pc := pendingCall{cb: cb, timer: e.after(timeout, nil, req)}

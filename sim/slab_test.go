@@ -20,3 +20,16 @@ func TestSlabCopiesAreIndependent(t *testing.T) {
 		t.Fatalf("empty copy = %#v, want empty non-nil", e)
 	}
 }
+
+func TestBatchGivesDistinctZeroValues(t *testing.T) {
+	var b Batch[Request]
+	seen := map[*Request]bool{}
+	for i := 0; i < 3*batchN; i++ {
+		r := b.New()
+		if seen[r] || r.ID != 0 || r.Body != nil {
+			t.Fatalf("New #%d returned %p %+v (seen before: %v)", i, r, r, seen[r])
+		}
+		seen[r] = true
+		r.ID = uint64(i + 1)
+	}
+}

@@ -159,9 +159,10 @@ type World struct {
 	cur     NodeID
 	last    NodeID // the node whose handler ran in the latest event
 
-	curMsg Message  // the message being delivered (Env.Recycle)
-	curDup bool     // another copy of curMsg is or was in flight
-	spares []spares // recycled messages by type (recycle.go)
+	curMsg Message        // the message being delivered (Env.Recycle)
+	curDup bool           // another copy of curMsg is or was in flight
+	spares []spares       // recycled messages by type (recycle.go)
+	reqs   Batch[Request] // Env.Call's requests
 
 	netRand   *Rand
 	diskRand  *Rand

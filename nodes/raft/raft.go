@@ -147,8 +147,9 @@ type Raft struct {
 	// Persistent (mirrored on disk).
 	term      uint64
 	votedFor  int
-	log       []Entry  // log[0] is a sentinel holding the snapshot's term
-	cmds      sim.Slab // the log's command bytes (one allocation per many)
+	log       []Entry                  // log[0] is a sentinel holding the snapshot's term
+	cmds      sim.Slab                 // the log's command bytes (one allocation per many)
+	aes       sim.Batch[AppendEntries] // AppendEntries to send (one allocation per many)
 	snapIndex uint64
 	snapshot  []byte
 
@@ -616,7 +617,8 @@ func (r *Raft) appendEntries(prev, hi uint64) *AppendEntries {
 		(hi == prev || &m.Entries[0] == &r.log[lo]) && m.PrevLogTerm == r.termAt(prev) {
 		return m
 	}
-	m := &AppendEntries{
+	m := r.aes.New()
+	*m = AppendEntries{
 		Term: r.term, Leader: r.me, PrevLogIndex: prev, PrevLogTerm: r.termAt(prev),
 		LeaderCommit: r.commitIndex, Seq: r.seq, Sent: now,
 	}
