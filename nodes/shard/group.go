@@ -101,6 +101,139 @@ type Server struct {
 	r   *rsm.RSM
 
 	gets, puts, moves, wrongLeader, bad uint64
+
+	free []*request // finished requests, for reuse
+	ops  slab       // the encoded Get and Put ops are carved from it
+}
+
+// Kinds of request.
+const (
+	reqGet = iota
+	reqPut
+	reqMove
+)
+
+// request is one Get, Put or move op submitted to (or read from) the RSM:
+// what its answer needs. The RSM calls a Submit's or Read's callback
+// exactly once, so a request is reused once answered, and its callback,
+// done, is bound once per record, not once per op.
+type request struct {
+	s     *Server
+	from  sim.NodeID
+	req   *sim.Request
+	what  string
+	kind  uint8
+	put   *kv.PutArgs // reqPut: the request's arguments
+	shard int         // reqMove: the shard
+	done  func(res []byte, err error)
+}
+
+// request returns a cleared request record.
+func (s *Server) request() *request {
+	if n := len(s.free); n > 0 {
+		q := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		return q
+	}
+	q := &request{s: s}
+	q.done = q.finish
+	return q
+}
+
+// Shared replies that carry nothing but an outcome: messages are never
+// modified once sent, so one value serves every such answer.
+var (
+	getWrongLeader = &kv.GetReply{Err: kv.ErrWrongLeader}
+	getBadRequest  = &kv.GetReply{Err: kv.ErrBadRequest}
+	getWrongGroup  = &kv.GetReply{Err: ErrWrongGroup}
+	getNoKey       = &kv.GetReply{Err: kv.ErrNoKey}
+	putReplies     = [...]*kv.PutReply{{Err: kv.OK}, {Err: kv.ErrVersion}, {Err: kv.ErrNoKey}, {Err: kv.ErrWrongLeader},
+		{Err: kv.ErrBadRequest}, {Err: ErrWrongGroup}, {Err: ErrStale}}
+)
+
+// getReply returns the Get answer r (a shared one when it has no value).
+func getReply(r Reply) sim.Message {
+	if r.Value == "" && r.Version == 0 {
+		switch r.Err {
+		case kv.ErrWrongLeader:
+			return getWrongLeader
+		case kv.ErrBadRequest:
+			return getBadRequest
+		case ErrWrongGroup:
+			return getWrongGroup
+		case kv.ErrNoKey:
+			return getNoKey
+		}
+	}
+	return &kv.GetReply{Value: r.Value, Version: r.Version, Err: r.Err}
+}
+
+// putReply returns the Put answer e (a shared one for a known outcome).
+func putReply(e kv.Err) sim.Message {
+	for _, r := range putReplies {
+		if r.Err == e {
+			return r
+		}
+	}
+	return &kv.PutReply{Err: e}
+}
+
+// ok is the request's answer for the state machine's reply r.
+func (q *request) ok(r Reply) sim.Message {
+	s := q.s
+	switch q.kind {
+	case reqGet:
+		return getReply(r)
+	case reqPut:
+		if a := q.put; r.Err == kv.ErrVersion && a.Version > r.Version {
+			s.env.Logf("shard group %d: Put of %q from %d at version %d, from the future (current %d)",
+				s.cfg.GID, a.Key, q.from, a.Version, r.Version)
+		}
+		return putReply(r.Err)
+	}
+	if r.Err == ErrStale {
+		s.env.Logf("shard group %d: stale %s of shard %d from %d refused (fence %d)", s.cfg.GID, q.what, q.shard, q.from, r.Num)
+	}
+	return &MoveReply{Err: r.Err, Num: r.Num, Data: r.Data}
+}
+
+// fail is the request's answer when this server cannot serve it.
+func (q *request) fail(e kv.Err) sim.Message {
+	switch q.kind {
+	case reqGet:
+		return getReply(Reply{Err: e})
+	case reqPut:
+		return putReply(e)
+	}
+	return &MoveReply{Err: e}
+}
+
+// finish answers the request with the RSM's result and frees the record.
+func (q *request) finish(res []byte, err error) {
+	s := q.s
+	var reply sim.Message
+	switch {
+	case errors.Is(err, rsm.ErrWrongLeader):
+		s.wrongLeader++
+		reply = q.fail(kv.ErrWrongLeader)
+	case err != nil:
+		s.bad++
+		s.env.Logf("shard group %d: %s from %d refused: %v", s.cfg.GID, q.what, q.from, err)
+		reply = q.fail(kv.ErrBadRequest)
+	default:
+		if r, derr := DecodeReply(res); derr != nil {
+			s.bad++
+			s.env.Logf("shard group %d: %s from %d: %v", s.cfg.GID, q.what, q.from, derr)
+			reply = q.fail(kv.ErrBadRequest)
+		} else {
+			reply = q.ok(r)
+		}
+	}
+	from, req := q.from, q.req
+	*q = request{s: s, done: q.done}
+	s.free = append(s.free, q)
+	s.env.Reply(from, req, reply)
 }
 
 // NewServer returns a group server factory's node value.
@@ -179,22 +312,34 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 			s.badReq(from, req, "Get", err, &kv.GetReply{Err: kv.ErrBadRequest})
 			return
 		}
-		s.run(from, req, "Get", EncodeGet(a.Key), true, func(r Reply) sim.Message {
-			return &kv.GetReply{Value: r.Value, Version: r.Version, Err: r.Err}
-		}, func(e kv.Err) sim.Message { return &kv.GetReply{Err: e} })
+		q := s.request()
+		q.kind = reqGet
+		var op []byte
+		if n := getSize(a.Key); s.ops.room(n) {
+			at := len(s.ops.buf)
+			s.ops.buf = appendGet(s.ops.buf, a.Key)
+			op = s.ops.cut(at)
+		} else {
+			op = EncodeGet(a.Key)
+		}
+		s.run(from, req, "Get", op, true, q)
 	case *kv.PutArgs:
 		s.puts++
 		if err := a.Op().Validate(); err != nil {
 			s.badReq(from, req, "Put", err, &kv.PutReply{Err: kv.ErrBadRequest})
 			return
 		}
-		s.run(from, req, "Put", EncodePut(a.Key, a.Value, a.Version, a.Client, a.Seq), false, func(r Reply) sim.Message {
-			if r.Err == kv.ErrVersion && a.Version > r.Version {
-				s.env.Logf("shard group %d: Put of %q from %d at version %d, from the future (current %d)",
-					s.cfg.GID, a.Key, from, a.Version, r.Version)
-			}
-			return &kv.PutReply{Err: r.Err}
-		}, func(e kv.Err) sim.Message { return &kv.PutReply{Err: e} })
+		q := s.request()
+		q.kind, q.put = reqPut, a
+		var op []byte
+		if n := putSize(a.Key, a.Value); s.ops.room(n) {
+			at := len(s.ops.buf)
+			s.ops.buf = appendPut(s.ops.buf, a.Key, a.Value, a.Version, a.Client, a.Seq)
+			op = s.ops.cut(at)
+		} else {
+			op = EncodePut(a.Key, a.Value, a.Version, a.Client, a.Seq)
+		}
+		s.run(from, req, "Put", op, false, q)
 	case *FreezeArgs:
 		s.move(from, req, "Freeze", a.Shard, EncodeFreeze(a.Shard, a.Num, a.Unfenced))
 	case *InstallArgs:
@@ -220,46 +365,25 @@ func (s *Server) move(from sim.NodeID, req *sim.Request, what string, shard int,
 		s.badReq(from, req, what, errors.New("shard out of range"), &MoveReply{Err: kv.ErrBadRequest})
 		return
 	}
-	s.run(from, req, what, op, false, func(r Reply) sim.Message {
-		if r.Err == ErrStale {
-			s.env.Logf("shard group %d: stale %s of shard %d from %d refused (fence %d)", s.cfg.GID, what, shard, from, r.Num)
-		}
-		return &MoveReply{Err: r.Err, Num: r.Num, Data: r.Data}
-	}, func(e kv.Err) sim.Message { return &MoveReply{Err: e} })
+	q := s.request()
+	q.kind, q.shard = reqMove, shard
+	s.run(from, req, what, op, false, q)
 }
 
-// run submits op (or reads it) and replies with ok(result), or fail(err)
-// when this server cannot serve it.
-func (s *Server) run(from sim.NodeID, req *sim.Request, what string, op []byte, read bool,
-	ok func(Reply) sim.Message, fail func(kv.Err) sim.Message) {
+// run submits op (or reads it) for q, which answers with the result, or
+// with an error when this server cannot serve it.
+func (s *Server) run(from sim.NodeID, req *sim.Request, what string, op []byte, read bool, q *request) {
+	q.from, q.req, q.what = from, req, what
 	if s.r == nil {
-		s.env.Reply(from, req, fail(kv.ErrWrongLeader))
+		reply := q.fail(kv.ErrWrongLeader)
+		*q = request{s: s, done: q.done}
+		s.free = append(s.free, q)
+		s.env.Reply(from, req, reply)
 		return
-	}
-	cb := func(res []byte, err error) {
-		switch {
-		case errors.Is(err, rsm.ErrWrongLeader):
-			s.wrongLeader++
-			s.env.Reply(from, req, fail(kv.ErrWrongLeader))
-			return
-		case err != nil:
-			s.bad++
-			s.env.Logf("shard group %d: %s from %d refused: %v", s.cfg.GID, what, from, err)
-			s.env.Reply(from, req, fail(kv.ErrBadRequest))
-			return
-		}
-		r, derr := DecodeReply(res)
-		if derr != nil {
-			s.bad++
-			s.env.Logf("shard group %d: %s from %d: %v", s.cfg.GID, what, from, derr)
-			s.env.Reply(from, req, fail(kv.ErrBadRequest))
-			return
-		}
-		s.env.Reply(from, req, ok(r))
 	}
 	if read {
-		s.r.Read(op, cb)
+		s.r.Read(op, q.done)
 		return
 	}
-	s.r.Submit(0, 0, op, cb)
+	s.r.Submit(0, 0, op, q.done)
 }

@@ -109,12 +109,12 @@ func DecodeShardData(b []byte) (ShardData, error) {
 	dup := map[uint64]DupEntry{}
 	prev := uint64(0)
 	for i := uint64(0); i < n && dec.Err() == nil; i++ {
-		c, seq, e, v := dec.Uvarint(), dec.Uvarint(), dec.Str(), dec.Uvarint()
+		c, seq, e, v := dec.Uvarint(), dec.Uvarint(), internErr(dec.View()), dec.Uvarint()
 		if dec.Err() == nil && i > 0 && c <= prev {
 			dec.Fail(errors.New("clients not sorted"))
 		}
 		prev = c
-		dup[c] = DupEntry{Seq: seq, Err: kv.Err(e), Version: v}
+		dup[c] = DupEntry{Seq: seq, Err: e, Version: v}
 	}
 	if err := dec.Done(); err != nil {
 		return ShardData{}, fmt.Errorf("shard data: %w", err)
@@ -169,6 +169,13 @@ type GroupSM struct {
 	// it is called once for every shard. Online checkers (single
 	// ownership) watch through it; it must not change the state machine.
 	OnChange func(shard int, st Status, accepts bool)
+
+	// keys interns the keys of decoded ops (a Get's key is only looked
+	// up, a Put's is kept by the store only if new): one string per key
+	// instead of one per op. A cache, not state.
+	keys map[string]string
+	// out holds the encoded replies: each is carved from it (see slab).
+	out slab
 }
 
 // changed reports shard s's status through OnChange.
@@ -257,8 +264,15 @@ type Reply struct {
 }
 
 // Encode returns the reply's binary form.
-func (r Reply) Encode() []byte {
-	b := make([]byte, 0, 5*binary.MaxVarintLen64+len(r.Err)+len(r.Value)+len(r.Data))
+func (r Reply) Encode() []byte { return r.appendTo(make([]byte, 0, r.maxSize())) }
+
+// maxSize bounds the length of the reply's encoding.
+func (r *Reply) maxSize() int {
+	return 5*binary.MaxVarintLen64 + len(r.Err) + len(r.Value) + len(r.Data)
+}
+
+// appendTo appends the reply's encoding to b.
+func (r *Reply) appendTo(b []byte) []byte {
 	b = wire.AppendString(b, string(r.Err))
 	b = wire.AppendString(b, r.Value)
 	b = binary.AppendUvarint(b, r.Version)
@@ -266,10 +280,93 @@ func (r Reply) Encode() []byte {
 	return wire.AppendBytes(b, r.Data)
 }
 
+// encode returns r's encoding carved from the state machine's slab.
+func (g *GroupSM) encode(r Reply) []byte {
+	n := r.maxSize()
+	if !g.out.room(n) {
+		return r.appendTo(make([]byte, 0, n))
+	}
+	at := len(g.out.buf)
+	g.out.buf = r.appendTo(g.out.buf)
+	return g.out.cut(at)
+}
+
+// slab hands out small immutable byte slices carved from one larger
+// allocation, so that a result or an op costs an allocation per slab, not
+// one each. A carved slice is capped at its length (appending to it
+// copies), and nothing is ever written to it again: it may be kept as
+// long as its owner likes (the slab's array lives as long as any of them).
+type slab struct{ buf []byte }
+
+const (
+	slabSize = 4096 // bytes per slab
+	slabMax  = 512  // larger encodings get their own allocation
+)
+
+// room reports whether an encoding of at most n bytes fits the slab (after
+// starting a fresh slab if the free tail is too short); if not, it is too
+// large for one.
+func (s *slab) room(n int) bool {
+	if n > slabMax {
+		return false
+	}
+	if cap(s.buf)-len(s.buf) < n {
+		s.buf = make([]byte, 0, slabSize)
+	}
+	return true
+}
+
+// cut returns the bytes appended to the slab since its length was at.
+func (s *slab) cut(at int) []byte { return s.buf[at:len(s.buf):len(s.buf)] }
+
+// internErr returns the kv.Err spelled by b: one of the known outcomes
+// without allocating, any other a fresh string.
+func internErr(b []byte) kv.Err {
+	switch string(b) {
+	case "":
+		return ""
+	case string(kv.OK):
+		return kv.OK
+	case string(kv.ErrNoKey):
+		return kv.ErrNoKey
+	case string(kv.ErrVersion):
+		return kv.ErrVersion
+	case string(kv.ErrWrongLeader):
+		return kv.ErrWrongLeader
+	case string(kv.ErrBadRequest):
+		return kv.ErrBadRequest
+	case string(ErrWrongGroup):
+		return ErrWrongGroup
+	case string(ErrStale):
+		return ErrStale
+	case string(ErrNotOwned):
+		return ErrNotOwned
+	case string(ErrNotFrozen):
+		return ErrNotFrozen
+	}
+	return kv.Err(b)
+}
+
+// intern returns key b as a string, the same one every time (keys of
+// MaxKeyBytes or more are not kept: they are refused anyway).
+func (g *GroupSM) intern(b []byte) string {
+	if k, ok := g.keys[string(b)]; ok {
+		return k
+	}
+	k := string(b)
+	if len(b) <= kv.MaxKeyBytes {
+		if g.keys == nil {
+			g.keys = map[string]string{}
+		}
+		g.keys[k] = k
+	}
+	return k
+}
+
 // DecodeReply decodes Reply.Encode's bytes.
 func DecodeReply(b []byte) (Reply, error) {
 	d := wire.NewDecoder(b)
-	r := Reply{Err: kv.Err(d.Str()), Value: d.Str(), Version: d.Uvarint(), Num: d.Uvarint(), Data: d.Bytes()}
+	r := Reply{Err: internErr(d.View()), Value: d.Str(), Version: d.Uvarint(), Num: d.Uvarint(), Data: d.Bytes()}
 	if err := d.Done(); err != nil {
 		return Reply{}, fmt.Errorf("reply: %w", err)
 	}
@@ -277,14 +374,21 @@ func DecodeReply(b []byte) (Reply, error) {
 }
 
 // EncodeGet encodes a Get of key.
-func EncodeGet(key string) []byte {
-	return wire.AppendString(append(make([]byte, 0, 1+binary.MaxVarintLen64+len(key)), opGet), key)
-}
+func EncodeGet(key string) []byte { return appendGet(make([]byte, 0, getSize(key)), key) }
+
+func getSize(key string) int { return 1 + binary.MaxVarintLen64 + len(key) }
+
+func appendGet(b []byte, key string) []byte { return wire.AppendString(append(b, opGet), key) }
 
 // EncodePut encodes a versioned Put by (client, seq); client 0 skips the
 // duplicate table.
 func EncodePut(key, value string, version, client, seq uint64) []byte {
-	b := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(key)+len(value))
+	return appendPut(make([]byte, 0, putSize(key, value)), key, value, version, client, seq)
+}
+
+func putSize(key, value string) int { return 1 + 5*binary.MaxVarintLen64 + len(key) + len(value) }
+
+func appendPut(b []byte, key, value string, version, client, seq uint64) []byte {
 	b = wire.AppendString(append(b, opPut), key)
 	b = wire.AppendString(b, value)
 	b = binary.AppendUvarint(b, version)
@@ -320,11 +424,11 @@ func EncodeDelete(shard int, num uint64, unfenced bool) []byte {
 
 // DoOp applies one encoded op and returns its encoded Reply (the
 // rsm.StateMachine method).
-func (g *GroupSM) DoOp(op []byte) []byte { return g.do(op, false).Encode() }
+func (g *GroupSM) DoOp(op []byte) []byte { return g.encode(g.do(op, false)) }
 
 // Query answers a Get from local state (the rsm.Querier method); anything
 // else is ErrBadRequest.
-func (g *GroupSM) Query(op []byte) []byte { return g.do(op, true).Encode() }
+func (g *GroupSM) Query(op []byte) []byte { return g.encode(g.do(op, true)) }
 
 func (g *GroupSM) bad(format string, args ...any) Reply {
 	g.logf("shard group: "+format, args...)
@@ -338,7 +442,7 @@ func (g *GroupSM) do(op []byte, readOnly bool) Reply {
 	d := wire.NewDecoder(op[1:])
 	switch op[0] {
 	case opGet:
-		key := d.Str()
+		key := g.intern(d.View())
 		if err := d.Done(); err != nil {
 			return g.bad("Get: %v", err)
 		}
@@ -347,7 +451,7 @@ func (g *GroupSM) do(op []byte, readOnly bool) Reply {
 		if readOnly {
 			return g.bad("Put as a read")
 		}
-		key, val, ver, client, seq := d.Str(), d.Str(), d.Uvarint(), d.Uvarint(), d.Uvarint()
+		key, val, ver, client, seq := g.intern(d.View()), d.Str(), d.Uvarint(), d.Uvarint(), d.Uvarint()
 		if err := d.Done(); err != nil {
 			return g.bad("Put: %v", err)
 		}

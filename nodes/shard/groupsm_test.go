@@ -204,3 +204,50 @@ func TestGroupSMMalformedOps(t *testing.T) {
 		t.Errorf("install of junk: %+v", r)
 	}
 }
+
+// Results are carved from a shared slab: each keeps its bytes while later
+// ops run, appending to one never writes into the next, and an encoding
+// too large for a slab still comes back whole.
+func TestCarvedResultsStayPut(t *testing.T) {
+	g := NewGroupSM(0, GroupOptions{})
+	k := keyOn(0)
+	do(t, g, EncodeInstall(0, 1, false, nil))
+	big := string(bytes.Repeat([]byte("v"), slabMax))
+	var res [][]byte
+	var want []Reply
+	for i := 0; i < 2000; i++ {
+		v := fmt.Sprint(i)
+		if i%500 == 7 {
+			v = big
+		}
+		res = append(res, g.DoOp(EncodePut(k, v, uint64(i), 0, 0)))
+		want = append(want, Reply{Err: kv.OK, Version: uint64(i + 1)})
+		res = append(res, g.Query(EncodeGet(k)))
+		want = append(want, Reply{Err: kv.OK, Value: v, Version: uint64(i + 1)})
+	}
+	for i := range res {
+		_ = append(res[i], 0xff, 0xff, 0xff) // must copy, not write into a neighbour
+	}
+	for i, b := range res {
+		r, err := DecodeReply(b)
+		if err != nil || !cmp.Equal(r, want[i]) {
+			t.Fatalf("result %d decodes to %+v, %v; want %+v", i, r, err, want[i])
+		}
+	}
+}
+
+// DecodeReply allocates nothing for a reply that carries only a known
+// outcome and numbers, and still reads an unknown outcome.
+func TestDecodeReplyInternsOutcomes(t *testing.T) {
+	known := Reply{Err: ErrWrongGroup, Version: 3}.Encode()
+	if n := testing.AllocsPerRun(100, func() {
+		if r, err := DecodeReply(known); err != nil || r.Err != ErrWrongGroup || r.Version != 3 {
+			t.Fatalf("DecodeReply = %+v, %v", r, err)
+		}
+	}); n != 0 {
+		t.Errorf("DecodeReply of a known outcome: %v allocations", n)
+	}
+	if r, err := DecodeReply(Reply{Err: "ErrOdd"}.Encode()); err != nil || r.Err != "ErrOdd" {
+		t.Errorf("unknown outcome: %+v, %v", r, err)
+	}
+}

@@ -89,6 +89,12 @@ func (d *Decoder) Bytes() []byte {
 	return append([]byte(nil), v...)
 }
 
+// View reads a length-prefixed field without copying it: the slice aliases
+// the decoder's input, so it is for a caller that only compares or looks
+// up the bytes (m[string(v)] does not allocate), or copies them itself,
+// before the input changes.
+func (d *Decoder) View() []byte { return d.field() }
+
 // Str reads a length-prefixed field as a string. (Not String: a Decoder is
 // no fmt.Stringer, printing one must not consume it.)
 func (d *Decoder) Str() string { return string(d.field()) }

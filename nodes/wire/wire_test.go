@@ -35,3 +35,20 @@ func TestRoundTripAndEveryTruncation(t *testing.T) {
 		t.Error("Bytes aliases the input")
 	}
 }
+
+// View returns a field's bytes without a copy (they alias the input) and
+// sticks on errors like the other reads.
+func TestView(t *testing.T) {
+	b := AppendString(AppendString(nil, "key"), "v")
+	d := NewDecoder(b)
+	if v := d.View(); string(v) != "key" || &v[0] != &b[1] {
+		t.Fatalf("View = %q, not the input's bytes", v)
+	}
+	if v := d.View(); string(v) != "v" || d.Done() != nil {
+		t.Fatalf("second View = %q, err %v", v, d.Err())
+	}
+	d = NewDecoder(b[:2])
+	if v := d.View(); v != nil || d.Err() == nil {
+		t.Fatalf("truncated View = %q, err %v", v, d.Err())
+	}
+}
