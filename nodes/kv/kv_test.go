@@ -310,3 +310,46 @@ func TestRecordedPointersPrintAsValues(t *testing.T) {
 		t.Error("InputOf accepted an output")
 	}
 }
+
+// DoOp's allocation-free Get path and ApplyOnly must behave exactly as the
+// general decode-and-apply path: same results, same state.
+func TestEncodedFastPathsMatchDecode(t *testing.T) {
+	long := strings.Repeat("k", MaxKeyBytes+1)
+	ops := [][]byte{
+		EncodeOp(Op{Kind: KindPut, Key: "k", Value: "a", Version: 0}),
+		EncodeOp(Op{Kind: KindGet, Key: "k"}),
+		EncodeOp(Op{Kind: KindGet, Key: "missing"}),
+		EncodeOp(Op{Kind: KindGet, Key: long}),
+		append(EncodeOp(Op{Kind: KindGet, Key: "k"}), 0), // trailing byte
+		{byte(KindGet)},    // no key
+		{byte(KindGet), 5}, // key longer than the bytes
+		{},
+		{9, 0},
+		EncodeOp(Op{Kind: KindPut, Key: "k", Value: "b", Version: 1}),
+		EncodeOp(Op{Kind: KindPut, Key: "k", Value: "c", Version: 1}), // stale
+		EncodeOp(Op{Kind: KindGet, Key: "k"}),
+	}
+	ref := func(s *Store, op []byte) []byte { // the general path
+		o, err := DecodeOp(op)
+		if err != nil {
+			return EncodeResult(Result{Err: ErrBadRequest})
+		}
+		return EncodeResult(s.Apply(o))
+	}
+	a, b, c := NewStore(), NewStore(), NewStore()
+	for i, op := range ops {
+		want := ref(a, op)
+		if got := b.DoOp(op); !bytes.Equal(got, want) {
+			t.Errorf("op %d: DoOp = %q, want %q", i, got, want)
+		}
+		if len(op) > 0 && Kind(op[0]) == KindGet {
+			if got := b.Query(op); !bytes.Equal(got, want) {
+				t.Errorf("op %d: Query = %q, want %q", i, got, want)
+			}
+		}
+		c.ApplyOnly(op)
+		if !cmp.Equal(a.Entries(), c.Entries()) || a.Bytes() != c.Bytes() {
+			t.Errorf("op %d: ApplyOnly left %v (%d bytes), DoOp %v (%d bytes)", i, c.Entries(), c.Bytes(), a.Entries(), a.Bytes())
+		}
+	}
+}

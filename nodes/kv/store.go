@@ -165,6 +165,9 @@ func (s *Store) Apply(op Op) Result {
 // rsm.StateMachine method. Malformed bytes give an ErrBadRequest result,
 // never a panic.
 func (s *Store) DoOp(op []byte) []byte {
+	if r, ok := s.getEncoded(op); ok {
+		return EncodeResult(r)
+	}
 	o, err := DecodeOp(op)
 	if err != nil {
 		return EncodeResult(Result{Err: ErrBadRequest})
@@ -175,11 +178,45 @@ func (s *Store) DoOp(op []byte) []byte {
 // Query answers a read-only encoded op (a Get) from the current state: the
 // rsm.Querier method. Anything but a well-formed Get is ErrBadRequest.
 func (s *Store) Query(op []byte) []byte {
+	if r, ok := s.getEncoded(op); ok {
+		return EncodeResult(r)
+	}
 	o, err := DecodeOp(op)
 	if err != nil || o.Kind != KindGet {
 		return EncodeResult(Result{Err: ErrBadRequest})
 	}
 	return EncodeResult(s.Apply(o))
+}
+
+// ApplyOnly applies one encoded op as DoOp does, without encoding its
+// result: the rsm.ResultlessApplier method, for a replica that applies an
+// op nobody waits for (a Get through the log, which changes nothing).
+func (s *Store) ApplyOnly(op []byte) {
+	if len(op) > 0 && Kind(op[0]) == KindGet {
+		return // a Get, well formed or not, changes nothing
+	}
+	if o, err := DecodeOp(op); err == nil {
+		s.Apply(o)
+	}
+}
+
+// getEncoded answers an encoded Get without copying its key (a map lookup
+// by string(bytes) does not allocate); ok is false for anything but a
+// well-formed Get, which DecodeOp then handles.
+func (s *Store) getEncoded(op []byte) (r Result, ok bool) {
+	if len(op) == 0 || Kind(op[0]) != KindGet {
+		return Result{}, false
+	}
+	d := wire.NewDecoder(op[1:])
+	key := d.View()
+	if d.Done() != nil || len(key) > MaxKeyBytes {
+		return Result{}, false
+	}
+	e, found := s.m[string(key)]
+	if !found {
+		return Result{Err: ErrNoKey}, true
+	}
+	return Result{Err: OK, Value: e.Value, Version: e.Version}, true
 }
 
 // Len returns the number of keys.

@@ -51,16 +51,36 @@ func (c *counter) Restore(b []byte) {
 	c.n = n
 }
 
-// host is a server: an RSM around a counter.
+// applyOnlyCounter is a counter that is also a ResultlessApplier, and
+// counts the ops it applied without a result.
+type applyOnlyCounter struct {
+	*counter
+	only int
+}
+
+func (c *applyOnlyCounter) ApplyOnly(op []byte) {
+	c.only++
+	c.DoOp(op)
+}
+
+// host is a server: an RSM around a counter (an applyOnlyCounter if
+// applyOnly).
 type host struct {
-	cfg Config
-	s   *RSM
-	sm  *counter
+	cfg       Config
+	s         *RSM
+	sm        *counter
+	applyOnly bool
+	ao        *applyOnlyCounter
 }
 
 func (h *host) Start(env *sim.Env) {
 	h.sm = &counter{env: env}
-	s, err := New(env, h.cfg, h.sm)
+	var sm StateMachine = h.sm
+	if h.applyOnly {
+		h.ao = &applyOnlyCounter{counter: h.sm}
+		sm = h.ao
+	}
+	s, err := New(env, h.cfg, sm)
 	if err != nil {
 		env.Fail("test.setup", "%v", err)
 		return

@@ -349,3 +349,41 @@ func TestDecodeCmd(t *testing.T) {
 		}
 	}
 }
+
+// A ResultlessApplier applies the ops without a client that no Submit on
+// its peer waits for (every follower's) through ApplyOnly, and the others
+// through DoOp: the leader's Submits still get their results, every
+// replica ends in the same state, and dedup'd ops never go without result.
+func TestResultlessApplier(t *testing.T) {
+	w := &world{t: t, w: sim.NewWorld(3, sim.Options{Net: sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}})}
+	for i := 0; i < 3; i++ {
+		w.ids = append(w.ids, sim.NodeID(i))
+	}
+	for i := 0; i < 3; i++ {
+		cfg := Config{Raft: raft.Config{Me: i, Peers: w.ids, FastBackup: true}, MaxRaftState: -1}
+		w.cfg = append(w.cfg, cfg)
+		w.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node { return &host{cfg: cfg, applyOnly: true} })
+	}
+	l := w.leader()
+	for i := 1; i <= 5; i++ {
+		if got := w.do(0, 0, "inc"); got != fmt.Sprint(i) {
+			t.Fatalf("inc %d returned %q", i, got)
+		}
+	}
+	if got := w.do(7, 1, "inc"); got != "6" {
+		t.Fatalf("deduplicated inc returned %q", got)
+	}
+	w.run(500 * sim.Millisecond)
+	if diff := cmp.Diff([]int{6, 6, 6}, w.counters()); diff != "" {
+		t.Fatalf("counters (-want +got):\n%s", diff)
+	}
+	for i := range w.ids {
+		h := w.host(i)
+		if i == l && h.ao.only != 0 {
+			t.Errorf("leader applied %d of its own pending ops without a result", h.ao.only)
+		}
+		if i != l && h.ao.only != 5 {
+			t.Errorf("follower s%d: %d ops applied without a result, want the 5 without a client", i, h.ao.only)
+		}
+	}
+}
