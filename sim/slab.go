@@ -55,3 +55,16 @@ func (b *Batch[T]) New() *T {
 	b.free = b.free[1:]
 	return p
 }
+
+// grown returns s with room for n more elements, doubling its capacity
+// when it must grow: append grows a large slice by only a quarter, so a
+// long history or a log file growing one record at a time was copied over
+// and over.
+func grown[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	t := make([]T, len(s), max(2*cap(s), len(s)+n, 16))
+	copy(t, s)
+	return t
+}
