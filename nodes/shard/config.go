@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 
@@ -88,7 +89,7 @@ func (c Config) GIDs() []GID {
 	for g := range c.Groups {
 		gs = append(gs, g)
 	}
-	sort.Slice(gs, func(i, j int) bool { return gs[i] < gs[j] })
+	slices.Sort(gs)
 	return gs
 }
 

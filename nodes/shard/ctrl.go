@@ -488,48 +488,84 @@ func (c *Ctrl) groupCall(servers []sim.NodeID, args sim.Message, num uint64, cb 
 		cb(nil, ErrBadConfig)
 		return
 	}
-	i := 0
-	var round func()
-	var try func(tried int)
-	try = func(tried int) {
-		c.env.Call(servers[i], args, c.cfg.Timeout, func(reply sim.Message, ok bool) {
-			if r, isMove := reply.(*MoveReply); ok && isMove && r.Err != kv.ErrWrongLeader {
-				cb(r, kv.OK)
-				return
-			}
-			i = (i + 1) % len(servers)
-			if tried+1 < len(servers) {
-				try(tried + 1)
-				return
-			}
-			c.env.After(c.cfg.RetryWait, round)
-		})
+	g := &groupCall{c: c, servers: servers, args: args, num: num, cb: cb}
+	g.onGuard = g.guarded
+	c.guard(g.onGuard)
+}
+
+// groupCall is one groupCall in progress: one allocation for its state
+// instead of closures per round and per RPC. One RPC or read is
+// outstanding at a time, so its callbacks (bound once, when first needed)
+// find the state here.
+type groupCall struct {
+	c        *Ctrl
+	servers  []sim.NodeID
+	args     sim.Message
+	num      uint64
+	cb       func(*MoveReply, kv.Err)
+	i, tried int // the server called; servers tried this round
+
+	onGuard func(kv.Err)
+	onReply func(reply sim.Message, ok bool)
+	roundFn func()
+	onCur   func(v string, version uint64, err kv.Err)
+}
+
+// guarded starts a round once the lease check passed.
+func (g *groupCall) guarded(gerr kv.Err) {
+	if gerr != kv.OK {
+		g.cb(nil, gerr)
+		return
 	}
-	round = func() {
-		c.ck.Get(KeyCur, func(v string, _ uint64, err kv.Err) {
-			if err == kv.OK {
-				if cur, derr := DecodeConfig([]byte(v)); derr == nil && cur.Num >= num {
-					c.env.Sometimes("shard ctrl: another controller published while a group was silent")
-					cb(nil, ErrStale)
-					return
-				}
-			}
-			c.guard(func(gerr kv.Err) {
-				if gerr != kv.OK {
-					cb(nil, gerr)
-					return
-				}
-				try(0)
-			})
-		})
+	g.try(0)
+}
+
+// try calls the current server, the round's tried-th.
+func (g *groupCall) try(tried int) {
+	g.tried = tried
+	if g.onReply == nil {
+		g.onReply = g.reply
 	}
-	c.guard(func(gerr kv.Err) {
-		if gerr != kv.OK {
-			cb(nil, gerr)
+	g.c.env.Call(g.servers[g.i], g.args, g.c.cfg.Timeout, g.onReply)
+}
+
+// reply ends the call on an answer other than ErrWrongLeader, else tries
+// the next server, or waits RetryWait after a whole round.
+func (g *groupCall) reply(reply sim.Message, ok bool) {
+	if r, isMove := reply.(*MoveReply); ok && isMove && r.Err != kv.ErrWrongLeader {
+		g.cb(r, kv.OK)
+		return
+	}
+	g.i = (g.i + 1) % len(g.servers)
+	if g.tried+1 < len(g.servers) {
+		g.try(g.tried + 1)
+		return
+	}
+	if g.roundFn == nil {
+		g.roundFn = g.round
+	}
+	g.c.env.After(g.c.cfg.RetryWait, g.roundFn)
+}
+
+// round reads KeyCur before another round.
+func (g *groupCall) round() {
+	if g.onCur == nil {
+		g.onCur = g.current
+	}
+	g.c.ck.Get(KeyCur, g.onCur)
+}
+
+// current ends the call with ErrStale if configuration num or later is
+// published, else checks the lease and starts another round.
+func (g *groupCall) current(v string, _ uint64, err kv.Err) {
+	if err == kv.OK {
+		if cur, derr := DecodeConfig([]byte(v)); derr == nil && cur.Num >= g.num {
+			g.c.env.Sometimes("shard ctrl: another controller published while a group was silent")
+			g.cb(nil, ErrStale)
 			return
 		}
-		try(0)
-	})
+	}
+	g.c.guard(g.onGuard)
 }
 
 // ---- leases ----

@@ -150,6 +150,8 @@ var (
 	getNoKey       = &kv.GetReply{Err: kv.ErrNoKey}
 	putReplies     = [...]*kv.PutReply{{Err: kv.OK}, {Err: kv.ErrVersion}, {Err: kv.ErrNoKey}, {Err: kv.ErrWrongLeader},
 		{Err: kv.ErrBadRequest}, {Err: ErrWrongGroup}, {Err: ErrStale}}
+	moveWrongLeader = &MoveReply{Err: kv.ErrWrongLeader}
+	moveBadRequest  = &MoveReply{Err: kv.ErrBadRequest}
 )
 
 // getReply returns the Get answer r (a shared one when it has no value).
@@ -205,6 +207,12 @@ func (q *request) fail(e kv.Err) sim.Message {
 		return getReply(Reply{Err: e})
 	case reqPut:
 		return putReply(e)
+	}
+	switch e {
+	case kv.ErrWrongLeader:
+		return moveWrongLeader
+	case kv.ErrBadRequest:
+		return moveBadRequest
 	}
 	return &MoveReply{Err: e}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/smilingraft/dsim/nodes/kv"
 	"github.com/smilingraft/dsim/nodes/wire"
@@ -74,12 +74,15 @@ func newShardData() ShardData { return ShardData{Store: kv.NewStore(), Dup: map[
 // Encode returns the shard's binary form: the store's kv snapshot, then the
 // duplicate table sorted by client. Equal shards encode to equal bytes.
 func (d ShardData) Encode() []byte {
-	b := wire.AppendBytes(nil, d.Store.Snapshot())
+	snap := d.Store.Snapshot()
 	clients := make([]uint64, 0, len(d.Dup))
-	for c := range d.Dup {
+	n := 2*binary.MaxVarintLen64 + len(snap)
+	for c, e := range d.Dup {
 		clients = append(clients, c)
+		n += 4*binary.MaxVarintLen64 + len(e.Err)
 	}
-	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	slices.Sort(clients)
+	b := wire.AppendBytes(make([]byte, 0, n), snap)
 	b = binary.AppendUvarint(b, uint64(len(clients)))
 	for _, c := range clients {
 		e := d.Dup[c]

@@ -163,6 +163,10 @@ type sys struct {
 	finisher    bool // the liveness phase's InitController returned
 	finalReads  int  // keys read back in the liveness phase
 	finalWant   int
+	// decoded caches stored's decodings of KeyCur and of KeyNext: the
+	// progress conditions read them every 10 ms of the liveness
+	// phase.
+	decoded [2]storedConfig
 }
 
 // observer forwards one server's shard status changes to the ownership
@@ -263,18 +267,33 @@ func (d *sys) best(g *grp) *shard.Server {
 	return b
 }
 
-// stored returns the configuration in the kvsrv server under key.
+// stored returns the configuration in the kvsrv server under key (shared
+// with later calls that find the same bytes: callers only read it).
 func (d *sys) stored(key string) (shard.Config, bool) {
 	s, ok := d.w.Node(d.kvsrv).(*kv.Server)
 	if !ok {
 		return shard.Config{}, false
 	}
-	e, ok := s.Store().Entries()[key]
-	if !ok {
+	r := s.Store().Get(key)
+	if r.Err != kv.OK {
 		return shard.Config{}, false
 	}
-	cfg, err := shard.DecodeConfig([]byte(e.Value))
-	return cfg, err == nil
+	c := &d.decoded[0]
+	if key != shard.KeyCur {
+		c = &d.decoded[1]
+	}
+	if !c.ok || c.raw != r.Value {
+		cfg, err := shard.DecodeConfig([]byte(r.Value))
+		*c = storedConfig{raw: r.Value, cfg: cfg, ok: true, valid: err == nil}
+	}
+	return c.cfg, c.valid
+}
+
+// storedConfig is the last decoding of one stored configuration key.
+type storedConfig struct {
+	raw       string
+	cfg       shard.Config
+	ok, valid bool
 }
 
 // owners names, per shard, the group instance the configuration gives it.
