@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/sim"
 )
@@ -60,8 +61,50 @@ func newCounter(env *sim.Env, server int) *counter {
 	return &counter{env: env, server: server, last: map[uint64]uint64{}}
 }
 
-// parseOp splits an op into its verb and optional (client, seq) tag.
+// parseOp splits an op into its verb and optional (client, seq) tag. Ops
+// of ASCII text (the workloads') are split in place without allocating;
+// anything else goes through strings.Fields, with the same outcome.
 func parseOp(op []byte) (verb string, client, seq uint64, ok bool) {
+	var f [3][]byte
+	n := 0
+	for i := 0; i < len(op); {
+		c := op[i]
+		if c >= utf8.RuneSelf {
+			return parseFields(op)
+		}
+		if asciiSpace(c) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(op) && op[j] < utf8.RuneSelf && !asciiSpace(op[j]) {
+			j++
+		}
+		if j < len(op) && op[j] >= utf8.RuneSelf {
+			return parseFields(op)
+		}
+		if n == len(f) {
+			return "", 0, 0, false // more than 3 fields
+		}
+		f[n] = op[i:j]
+		n++
+		i = j
+	}
+	switch {
+	case n == 1:
+		return verbOf(f[0]), 0, 0, true
+	case n == 3:
+		c, ok1 := parseUint(f[1])
+		s, ok2 := parseUint(f[2])
+		if ok1 && ok2 && c != 0 {
+			return verbOf(f[0]), c, s, true
+		}
+	}
+	return "", 0, 0, false
+}
+
+// parseFields is parseOp by strings.Fields, for ops that are not ASCII.
+func parseFields(op []byte) (verb string, client, seq uint64, ok bool) {
 	f := strings.Fields(string(op))
 	switch {
 	case len(f) == 1:
@@ -76,8 +119,55 @@ func parseOp(op []byte) (verb string, client, seq uint64, ok bool) {
 	return "", 0, 0, false
 }
 
+// asciiSpace reports the ASCII bytes unicode.IsSpace (and so strings.Fields)
+// treats as space.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// verbOf returns b as a string, without allocating for the known verbs.
+func verbOf(b []byte) string {
+	switch string(b) {
+	case "inc":
+		return "inc"
+	case "null":
+		return "null"
+	case "get":
+		return "get"
+	case "dec":
+		return "dec"
+	}
+	return string(b)
+}
+
+// parseUint is strconv.ParseUint(string(b), 10, 64) without the copy: 1 to
+// 19 decimal digits cannot overflow, and anything but digits is an error
+// for ParseUint in base 10 too (no sign, no underscores); other lengths go
+// to strconv itself.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		v, err := strconv.ParseUint(string(b), 10, 64)
+		return v, err == nil
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
 // DoOp applies one committed op.
-func (c *counter) DoOp(op []byte) []byte {
+func (c *counter) DoOp(op []byte) []byte { return c.apply(op, true) }
+
+// ApplyOnly applies op as DoOp does without making its result: the
+// rsm.ResultlessApplier method, for an op nobody waits for here.
+func (c *counter) ApplyOnly(op []byte) { c.apply(op, false) }
+
+// apply is DoOp; its result only if result (every effect either way).
+func (c *counter) apply(op []byte, result bool) []byte {
 	c.runs++
 	verb, client, seq, ok := parseOp(op)
 	if !ok {
@@ -97,11 +187,11 @@ func (c *counter) DoOp(op []byte) []byte {
 		if c.double {
 			c.n++
 		}
-		return []byte(strconv.FormatInt(c.n, 10))
+		return c.value(result)
 	case "null":
 		return nil
 	case "get":
-		return []byte(strconv.FormatInt(c.n, 10))
+		return c.value(result)
 	case "dec":
 		c.env.Fail(CheckDec, "server %d executed Dec %q", c.server, op)
 		c.n--
@@ -109,6 +199,14 @@ func (c *counter) DoOp(op []byte) []byte {
 	}
 	c.env.Logf("counter: unknown op %q", op)
 	return []byte("ERR unknown op")
+}
+
+// value is the counter in decimal (nil unless result).
+func (c *counter) value(result bool) []byte {
+	if !result {
+		return nil
+	}
+	return strconv.AppendInt(nil, c.n, 10)
 }
 
 // Query answers "get" from local state.

@@ -86,6 +86,7 @@ type harness struct {
 	leader  int // last server that answered a Submit OK
 	cfg     rsm.Config
 	clients uint64 // client ids handed out by the lab's helper
+	allSrv  []int  // 0..n-1: do's servers when its call names none
 
 	maxState int // largest Raft persisted state seen (bytes)
 	underF   int // ops acknowledged while a fault was active
@@ -316,80 +317,131 @@ type call struct {
 // the next, with 50 ms between passes, until an OK or the limit. k runs from
 // a world event of its own, never inside a server's handler.
 func (h *harness) do(o call, client, seq uint64, op []byte, k func(res []byte, err error)) {
-	servers := o.servers
-	if servers == nil {
-		for i := 0; i < h.n; i++ {
-			servers = append(servers, i)
+	d := &doCall{h: h, o: o, client: client, seq: seq, op: op, k: k, servers: o.servers, t0: h.w.Now()}
+	if d.servers == nil {
+		if len(h.allSrv) != h.n {
+			h.allSrv = make([]int, h.n)
+			for i := range h.allSrv {
+				h.allSrv[i] = i
+			}
 		}
+		d.servers = h.allSrv
 	}
-	t0 := h.w.Now()
-	tried := 0
-	var attempt func()
-	pass := func() { tried = 0; attempt() }
-	attempt = func() {
-		if h.stopped() {
-			return
-		}
-		if o.limit > 0 && h.w.Now().Sub(t0) >= o.limit {
-			k(nil, errGaveUp)
-			return
-		}
-		if tried == len(servers) {
-			h.w.After(50*sim.Millisecond, pass)
-			return
-		}
-		i := servers[(h.leaderPos(servers)+tried)%len(servers)]
-		tried++
-		v := h.srv(i)
-		if v == nil {
-			attempt()
-			return
-		}
-		finished := false
-		deadline := h.w.Now().Add(o.timeout)
-		cb := func(res []byte, err error) {
-			if finished {
-				return
-			}
-			finished = true
-			h.w.After(0, func() {
-				switch {
-				case err == nil:
-					h.leader = i
-					h.acked++
-					if h.w.FaultActive() {
-						h.underF++
-						h.c.Metric(scenarios.WorkUnderFaults, float64(h.underF))
-					}
-					k(res, nil)
-				case errors.Is(err, rsm.ErrWrongLeader):
-					attempt()
-				default:
-					k(nil, err)
-				}
-			})
-		}
-		if o.read {
-			v.s.Read(op, cb)
-		} else {
-			v.s.Submit(client, seq, op, cb)
-		}
-		var watch func()
-		watch = func() {
-			if finished || h.stopped() {
-				return
-			}
-			cur, _ := h.w.Node(h.ids[i]).(*server)
-			if cur != v || !h.w.Up(h.ids[i]) || (o.timeout > 0 && h.w.Now() >= deadline) {
-				finished = true
-				attempt()
-				return
-			}
-			h.w.After(100*sim.Millisecond, watch)
-		}
-		h.w.After(100*sim.Millisecond, watch)
+	d.pass()
+}
+
+// doCall is one do: its state lives in one object, and the funcs it hands
+// to the world are made once per call (fire, pass) or once per attempt
+// (the RSM's callback and the watch, which tell their own attempt from a
+// later one by gen).
+type doCall struct {
+	h              *harness
+	o              call
+	client, seq    uint64
+	op             []byte
+	k              func(res []byte, err error)
+	servers        []int
+	t0             sim.Time
+	tried          int
+	passFn, fireFn func()
+
+	// The current attempt.
+	gen      int      // attempts made
+	finished bool     // answered, or given up by its watch
+	i        int      // its server
+	v        *server  // that server's incarnation
+	deadline sim.Time // its timeout
+	watchFn  func()   // its watch
+	res      []byte   // its answer, for fire
+	err      error
+}
+
+func (d *doCall) pass() { d.tried = 0; d.attempt() }
+
+func (d *doCall) attempt() {
+	h := d.h
+	if h.stopped() {
+		return
 	}
-	pass()
+	if d.o.limit > 0 && h.w.Now().Sub(d.t0) >= d.o.limit {
+		d.k(nil, errGaveUp)
+		return
+	}
+	if d.tried == len(d.servers) {
+		if d.passFn == nil {
+			d.passFn = d.pass
+		}
+		h.w.After(50*sim.Millisecond, d.passFn)
+		return
+	}
+	i := d.servers[(h.leaderPos(d.servers)+d.tried)%len(d.servers)]
+	d.tried++
+	v := h.srv(i)
+	if v == nil {
+		d.attempt()
+		return
+	}
+	d.gen++
+	gen := d.gen
+	d.finished, d.i, d.v, d.deadline = false, i, v, h.w.Now().Add(d.o.timeout)
+	cb := func(res []byte, err error) { d.reply(gen, res, err) }
+	if d.o.read {
+		v.s.Read(d.op, cb)
+	} else {
+		v.s.Submit(d.client, d.seq, d.op, cb)
+	}
+	d.watchFn = func() { d.watch(gen) }
+	h.w.After(100*sim.Millisecond, d.watchFn)
+}
+
+// reply is attempt gen's RSM callback: the current attempt's first answer
+// is handled from a world event of its own (fire).
+func (d *doCall) reply(gen int, res []byte, err error) {
+	if gen != d.gen || d.finished {
+		return
+	}
+	d.finished = true
+	d.res, d.err = res, err
+	if d.fireFn == nil {
+		d.fireFn = d.fire
+	}
+	d.h.w.After(0, d.fireFn)
+}
+
+func (d *doCall) fire() {
+	h := d.h
+	res, err := d.res, d.err
+	d.res, d.err = nil, nil
+	switch {
+	case err == nil:
+		h.leader = d.i
+		h.acked++
+		if h.w.FaultActive() {
+			h.underF++
+			h.c.Metric(scenarios.WorkUnderFaults, float64(h.underF))
+		}
+		d.k(res, nil)
+	case errors.Is(err, rsm.ErrWrongLeader):
+		d.attempt()
+	default:
+		d.k(nil, err)
+	}
+}
+
+// watch gives attempt gen up (and tries the next server) once its server
+// crashed or was replaced, or its timeout passed; every 100 ms.
+func (d *doCall) watch(gen int) {
+	h := d.h
+	if gen != d.gen || d.finished || h.stopped() {
+		return
+	}
+	cur, _ := h.w.Node(h.ids[d.i]).(*server)
+	if cur != d.v || !h.w.Up(h.ids[d.i]) || (d.o.timeout > 0 && h.w.Now() >= d.deadline) {
+		d.finished = true
+		d.attempt()
+		return
+	}
+	h.w.After(100*sim.Millisecond, d.watchFn) // gen is current: watchFn is this attempt's
 }
 
 // leaderPos is the position of the last known leader in servers (0 if it

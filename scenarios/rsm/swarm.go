@@ -41,15 +41,28 @@ type clerk struct {
 	last     int64  // value of this clerk's last acknowledged Inc
 	healSeq  uint64 // first seq issued after the heal (0: none yet)
 	finished bool   // acknowledged an op issued after the heal: idle
+
+	// The operation out (one at a time), and the callbacks bound once.
+	wl           *workload
+	verb         string
+	op           []byte
+	floor        int64 // a read's: Incs acknowledged before it began
+	nextFn       func()
+	onOp, onRead func(res []byte, err error)
 }
+
+// getOp is every read's op (never modified: the RSM copies what it keeps).
+var getOp = []byte("get")
 
 // startWorkload starts n clerks (ids 1..n) at time zero.
 func (h *harness) startWorkload(n int) *workload {
 	wl := &workload{h: h, timeout: sim.Second, values: map[int64]bool{}}
 	for i := 0; i < n; i++ {
-		cl := &clerk{id: uint64(i + 1)}
+		cl := &clerk{id: uint64(i + 1), wl: wl}
+		cl.nextFn = func() { wl.next(cl) }
+		cl.onOp, cl.onRead = cl.opDone, cl.readDone
 		wl.clerks = append(wl.clerks, cl)
-		h.w.At(0, func() { wl.next(cl) })
+		h.w.At(0, cl.nextFn)
 	}
 	return wl
 }
@@ -78,66 +91,78 @@ func (wl *workload) next(cl *clerk) {
 	if h.c.Healed() && cl.healSeq == 0 {
 		cl.healSeq = cl.seq
 	}
-	op := []byte(fmt.Sprintf("%s %d %d", verb, cl.id, cl.seq))
-	h.do(call{timeout: wl.timeout}, cl.id, cl.seq, op, func(res []byte, err error) {
-		if err != nil {
-			h.w.Fail(CheckReply, "client %d: Submit(%s): %v", cl.id, op, err)
+	op := make([]byte, 0, len(verb)+2+2*20)
+	op = append(append(op, verb...), ' ')
+	op = append(strconv.AppendUint(op, cl.id, 10), ' ')
+	op = strconv.AppendUint(op, cl.seq, 10) // fmt's "%s %d %d"
+	cl.verb, cl.op = verb, op
+	h.do(call{timeout: wl.timeout}, cl.id, cl.seq, op, cl.onOp)
+}
+
+// opDone checks the answer to cl's op.
+func (cl *clerk) opDone(res []byte, err error) {
+	wl := cl.wl
+	h := wl.h
+	if err != nil {
+		h.w.Fail(CheckReply, "client %d: Submit(%s): %v", cl.id, cl.op, err)
+		return
+	}
+	if cl.verb == "inc" {
+		v, perr := strconv.ParseInt(string(res), 10, 64)
+		switch {
+		case perr != nil:
+			h.w.Fail(CheckReply, "client %d: Inc %d returned %q", cl.id, cl.seq, res)
+			return
+		case v <= cl.last:
+			h.w.Fail(CheckReply, "client %d: Inc %d returned %d after its previous Inc returned %d", cl.id, cl.seq, v, cl.last)
+			return
+		case wl.values[v]:
+			h.w.Fail(CheckReply, "client %d: Inc %d returned %d, which another Inc returned too", cl.id, cl.seq, v)
 			return
 		}
-		if verb == "inc" {
-			v, perr := strconv.ParseInt(string(res), 10, 64)
-			switch {
-			case perr != nil:
-				h.w.Fail(CheckReply, "client %d: Inc %d returned %q", cl.id, cl.seq, res)
-				return
-			case v <= cl.last:
-				h.w.Fail(CheckReply, "client %d: Inc %d returned %d after its previous Inc returned %d", cl.id, cl.seq, v, cl.last)
-				return
-			case wl.values[v]:
-				h.w.Fail(CheckReply, "client %d: Inc %d returned %d, which another Inc returned too", cl.id, cl.seq, v)
-				return
-			}
-			wl.values[v] = true
-			cl.last = v
-			wl.okIncs++
-		}
-		if cl.healSeq != 0 && cl.seq >= cl.healSeq {
-			cl.finished = true
-			return
-		}
-		wl.think(cl)
-	})
+		wl.values[v] = true
+		cl.last = v
+		wl.okIncs++
+	}
+	if cl.healSeq != 0 && cl.seq >= cl.healSeq {
+		cl.finished = true
+		return
+	}
+	wl.think(cl)
 }
 
 // read reads the counter and checks it against the Incs acknowledged before
 // the read began and issued before it returned.
 func (wl *workload) read(cl *clerk) {
+	cl.floor = wl.okIncs
+	wl.h.do(call{timeout: wl.timeout, read: true}, 0, 0, getOp, cl.onRead)
+}
+
+func (cl *clerk) readDone(res []byte, err error) {
+	wl := cl.wl
 	h := wl.h
-	floor := wl.okIncs
-	h.do(call{timeout: wl.timeout, read: true}, 0, 0, []byte("get"), func(res []byte, err error) {
-		if err != nil {
-			h.w.Fail(CheckReply, "client %d: read: %v", cl.id, err)
-			return
-		}
-		v, perr := strconv.ParseInt(string(res), 10, 64)
-		switch {
-		case perr != nil:
-			h.w.Fail(CheckReply, "client %d: read returned %q", cl.id, res)
-			return
-		case v < floor:
-			h.w.Fail(CheckStaleRead, "client %d: read returned %d, but %d Incs were acknowledged before it began", cl.id, v, floor)
-			return
-		case v > wl.issued:
-			h.w.Fail(CheckStaleRead, "client %d: read returned %d, but only %d Incs were issued", cl.id, v, wl.issued)
-			return
-		}
-		wl.reads++
-		wl.think(cl)
-	})
+	if err != nil {
+		h.w.Fail(CheckReply, "client %d: read: %v", cl.id, err)
+		return
+	}
+	v, perr := strconv.ParseInt(string(res), 10, 64)
+	switch {
+	case perr != nil:
+		h.w.Fail(CheckReply, "client %d: read returned %q", cl.id, res)
+		return
+	case v < cl.floor:
+		h.w.Fail(CheckStaleRead, "client %d: read returned %d, but %d Incs were acknowledged before it began", cl.id, v, cl.floor)
+		return
+	case v > wl.issued:
+		h.w.Fail(CheckStaleRead, "client %d: read returned %d, but only %d Incs were issued", cl.id, v, wl.issued)
+		return
+	}
+	wl.reads++
+	wl.think(cl)
 }
 
 func (wl *workload) think(cl *clerk) {
-	wl.h.w.After(wl.h.c.Workload.Between(0, 20*sim.Millisecond), func() { wl.next(cl) })
+	wl.h.w.After(wl.h.c.Workload.Between(0, 20*sim.Millisecond), cl.nextFn)
 }
 
 // liveness registers the liveness phase and the final exactly-once check:
