@@ -103,7 +103,7 @@ func (d *Disk) Append(name string, data []byte) {
 		return
 	}
 	old := d.cache[name]
-	b := append(grown(old, len(data)), data...)
+	b := append(Grow(old, len(data)), data...)
 	d.cache[name] = b
 	// The op shares the appended bytes with the cache: cache slices are
 	// never written below their length (Write and Corrupt replace a slice,

@@ -56,11 +56,11 @@ func (b *Batch[T]) New() *T {
 	return p
 }
 
-// grown returns s with room for n more elements, doubling its capacity
-// when it must grow: append grows a large slice by only a quarter, so a
-// long history or a log file growing one record at a time was copied over
-// and over.
-func grown[T any](s []T, n int) []T {
+// Grow returns s with room for n more elements, doubling its capacity when
+// it must grow. append (and slices.Grow) grow a large slice by only about a
+// quarter, so a long history, log or file growing one record at a time is
+// copied four times as often.
+func Grow[T any](s []T, n int) []T {
 	if cap(s)-len(s) >= n {
 		return s
 	}

@@ -451,7 +451,7 @@ func (w *World) step() {
 // its id. Checkers read the history at the end of a run.
 func (w *World) Invoke(client int, input any) int {
 	id := len(w.history)
-	w.history = append(grown(w.history, 1), Operation{ID: id, Client: client, Input: input, Call: w.now, Return: -1, CallEvent: w.events})
+	w.history = append(Grow(w.history, 1), Operation{ID: id, Client: client, Input: input, Call: w.now, Return: -1, CallEvent: w.events})
 	w.mix(evInvoke, NodeID(client), NoNode, int64(id))
 	w.record(trInvoke, NodeID(client), NoNode, 0, input)
 	return id

@@ -68,7 +68,7 @@ func (c *Checker) findEntry(index, term uint64) *logRec {
 func (c *Checker) addEntry(index uint64, r logRec) {
 	r.set = true
 	for uint64(len(c.entries)) <= index {
-		c.entries = append(c.entries, logRec{})
+		c.entries = append(sim.Grow(c.entries, 1), logRec{})
 	}
 	head := &c.entries[index]
 	if !head.set {
@@ -210,7 +210,7 @@ func (c *Checker) LogAppended(server int, index, term, prevTerm uint64, cmd []by
 		m.terms = m.terms[:index-m.base-1]
 		m.gen++
 	}
-	m.terms = append(m.terms, term)
+	m.terms = append(sim.Grow(m.terms, 1), term)
 }
 
 // LogBase records that server's log now begins right after (index, term),

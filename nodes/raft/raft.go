@@ -834,7 +834,7 @@ func (r *Raft) onAppendEntries(p int, m *AppendEntries) {
 	}
 	if k < len(ents) {
 		from := r.lastIndex() + 1
-		r.log = append(r.log, ents[k:]...)
+		r.log = append(sim.Grow(r.log, len(ents)-k), ents[k:]...)
 		if truncated {
 			r.persistLog()
 		} else {
@@ -1106,7 +1106,7 @@ func (r *Raft) Start(cmd []byte) (index, term uint64, isLeader bool) {
 }
 
 func (r *Raft) startEntry(e Entry) uint64 {
-	r.log = append(r.log, e)
+	r.log = append(sim.Grow(r.log, 1), e)
 	i := r.lastIndex()
 	if r.aud != nil {
 		r.auditAppended(i)
