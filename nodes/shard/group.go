@@ -230,7 +230,12 @@ func (q *request) finish(res []byte, err error) {
 		s.env.Logf("shard group %d: %s from %d refused: %v", s.cfg.GID, q.what, q.from, err)
 		reply = q.fail(kv.ErrBadRequest)
 	default:
-		if r, derr := DecodeReply(res); derr != nil {
+		r, ok := s.sm.decoded(res)
+		var derr error
+		if !ok {
+			r, derr = DecodeReply(res)
+		}
+		if derr != nil {
 			s.bad++
 			s.env.Logf("shard group %d: %s from %d: %v", s.cfg.GID, q.what, q.from, derr)
 			reply = q.fail(kv.ErrBadRequest)
@@ -323,7 +328,7 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		q := s.request()
 		q.kind = reqGet
 		var op []byte
-		if n := getSize(a.Key); s.ops.room(n) {
+		if s.ops.room(getSize(a.Key)) {
 			at := len(s.ops.buf)
 			s.ops.buf = appendGet(s.ops.buf, a.Key)
 			op = s.ops.cut(at)
@@ -340,7 +345,7 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		q := s.request()
 		q.kind, q.put = reqPut, a
 		var op []byte
-		if n := putSize(a.Key, a.Value); s.ops.room(n) {
+		if s.ops.room(putSize(a.Key, a.Value)) {
 			at := len(s.ops.buf)
 			s.ops.buf = appendPut(s.ops.buf, a.Key, a.Value, a.Version, a.Client, a.Seq)
 			op = s.ops.cut(at)
@@ -349,16 +354,35 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		}
 		s.run(from, req, "Put", op, false, q)
 	case *FreezeArgs:
-		s.move(from, req, "Freeze", a.Shard, EncodeFreeze(a.Shard, a.Num, a.Unfenced))
+		s.move(from, req, "Freeze", a.Shard, s.moveOp(opFreeze, a.Shard, a.Num, a.Unfenced, nil))
 	case *InstallArgs:
-		s.move(from, req, "Install", a.Shard, EncodeInstall(a.Shard, a.Num, a.Unfenced, a.Data))
+		s.move(from, req, "Install", a.Shard, s.moveOp(opInstall, a.Shard, a.Num, a.Unfenced, a.Data))
 	case *DeleteArgs:
-		s.move(from, req, "Delete", a.Shard, EncodeDelete(a.Shard, a.Num, a.Unfenced))
+		s.move(from, req, "Delete", a.Shard, s.moveOp(opDelete, a.Shard, a.Num, a.Unfenced, nil))
 	default:
 		s.bad++
 		s.env.Logf("shard group %d: bad request %T from %d", s.cfg.GID, req.Body, from)
 		s.env.Reply(from, req, &kv.BadReply{Err: kv.ErrBadRequest})
 	}
+}
+
+// moveOp encodes a Freeze, Install (with data) or Delete op, in the ops
+// slab when it fits.
+func (s *Server) moveOp(kind byte, shard int, num uint64, unfenced bool, data []byte) []byte {
+	if kind != opInstall {
+		if !s.ops.room(moveSize) {
+			return encodeMove(kind, shard, num, unfenced)
+		}
+		at := len(s.ops.buf)
+		s.ops.buf = appendMove(s.ops.buf, kind, shard, num, unfenced)
+		return s.ops.cut(at)
+	}
+	if !s.ops.room(installSize(data)) {
+		return EncodeInstall(shard, num, unfenced, data)
+	}
+	at := len(s.ops.buf)
+	s.ops.buf = appendInstall(s.ops.buf, shard, num, unfenced, data)
+	return s.ops.cut(at)
 }
 
 func (s *Server) badReq(from sim.NodeID, req *sim.Request, what string, err error, reply sim.Message) {

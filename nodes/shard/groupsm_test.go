@@ -251,3 +251,63 @@ func TestDecodeReplyInternsOutcomes(t *testing.T) {
 		t.Errorf("unknown outcome: %+v, %v", r, err)
 	}
 }
+
+// snapshotValid accepts exactly what kv.DecodeSnapshot accepts: a real
+// snapshot, every truncation of it, every byte of it changed, and keys out
+// of order.
+func TestSnapshotValidAgreesWithKV(t *testing.T) {
+	st := kv.NewStore()
+	for i, k := range []string{"b", "a", "c", "ab", ""} {
+		st.Put(k, fmt.Sprint("v", i), 0)
+	}
+	snap := st.Snapshot()
+	check := func(what string, b []byte) {
+		t.Helper()
+		_, err := kv.DecodeSnapshot(b)
+		if got := snapshotValid(b); got != (err == nil) {
+			t.Fatalf("%s (%q): snapshotValid %v, DecodeSnapshot error %v", what, b, got, err)
+		}
+	}
+	check("whole", snap)
+	check("empty", nil)
+	check("trailing byte", append(append([]byte(nil), snap...), 0))
+	for n := 0; n < len(snap); n++ {
+		check(fmt.Sprint("truncated to ", n), snap[:n])
+	}
+	for i := range snap {
+		for _, v := range []byte{0, 1, 2, 'a', 'b', 'c', 0x7f, 0x80, 0xff} {
+			b := append([]byte(nil), snap...)
+			b[i] = v
+			check(fmt.Sprintf("byte %d = %#x", i, v), b)
+		}
+	}
+	unsorted := append([]byte("kv1"), 2, 1, 'b', 1, 'x', 1, 1, 'a', 1, 'y', 1)
+	check("keys out of order", unsorted)
+	if snapshotValid(unsorted) {
+		t.Fatal("keys out of order accepted")
+	}
+}
+
+// decoded gives back the reply of the result DoOp or Query returned last,
+// once, and nothing for any other slice, even with equal bytes.
+func TestDecodedLastResult(t *testing.T) {
+	g := NewGroupSM(0, GroupOptions{})
+	k := keyOn(0)
+	do(t, g, EncodeInstall(0, 1, false, nil))
+	g.DoOp(EncodePut(k, "x", 0, 0, 0))
+	res := g.Query(EncodeGet(k))
+	if r, ok := g.decoded(append([]byte(nil), res...)); ok {
+		t.Fatalf("a copy of the last result decoded to %+v", r)
+	}
+	res = g.Query(EncodeGet(k))
+	want, err := DecodeReply(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := g.decoded(res); !ok || !cmp.Equal(r, want) {
+		t.Fatalf("decoded = %+v, %v; want %+v", r, ok, want)
+	}
+	if _, ok := g.decoded(res); ok {
+		t.Fatal("the last result decoded twice")
+	}
+}
