@@ -177,7 +177,15 @@ func (c Config) validate() error {
 	if len(c.Groups) > MaxGroups {
 		return fmt.Errorf("%d groups (max %d)", len(c.Groups), MaxGroups)
 	}
-	seen := map[sim.NodeID]GID{}
+	// The servers seen so far and their groups: in a small array scanned
+	// whole while they fit (a deployment's usual handful), else a map.
+	type member struct {
+		s sim.NodeID
+		g GID
+	}
+	var small [32]member
+	few := small[:0]
+	var many map[sim.NodeID]GID
 	for _, g := range c.GIDs() {
 		if g == 0 {
 			return errors.New("gid 0 cannot be a group")
@@ -190,10 +198,25 @@ func (c Config) validate() error {
 			if s < 0 {
 				return fmt.Errorf("group %d: server id %d", g, s)
 			}
-			if o, ok := seen[s]; ok {
+			if many == nil {
+				for _, m := range few {
+					if m.s == s {
+						return fmt.Errorf("server %d in groups %d and %d", s, m.g, g)
+					}
+				}
+				if len(few) < len(small) {
+					few = append(few, member{s, g})
+					continue
+				}
+				many = make(map[sim.NodeID]GID, 2*len(few))
+				for _, m := range few {
+					many[m.s] = m.g
+				}
+			}
+			if o, ok := many[s]; ok {
 				return fmt.Errorf("server %d in groups %d and %d", s, o, g)
 			}
-			seen[s] = g
+			many[s] = g
 		}
 	}
 	return nil
@@ -371,6 +394,17 @@ func (c Config) Encode() []byte {
 	return b
 }
 
+// configNum reads the Num of an encoded configuration without decoding
+// the rest (ok false if it has no magic or no readable Num).
+func configNum(data string) (num uint64, ok bool) {
+	if len(data) < len(configMagic) || data[:len(configMagic)] != configMagic {
+		return 0, false
+	}
+	var b [binary.MaxVarintLen64]byte
+	v, n := binary.Uvarint(b[:copy(b[:], data[len(configMagic):])])
+	return v, n > 0
+}
+
 // DecodeConfig decodes Encode's bytes. Anything else (truncated, trailing
 // bytes, counts over the limits, unsorted or duplicate gids, a shard on an
 // unknown gid, a server in two groups) is an error, never a panic.
@@ -403,6 +437,9 @@ func DecodeConfig(data []byte) (Config, error) {
 		}
 		prev = g
 		var srv []sim.NodeID
+		if d.Err() == nil {
+			srv = make([]sim.NodeID, 0, ns)
+		}
 		for j := uint64(0); j < ns && d.Err() == nil; j++ {
 			v := d.Uvarint()
 			if v > 1<<31-1 {

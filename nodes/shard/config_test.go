@@ -252,3 +252,53 @@ func TestDecodeConfigMalformed(t *testing.T) {
 		t.Error("server in two groups accepted")
 	}
 }
+
+// configNum reads what DecodeConfig reads as Num, and fails whenever the
+// number cannot be read (so DecodeConfig fails too).
+func TestConfigNum(t *testing.T) {
+	c, err := Initial(0).Join(map[GID][]sim.NodeID{1: {0, 1, 2}, 2: {3, 4, 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Num = 1 << 40
+	enc := c.Encode()
+	for n := 0; n <= len(enc); n++ {
+		num, ok := configNum(string(enc[:n]))
+		d, derr := DecodeConfig(enc[:n])
+		if derr == nil && (!ok || num != d.Num) {
+			t.Fatalf("%d bytes: configNum %d, %v; DecodeConfig Num %d", n, num, ok, d.Num)
+		}
+		if ok != (n >= len(configMagic)+6) {
+			t.Fatalf("%d bytes: configNum ok %v", n, ok)
+		}
+		if ok && num != c.Num {
+			t.Fatalf("%d bytes: configNum %d, want %d", n, num, c.Num)
+		}
+	}
+	if _, ok := configNum("XX1" + string(enc[3:])); ok {
+		t.Fatal("bad magic read")
+	}
+}
+
+// validate finds a server in two groups, and names the same groups, both
+// with a few servers (scanned) and with more than its array holds (a map).
+func TestValidateDuplicateServer(t *testing.T) {
+	for _, per := range []int{3, 20} {
+		groups := map[GID][]sim.NodeID{}
+		for g := 1; g <= 3; g++ {
+			for i := 0; i < per; i++ {
+				groups[GID(g)] = append(groups[GID(g)], sim.NodeID(g*100+i))
+			}
+		}
+		groups[3][per-1] = groups[2][1]
+		c := Config{Shards: make([]GID, 12), Groups: groups}
+		want := fmt.Sprintf("server %d in groups 2 and 3", groups[2][1])
+		if err := c.validate(); err == nil || err.Error() != want {
+			t.Errorf("%d servers per group: validate = %v, want %q", per, err, want)
+		}
+		groups[3][per-1] = 999
+		if err := c.validate(); err != nil {
+			t.Errorf("%d servers per group, all distinct: %v", per, err)
+		}
+	}
+}

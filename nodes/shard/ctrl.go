@@ -558,14 +558,22 @@ func (g *groupCall) round() {
 // current ends the call with ErrStale if configuration num or later is
 // published, else checks the lease and starts another round.
 func (g *groupCall) current(v string, _ uint64, err kv.Err) {
-	if err == kv.OK {
-		if cur, derr := DecodeConfig([]byte(v)); derr == nil && cur.Num >= g.num {
-			g.c.env.Sometimes("shard ctrl: another controller published while a group was silent")
-			g.cb(nil, ErrStale)
-			return
-		}
+	if err == kv.OK && g.published(v) {
+		g.c.env.Sometimes("shard ctrl: another controller published while a group was silent")
+		g.cb(nil, ErrStale)
+		return
 	}
 	g.c.guard(g.onGuard)
+}
+
+// published reports whether v, KeyCur's bytes, is a valid configuration
+// numbered num or later (decoded only when its number says it may be).
+func (g *groupCall) published(v string) bool {
+	if n, ok := configNum(v); !ok || n < g.num {
+		return false
+	}
+	cur, derr := DecodeConfig([]byte(v))
+	return derr == nil && cur.Num >= g.num
 }
 
 // ---- leases ----
