@@ -498,6 +498,11 @@ func EncodeDelete(shard int, num uint64, unfenced bool) []byte {
 // rsm.StateMachine method).
 func (g *GroupSM) DoOp(op []byte) []byte { return g.encode(g.do(op, false)) }
 
+// ApplyOnly applies one encoded op as DoOp does, without encoding its
+// result: the rsm.ResultlessApplier method, for the replicas whose RSM
+// answers nobody (every follower; a group's ops carry no client).
+func (g *GroupSM) ApplyOnly(op []byte) { g.do(op, false) }
+
 // Query answers a Get from local state (the rsm.Querier method); anything
 // else is ErrBadRequest.
 func (g *GroupSM) Query(op []byte) []byte { return g.encode(g.do(op, true)) }

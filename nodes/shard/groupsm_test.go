@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/smilingraft/dsim/nodes/kv"
+	"github.com/smilingraft/dsim/nodes/rsm"
 	"github.com/smilingraft/dsim/sim"
 )
 
@@ -309,5 +310,25 @@ func TestDecodedLastResult(t *testing.T) {
 	}
 	if _, ok := g.decoded(res); ok {
 		t.Fatal("the last result decoded twice")
+	}
+}
+
+// ApplyOnly changes the state exactly as DoOp does (an rsm.ResultlessApplier).
+func TestApplyOnlyMatchesDoOp(t *testing.T) {
+	var _ rsm.ResultlessApplier = (*GroupSM)(nil)
+	a, b := NewGroupSM(0, GroupOptions{}), NewGroupSM(0, GroupOptions{})
+	k0, k1 := keyOn(0), keyOn(1)
+	ops := [][]byte{
+		EncodePut(k0, "x", 0, 1, 1), EncodeInstall(0, 1, false, nil), EncodeInstall(1, 1, false, nil),
+		EncodePut(k0, "x", 0, 7, 1), EncodePut(k1, "y", 0, 7, 2), EncodePut(k1, "z", 1, 8, 1),
+		EncodeGet(k0), EncodeFreeze(0, 2, false), EncodePut(k0, "w", 1, 7, 3), EncodeDelete(0, 2, false),
+		EncodeInstall(0, 3, false, nil), {}, {99},
+	}
+	for i, op := range ops {
+		a.DoOp(op)
+		b.ApplyOnly(op)
+		if !bytes.Equal(a.Snapshot(), b.Snapshot()) {
+			t.Fatalf("after op %d the states differ", i)
+		}
 	}
 }
