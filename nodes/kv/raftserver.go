@@ -33,6 +33,43 @@ type RaftServer struct {
 	s     *rsm.RSM
 
 	gets, puts, wrongLeader, bad uint64
+	spare                        []*request // answered requests, for reuse
+}
+
+// request is a Get or Put in the RSM, waiting for its answer; its
+// callbacks are bound once, and it is reused once answered (the RSM
+// answers each Submit and read exactly once).
+type request struct {
+	s      *RaftServer
+	from   sim.NodeID
+	req    *sim.Request
+	key    string // Get
+	put    *PutArgs
+	onGet  func(res []byte, err error) // a Get through the log
+	onRead func(err error)             // a Get at a read point
+	onPut  func(res []byte, err error)
+}
+
+func (s *RaftServer) newRequest(from sim.NodeID, req *sim.Request) *request {
+	var q *request
+	if n := len(s.spare); n > 0 {
+		q = s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+	} else {
+		q = &request{s: s}
+		q.onGet, q.onRead, q.onPut = q.gotGet, q.readPoint, q.gotPut
+	}
+	q.from, q.req = from, req
+	return q
+}
+
+// done sends the reply and keeps q for the next request.
+func (q *request) done(reply sim.Message) {
+	s := q.s
+	s.env.Reply(q.from, q.req, reply)
+	q.req, q.key, q.put = nil, "", nil
+	s.spare = append(s.spare, q)
 }
 
 // NewRaftServer returns a server factory's node value for cfg (cfg.Raft.Me,
@@ -117,14 +154,34 @@ func (s *RaftServer) get(from sim.NodeID, req *sim.Request, a *GetArgs) {
 		s.env.Reply(from, req, getWrongLeader)
 		return
 	}
-	s.s.Read(EncodeOp(op), func(res []byte, err error) {
-		r, rerr := s.result(from, "Get", res, err)
-		if rerr != "" {
-			s.env.Reply(from, req, getReply(Result{Err: rerr}))
-			return
-		}
-		s.env.Reply(from, req, getReply(r))
-	})
+	q := s.newRequest(from, req)
+	q.key = a.Key
+	if s.s.LocalReads() {
+		s.s.ReadLocal(q.onRead)
+		return
+	}
+	// Read through the log: what rsm.Read does, in one buffer.
+	cmd := AppendOp(rsm.AppendCmdHeader(make([]byte, 0, rsm.CmdHeaderMax+op.encodedMax()), 0, 0), op)
+	s.s.SubmitCmd(0, 0, cmd, q.onGet)
+}
+
+func (q *request) gotGet(res []byte, err error) {
+	r, rerr := q.s.result(q.from, "Get", res, err)
+	if rerr != "" {
+		r = Result{Err: rerr}
+	}
+	q.done(getReply(r))
+}
+
+// readPoint answers a Get from the store at the RSM's read point (what
+// Store.Query would answer: the key was validated on arrival).
+func (q *request) readPoint(err error) {
+	if err != nil {
+		_, rerr := q.s.result(q.from, "Get", nil, err)
+		q.done(getReply(Result{Err: rerr}))
+		return
+	}
+	q.done(getReply(q.s.store.Get(q.key)))
 }
 
 func (s *RaftServer) put(from sim.NodeID, req *sim.Request, a *PutArgs) {
@@ -139,17 +196,23 @@ func (s *RaftServer) put(from sim.NodeID, req *sim.Request, a *PutArgs) {
 		s.env.Reply(from, req, putWrongLeader)
 		return
 	}
-	s.s.Submit(a.Client, a.Seq, EncodeOp(op), func(res []byte, err error) {
-		r, rerr := s.result(from, "Put", res, err)
-		if rerr != "" {
-			s.env.Reply(from, req, putReply(rerr))
-			return
-		}
-		if r.Err == ErrVersion && a.Version > r.Version {
-			s.env.Logf("kv raft server: Put of %q from %d at version %d, from the future (current %d)", a.Key, from, a.Version, r.Version)
-		}
-		s.env.Reply(from, req, putReply(r.Err))
-	})
+	q := s.newRequest(from, req)
+	q.put = a
+	cmd := AppendOp(rsm.AppendCmdHeader(make([]byte, 0, rsm.CmdHeaderMax+op.encodedMax()), a.Client, a.Seq), op)
+	s.s.SubmitCmd(a.Client, a.Seq, cmd, q.onPut)
+}
+
+func (q *request) gotPut(res []byte, err error) {
+	s, a := q.s, q.put
+	r, rerr := s.result(q.from, "Put", res, err)
+	if rerr != "" {
+		q.done(putReply(rerr))
+		return
+	}
+	if r.Err == ErrVersion && a.Version > r.Version {
+		s.env.Logf("kv raft server: Put of %q from %d at version %d, from the future (current %d)", a.Key, q.from, a.Version, r.Version)
+	}
+	q.done(putReply(r.Err))
 }
 
 // result decodes an RSM answer. A non-empty Err is the reply to send

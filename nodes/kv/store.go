@@ -311,7 +311,16 @@ func DecodeSnapshot(data []byte) (map[string]Entry, error) {
 
 // EncodeOp encodes op: kind byte, key, then for a Put the value and version.
 func EncodeOp(op Op) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(op.Key)+len(op.Value)+binary.MaxVarintLen64)
+	return AppendOp(make([]byte, 0, op.encodedMax()), op)
+}
+
+// encodedMax bounds the bytes AppendOp appends for op.
+func (op Op) encodedMax() int {
+	return 1 + 2*binary.MaxVarintLen64 + len(op.Key) + len(op.Value) + binary.MaxVarintLen64
+}
+
+// AppendOp appends EncodeOp(op) to b.
+func AppendOp(b []byte, op Op) []byte {
 	b = append(b, byte(op.Kind))
 	b = wire.AppendString(b, op.Key)
 	if op.Kind == KindPut {

@@ -46,7 +46,8 @@ type StateMachine interface {
 }
 
 // Querier is optionally implemented by state machines that can answer a
-// read-only op from local state (used for ReadIndex and lease reads).
+// read-only op from local state (used for ReadIndex and lease reads). Like
+// DoOp, Query must not keep op (the RSM reuses its buffer).
 type Querier interface {
 	Query(op []byte) []byte
 }
@@ -113,10 +114,16 @@ type pendingOp struct {
 	cb          func([]byte, error)
 }
 
-// readWait is a Read waiting for Raft's ReadIndex.
+// readWait is a Read (or ReadLocal) waiting for Raft's ReadIndex. Once
+// answered it goes back to the RSM's free list, with its ReadIndex callback
+// (bound once) for the next read.
 type readWait struct {
-	done bool
-	cb   func([]byte, error)
+	s     *RSM
+	done  bool
+	op    []byte              // Read's (a copy)
+	cb    func([]byte, error) // Read's
+	local func(error)         // ReadLocal's
+	fn    func(index uint64, ok bool)
 }
 
 // Stats counts what one incarnation did (for metrics and tests).
@@ -148,6 +155,7 @@ type RSM struct {
 	dup     map[uint64]dupEntry // client -> last applied seq and result
 	pending []pendingOp         // Submits in the log, by increasing index
 	reads   []*readWait         // Reads waiting on ReadIndex
+	spare   []*readWait         // answered ones, for the next Reads
 	polling bool
 	poll    sim.Timer
 	period  sim.Duration
@@ -220,6 +228,35 @@ func isRaftMessage(msg sim.Message) bool {
 // duplicate table; an older seq gets ErrStale. cb may run before Submit
 // returns.
 func (s *RSM) Submit(client, seq uint64, op []byte, cb func(result []byte, err error)) {
+	s.submit(client, seq, op, nil, cb)
+}
+
+// CmdHeaderMax is the most bytes AppendCmdHeader appends.
+const CmdHeaderMax = 1 + 2*binary.MaxVarintLen64
+
+// AppendCmdHeader appends the framing of a command for (client, seq) to b.
+// A host that appends its encoded op after it and hands the whole to
+// SubmitCmd builds the Raft command in one buffer instead of two.
+func AppendCmdHeader(b []byte, client, seq uint64) []byte {
+	b = append(b, cmdMagic)
+	b = binary.AppendUvarint(b, client)
+	return binary.AppendUvarint(b, seq)
+}
+
+// SubmitCmd is Submit of a command already framed: cmd is
+// AppendCmdHeader(b, client, seq) followed by the op, and the RSM keeps it
+// (the caller must not modify it afterwards). A cmd whose header is not
+// (client, seq) fails the run (CheckInternal) and gets no answer.
+func (s *RSM) SubmitCmd(client, seq uint64, cmd []byte, cb func(result []byte, err error)) {
+	if c, q, _, err := decodeCmd(cmd); err != nil || c != client || q != seq {
+		s.env.Fail(CheckInternal, "SubmitCmd for client %d seq %d with a command framed for client %d seq %d (%v)", client, seq, c, q, err)
+		return
+	}
+	s.submit(client, seq, nil, cmd, cb)
+}
+
+// submit is Submit of op, or SubmitCmd of cmd if cmd is not nil.
+func (s *RSM) submit(client, seq uint64, op, cmd []byte, cb func(result []byte, err error)) {
 	if cb == nil {
 		cb = func([]byte, error) {}
 	}
@@ -241,7 +278,10 @@ func (s *RSM) Submit(client, seq uint64, op []byte, cb func(result []byte, err e
 		}
 	}
 	s.checkLeadership()
-	index, term, ok := s.r.Start(encodeCmd(client, seq, op))
+	if cmd == nil {
+		cmd = encodeCmd(client, seq, op)
+	}
+	index, term, ok := s.r.Start(cmd)
 	if !ok {
 		s.wrongLeader(cb)
 		return
@@ -273,24 +313,79 @@ func (s *RSM) Read(op []byte, cb func(result []byte, err error)) {
 		s.Submit(0, 0, op, cb)
 		return
 	}
-	w := &readWait{cb: cb}
+	w := s.newRead()
+	w.cb, w.op = cb, append(w.op[:0], op...)
 	s.reads = append(s.reads, w)
-	opc := clone(op)
-	s.r.ReadIndex(func(index uint64, ok bool) {
-		if w.done {
-			return
+	s.r.ReadIndex(w.fn)
+}
+
+// LocalReads reports whether Read answers from local state (ReadMode
+// readindex or lease) rather than through the log: a host that reads its
+// state itself uses ReadLocal then, and Submit (or SubmitCmd) of the read
+// with client 0 otherwise, which is what Read does.
+func (s *RSM) LocalReads() bool {
+	mode := s.cfg.Raft.ReadMode
+	return mode != "" && mode != raft.ReadLog
+}
+
+// ReadLocal is Read for a host that reads its state machine itself: cb(nil)
+// runs at a linearizable read point, once Raft has applied through it, and
+// the host reads its state then, within cb; cb(ErrWrongLeader) if this peer
+// is not (or stops being) the leader. It always uses raft.ReadIndex
+// (confirmed by a heartbeat round, or the lease in ReadMode lease).
+func (s *RSM) ReadLocal(cb func(err error)) {
+	if s.killed || s.r.Corrupt() {
+		s.stats.WrongLeader++
+		cb(ErrWrongLeader)
+		return
+	}
+	w := s.newRead()
+	w.local = cb
+	s.reads = append(s.reads, w)
+	s.r.ReadIndex(w.fn)
+}
+
+// newRead returns a spare readWait, or a new one with its callback bound.
+func (s *RSM) newRead() *readWait {
+	if n := len(s.spare); n > 0 {
+		w := s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+		return w
+	}
+	w := &readWait{s: s}
+	w.fn = w.ready
+	return w
+}
+
+// ready is Raft's ReadIndex callback. An answered readWait goes back to
+// the spares (Raft calls each callback once; one failed by Kill never
+// does: Kill leaves it done and out of the spares).
+func (w *readWait) ready(index uint64, ok bool) {
+	s := w.s
+	if w.done {
+		return
+	}
+	s.dropRead(w)
+	cb, local, op := w.cb, w.local, w.op
+	switch {
+	case !ok:
+		s.stats.WrongLeader++
+		if local != nil {
+			local(ErrWrongLeader)
+		} else {
+			cb(nil, ErrWrongLeader)
 		}
-		s.dropRead(w)
-		if !ok {
-			s.wrongLeader(cb)
-			return
-		}
-		if s.applied < index {
-			s.env.Fail(CheckInternal, "read point %d but applied only through %d", index, s.applied)
-			return
-		}
-		cb(s.q.Query(opc), nil)
-	})
+	case s.applied < index:
+		s.env.Fail(CheckInternal, "read point %d but applied only through %d", index, s.applied)
+		return
+	case local != nil:
+		local(nil)
+	default:
+		cb(s.q.Query(op), nil)
+	}
+	w.done, w.cb, w.local, w.op = false, nil, nil, op[:0]
+	s.spare = append(s.spare, w)
 }
 
 func (s *RSM) dropRead(w *readWait) {
@@ -318,7 +413,12 @@ func (s *RSM) Kill() {
 	s.reads = nil
 	for _, w := range reads {
 		w.done = true
-		s.wrongLeader(w.cb)
+		s.stats.WrongLeader++
+		if w.local != nil {
+			w.local(ErrWrongLeader)
+		} else {
+			w.cb(nil, ErrWrongLeader)
+		}
 	}
 }
 
@@ -540,11 +640,7 @@ const (
 
 // encodeCmd frames (client, seq, op) as one Raft command.
 func encodeCmd(client, seq uint64, op []byte) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(op))
-	b = append(b, cmdMagic)
-	b = binary.AppendUvarint(b, client)
-	b = binary.AppendUvarint(b, seq)
-	return append(b, op...)
+	return append(AppendCmdHeader(make([]byte, 0, CmdHeaderMax+len(op)), client, seq), op...)
 }
 
 // decodeCmd undoes encodeCmd; op aliases b.

@@ -387,3 +387,94 @@ func TestResultlessApplier(t *testing.T) {
 		}
 	}
 }
+
+// SubmitCmd of a command framed by AppendCmdHeader runs like Submit of its
+// op (dedup included); one framed for another (client, seq) fails the run.
+func TestSubmitCmd(t *testing.T) {
+	w := newWorld(t, 3, 12, nil)
+	l := w.leader()
+	cmd := func(client, seq uint64, op string) []byte {
+		return append(AppendCmdHeader(nil, client, seq), op...)
+	}
+	run := func(client, seq uint64, c []byte) *reply {
+		r := &reply{}
+		w.host(l).s.SubmitCmd(client, seq, c, func(res []byte, err error) { r.done, r.res, r.err = true, res, err })
+		w.run(500 * sim.Millisecond)
+		return r
+	}
+	if r := run(5, 1, cmd(5, 1, "inc")); !r.done || r.err != nil || string(r.res) != "1" {
+		t.Fatalf("first inc: %+v", r)
+	}
+	if r := run(5, 1, cmd(5, 1, "inc")); !r.done || r.err != nil || string(r.res) != "1" {
+		t.Fatalf("retried inc (deduplicated): %+v", r)
+	}
+	if r := run(0, 0, cmd(0, 0, "inc")); !r.done || r.err != nil || string(r.res) != "2" {
+		t.Fatalf("inc without a client: %+v", r)
+	}
+	if diff := cmp.Diff([]int{2, 2, 2}, w.counters()); diff != "" {
+		t.Fatalf("counters (-want +got):\n%s", diff)
+	}
+	w.host(l).s.SubmitCmd(6, 1, cmd(6, 2, "inc"), nil)
+	if f := w.w.Failure(); f == nil || f.Checker != CheckInternal {
+		t.Fatalf("mismatched header: want %s, got %v", CheckInternal, f)
+	}
+}
+
+// ReadLocal calls back at a read point on the leader (many times over, as
+// its waits are reused), ErrWrongLeader on a follower, and Kill answers a
+// pending one.
+func TestReadLocal(t *testing.T) {
+	for _, mode := range []string{raft.ReadReadIndex, raft.ReadLease} {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t, 3, 13, func(c *Config) { c.Raft.ReadMode = mode })
+			l := w.leader()
+			if !w.host(l).s.LocalReads() {
+				t.Fatal("LocalReads false in mode " + mode)
+			}
+			for i := 1; i <= 3; i++ {
+				w.do(0, 0, "inc")
+				var got []int
+				for k := 0; k < 3; k++ {
+					w.host(l).s.ReadLocal(func(err error) {
+						if err != nil {
+							t.Errorf("leader read: %v", err)
+						}
+						got = append(got, w.host(l).sm.n)
+					})
+				}
+				w.host(l).s.Read([]byte("get"), func(res []byte, err error) {
+					if err != nil || string(res) != fmt.Sprint(i) {
+						t.Errorf("Read after inc %d: %q %v", i, res, err)
+					}
+				})
+				w.run(200 * sim.Millisecond)
+				if diff := cmp.Diff([]int{i, i, i}, got); diff != "" {
+					t.Fatalf("reads after inc %d (-want +got):\n%s", i, diff)
+				}
+			}
+			var ferr error
+			w.host((l + 1) % 3).s.ReadLocal(func(err error) { ferr = err })
+			w.run(100 * sim.Millisecond)
+			if !errors.Is(ferr, ErrWrongLeader) {
+				t.Fatalf("follower ReadLocal: %v", ferr)
+			}
+			w.w.Isolate(w.ids[l], w.ids)
+			var kerr error
+			called := 0
+			w.host(l).s.ReadLocal(func(err error) { kerr, called = err, called+1 })
+			w.run(100 * sim.Millisecond)
+			if mode == raft.ReadReadIndex && called != 0 {
+				t.Fatalf("isolated leader answered a ReadIndex read: %v", kerr)
+			}
+			w.host(l).s.Kill()
+			if called != 1 || !errors.Is(kerr, ErrWrongLeader) && mode == raft.ReadReadIndex {
+				t.Fatalf("after Kill: %d calls, %v", called, kerr)
+			}
+		})
+	}
+	w := newWorld(t, 1, 14, nil)
+	w.leader()
+	if w.host(0).s.LocalReads() {
+		t.Fatal("LocalReads true in the log read mode")
+	}
+}
