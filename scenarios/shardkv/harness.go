@@ -167,6 +167,13 @@ type sys struct {
 	// progress conditions read them every 10 ms of the liveness
 	// phase.
 	decoded [2]storedConfig
+	// hist is the checks' converted history (see sys.history).
+	hist struct {
+		ops    []kvcheck.Op
+		events uint64
+		n      int
+		ok     bool
+	}
 }
 
 // observer forwards one server's shard status changes to the ownership
@@ -339,12 +346,23 @@ func history(w *sim.World) []kvcheck.Op {
 	return kvsrv.HistoryWhere(w, func(in kv.OpInput) bool { return !strings.HasPrefix(in.Tag, "shardctrl") })
 }
 
+// history is history(d.w), converted once for the checks that run back to
+// back at the end: each gets its own copy of the conversion made while the
+// world's event count and history length were what they are now.
+func (d *sys) history() []kvcheck.Op {
+	ev, n := d.w.Events(), len(d.w.History())
+	if !d.hist.ok || d.hist.events != ev || d.hist.n != n {
+		d.hist.ops, d.hist.events, d.hist.n, d.hist.ok = history(d.w), ev, n, true
+	}
+	return append([]kvcheck.Op(nil), d.hist.ops...)
+}
+
 // register adds the checkers, liveness conditions and metrics.
 func (d *sys) register() {
 	c := d.c
 	c.Check(kvsrv.Linearizability, func() error {
 		d.h.Sample()
-		res := kvcheck.Check(history(c.W), kvcheck.Options{Timeout: 20 * time.Second, Annotations: d.h.Annotations})
+		res := kvcheck.Check(d.history(), kvcheck.Options{Timeout: 20 * time.Second, Annotations: d.h.Annotations})
 		c.Metric("porcupine_wall_ns", float64(res.Elapsed.Nanoseconds()))
 		switch res.Outcome {
 		case kvcheck.Illegal:
@@ -354,7 +372,7 @@ func (d *sys) register() {
 		}
 		return kvsrv.Located(c.W, res)
 	})
-	c.Check(shardcheck.Durability, func() error { return shardcheck.Durable(history(c.W), d.final()) })
+	c.Check(shardcheck.Durability, func() error { return shardcheck.Durable(d.history(), d.final()) })
 	c.Check(shardcheck.Deleted, func() error {
 		cfg, ok := d.stored(shard.KeyCur)
 		if !ok {
