@@ -3,6 +3,7 @@ package shard
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -299,6 +300,19 @@ func TestValidateDuplicateServer(t *testing.T) {
 		groups[3][per-1] = 999
 		if err := c.validate(); err != nil {
 			t.Errorf("%d servers per group, all distinct: %v", per, err)
+		}
+	}
+}
+
+// Key2Shard is the lab's function: FNV-1a (32 bits) of the key mod nshards.
+func TestKey2ShardIsFNV(t *testing.T) {
+	for _, n := range []int{1, 7, DefaultNShards, 64} {
+		for _, k := range []string{"", "k0", "w1.3", "shardctrl/cur", string([]byte{0, 0xff, 0x80})} {
+			h := fnv.New32a()
+			h.Write([]byte(k))
+			if got, want := Key2Shard(k, n), int(h.Sum32()%uint32(n)); got != want {
+				t.Errorf("Key2Shard(%q, %d) = %d, want %d", k, n, got, want)
+			}
 		}
 	}
 }
