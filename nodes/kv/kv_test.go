@@ -320,7 +320,14 @@ func TestEncodedFastPathsMatchDecode(t *testing.T) {
 		EncodeOp(Op{Kind: KindGet, Key: "k"}),
 		EncodeOp(Op{Kind: KindGet, Key: "missing"}),
 		EncodeOp(Op{Kind: KindGet, Key: long}),
-		append(EncodeOp(Op{Kind: KindGet, Key: "k"}), 0), // trailing byte
+		append(EncodeOp(Op{Kind: KindGet, Key: "k"}), 0),                                                // trailing byte
+		EncodeOp(Op{Kind: KindPut, Key: "n", Value: "x", Version: 3}),                                   // missing key
+		EncodeOp(Op{Kind: KindPut, Key: "k2", Value: strings.Repeat("v", MaxValueBytes+1), Version: 0}), // oversized
+		EncodeOp(Op{Kind: KindPut, Key: long, Value: "v", Version: 0}),                                  // oversized key
+		append(EncodeOp(Op{Kind: KindPut, Key: "k3", Value: "v"}), 1),                                   // trailing byte
+		EncodeOp(Op{Kind: KindPut, Key: "k3", Value: "v"})[:5],                                          // cut short
+		EncodeOp(Op{Kind: KindPut, Key: "k4", Value: "v4"}),                                             // a new key
+		EncodeOp(Op{Kind: KindPut, Key: "k4", Value: "", Version: 1}),
 		{byte(KindGet)},    // no key
 		{byte(KindGet), 5}, // key longer than the bytes
 		{},
@@ -336,11 +343,14 @@ func TestEncodedFastPathsMatchDecode(t *testing.T) {
 		}
 		return EncodeResult(s.Apply(o))
 	}
-	a, b, c := NewStore(), NewStore(), NewStore()
+	a, b, c, d := NewStore(), NewStore(), NewStore(), NewStore()
 	for i, op := range ops {
 		want := ref(a, op)
 		if got := b.DoOp(op); !bytes.Equal(got, want) {
 			t.Errorf("op %d: DoOp = %q, want %q", i, got, want)
+		}
+		if got := d.AppendDoOp([]byte("old result"), op); !bytes.Equal(got, append([]byte("old result"), want...)) {
+			t.Errorf("op %d: AppendDoOp = %q, want %q after the old result", i, got, want)
 		}
 		if len(op) > 0 && Kind(op[0]) == KindGet {
 			if got := b.Query(op); !bytes.Equal(got, want) {
@@ -348,8 +358,10 @@ func TestEncodedFastPathsMatchDecode(t *testing.T) {
 			}
 		}
 		c.ApplyOnly(op)
-		if !cmp.Equal(a.Entries(), c.Entries()) || a.Bytes() != c.Bytes() {
-			t.Errorf("op %d: ApplyOnly left %v (%d bytes), DoOp %v (%d bytes)", i, c.Entries(), c.Bytes(), a.Entries(), a.Bytes())
+		for _, x := range []*Store{b, c, d} {
+			if !cmp.Equal(a.Entries(), x.Entries()) || a.Bytes() != x.Bytes() {
+				t.Errorf("op %d: the fast paths left %v (%d bytes), decoding %v (%d bytes)", i, x.Entries(), x.Bytes(), a.Entries(), a.Bytes())
+			}
 		}
 	}
 }

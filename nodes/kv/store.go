@@ -103,7 +103,7 @@ type Result struct {
 // value is not usable; NewStore makes an empty one. It is deterministic and
 // keeps no reference to the bytes it is given.
 type Store struct {
-	m     map[string]Entry
+	m     map[string]*Entry // by pointer: a Put of an existing key updates it in place, with no new key string
 	bytes int
 }
 
@@ -118,7 +118,7 @@ type Entry struct {
 const entryOverhead = 8 + 16 + 16
 
 // NewStore returns an empty store.
-func NewStore() *Store { return &Store{m: map[string]Entry{}} }
+func NewStore() *Store { return &Store{m: map[string]*Entry{}} }
 
 // Get returns key's value and version, or ErrNoKey.
 func (s *Store) Get(key string) Result {
@@ -134,19 +134,34 @@ func (s *Store) Get(key string) Result {
 // returns ErrVersion (ErrNoKey for a missing key and version > 0).
 func (s *Store) Put(key, value string, version uint64) Result {
 	e, ok := s.m[key]
-	switch {
-	case !ok && version != 0:
-		return Result{Err: ErrNoKey}
-	case ok && e.Version != version:
-		return Result{Err: ErrVersion, Version: e.Version}
+	if r, apply := s.putCheck(e, ok, version); !apply {
+		return r
 	}
-	if ok {
-		s.bytes -= len(e.Value)
-	} else {
+	if !ok {
+		e = &Entry{}
+		s.m[key] = e
 		s.bytes += len(key) + entryOverhead
 	}
-	s.bytes += len(value)
-	s.m[key] = Entry{Value: value, Version: version + 1}
+	return s.putApply(e, value, version)
+}
+
+// putCheck is Put's version check on the key's entry e (ok: the key
+// exists): apply, or the result of a Put that does not apply.
+func (s *Store) putCheck(e *Entry, ok bool, version uint64) (r Result, apply bool) {
+	switch {
+	case !ok && version != 0:
+		return Result{Err: ErrNoKey}, false
+	case ok && e.Version != version:
+		return Result{Err: ErrVersion, Version: e.Version}, false
+	}
+	return Result{}, true
+}
+
+// putApply stores value in the key's entry e (new ones are empty) at
+// version+1.
+func (s *Store) putApply(e *Entry, value string, version uint64) Result {
+	s.bytes += len(value) - len(e.Value)
+	e.Value, e.Version = value, version+1
 	return Result{Err: OK, Version: version + 1}
 }
 
@@ -164,15 +179,50 @@ func (s *Store) Apply(op Op) Result {
 // DoOp applies one encoded op and returns its encoded Result: the
 // rsm.StateMachine method. Malformed bytes give an ErrBadRequest result,
 // never a panic.
-func (s *Store) DoOp(op []byte) []byte {
+func (s *Store) DoOp(op []byte) []byte { return EncodeResult(s.doEncoded(op)) }
+
+// AppendDoOp is DoOp with the result appended to dst: the
+// rsm.ResultAppender method, so that a client's results reuse one buffer.
+func (s *Store) AppendDoOp(dst, op []byte) []byte { return AppendResult(dst, s.doEncoded(op)) }
+
+// doEncoded applies one encoded op. Well-formed Gets and Puts are applied
+// from the bytes in place (a Put copies its value only if it applies, and
+// its key only if it is new); anything else is decoded, with its error.
+func (s *Store) doEncoded(op []byte) Result {
 	if r, ok := s.getEncoded(op); ok {
-		return EncodeResult(r)
+		return r
+	}
+	if r, ok := s.putEncoded(op); ok {
+		return r
 	}
 	o, err := DecodeOp(op)
 	if err != nil {
-		return EncodeResult(Result{Err: ErrBadRequest})
+		return Result{Err: ErrBadRequest}
 	}
-	return EncodeResult(s.Apply(o))
+	return s.Apply(o)
+}
+
+// putEncoded applies an encoded Put without decoding it into strings; ok
+// is false for anything but a well-formed Put, which DecodeOp then handles.
+func (s *Store) putEncoded(op []byte) (r Result, ok bool) {
+	if len(op) == 0 || Kind(op[0]) != KindPut {
+		return Result{}, false
+	}
+	d := wire.NewDecoder(op[1:])
+	key, value, version := d.View(), d.View(), d.Uvarint()
+	if d.Done() != nil || len(key) > MaxKeyBytes || len(value) > MaxValueBytes {
+		return Result{}, false
+	}
+	e, found := s.m[string(key)]
+	if r, apply := s.putCheck(e, found, version); !apply {
+		return r, true
+	}
+	if !found {
+		e = &Entry{}
+		s.m[string(key)] = e
+		s.bytes += len(key) + entryOverhead
+	}
+	return s.putApply(e, string(value), version), true
 }
 
 // Query answers a read-only encoded op (a Get) from the current state: the
@@ -195,9 +245,7 @@ func (s *Store) ApplyOnly(op []byte) {
 	if len(op) > 0 && Kind(op[0]) == KindGet {
 		return // a Get, well formed or not, changes nothing
 	}
-	if o, err := DecodeOp(op); err == nil {
-		s.Apply(o)
-	}
+	s.doEncoded(op)
 }
 
 // getEncoded answers an encoded Get without copying its key (a map lookup
@@ -240,7 +288,7 @@ func (s *Store) Keys() []string {
 func (s *Store) Entries() map[string]Entry {
 	out := make(map[string]Entry, len(s.m))
 	for k, e := range s.m {
-		out[k] = e
+		out[k] = *e
 	}
 	return out
 }
@@ -272,10 +320,10 @@ func (s *Store) Restore(data []byte) {
 	if err != nil {
 		panic("kv: restore: " + err.Error())
 	}
-	s.m = map[string]Entry{}
+	s.m = make(map[string]*Entry, len(m))
 	s.bytes = 0
 	for k, e := range m {
-		s.m[k] = e
+		s.m[k] = &Entry{Value: e.Value, Version: e.Version}
 		s.bytes += len(k) + len(e.Value) + entryOverhead
 	}
 }
@@ -357,7 +405,11 @@ func DecodeOp(b []byte) (Op, error) {
 
 // EncodeResult encodes a Result: error code, value, version.
 func EncodeResult(r Result) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64*2+len(r.Value))
+	return AppendResult(make([]byte, 0, 1+binary.MaxVarintLen64*2+len(r.Value)), r)
+}
+
+// AppendResult appends EncodeResult(r) to b.
+func AppendResult(b []byte, r Result) []byte {
 	b = append(b, errCode(r.Err))
 	b = wire.AppendString(b, r.Value)
 	b = binary.AppendUvarint(b, r.Version)

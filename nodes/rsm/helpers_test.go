@@ -63,22 +63,42 @@ func (c *applyOnlyCounter) ApplyOnly(op []byte) {
 	c.DoOp(op)
 }
 
+// appendCounter is a counter that is also a ResultAppender, and counts the
+// results it appended to a buffer with room.
+type appendCounter struct {
+	*counter
+	reused int
+}
+
+func (c *appendCounter) AppendDoOp(dst, op []byte) []byte {
+	if cap(dst) > 0 {
+		c.reused++
+	}
+	return append(dst, c.DoOp(op)...)
+}
+
 // host is a server: an RSM around a counter (an applyOnlyCounter if
-// applyOnly).
+// applyOnly, an appendCounter if appender).
 type host struct {
 	cfg       Config
 	s         *RSM
 	sm        *counter
 	applyOnly bool
 	ao        *applyOnlyCounter
+	appender  bool
+	ap        *appendCounter
 }
 
 func (h *host) Start(env *sim.Env) {
 	h.sm = &counter{env: env}
 	var sm StateMachine = h.sm
-	if h.applyOnly {
+	switch {
+	case h.applyOnly:
 		h.ao = &applyOnlyCounter{counter: h.sm}
 		sm = h.ao
+	case h.appender:
+		h.ap = &appendCounter{counter: h.sm}
+		sm = h.ap
 	}
 	s, err := New(env, h.cfg, sm)
 	if err != nil {

@@ -61,6 +61,15 @@ type ResultlessApplier interface {
 	ApplyOnly(op []byte)
 }
 
+// ResultAppender is optionally implemented by state machines that can
+// append an op's result to a buffer: AppendDoOp(dst, op) applies op as DoOp
+// does and returns dst with the result appended. The RSM passes a client's
+// previous result from the duplicate table (which it owns alone: it hands
+// out copies only), so that each client's results reuse one buffer.
+type ResultAppender interface {
+	AppendDoOp(dst, op []byte) []byte
+}
+
 // Config configures one RSM peer.
 type Config struct {
 	// Raft is the peer's Raft configuration (ReadMode picks the read path).
@@ -149,6 +158,7 @@ type RSM struct {
 	sm  StateMachine
 	q   Querier
 	ra  ResultlessApplier
+	rap ResultAppender
 	r   *raft.Raft
 
 	applied uint64              // last index applied or restored
@@ -173,6 +183,7 @@ func New(env *sim.Env, cfg Config, sm StateMachine) (*RSM, error) {
 	s := &RSM{env: env, cfg: cfg, sm: sm, dup: map[uint64]dupEntry{}}
 	s.q, _ = sm.(Querier)
 	s.ra, _ = sm.(ResultlessApplier)
+	s.rap, _ = sm.(ResultAppender)
 	s.period = cfg.Raft.Heartbeat
 	if s.period <= 0 {
 		s.period = 100 * sim.Millisecond
@@ -580,7 +591,12 @@ func (s *RSM) applyCmd(m raft.ApplyMsg) {
 		s.stats.Stale++
 		s.env.Sometimes("rsm: stale op ignored at apply")
 	default:
-		result, shared = s.sm.DoOp(op), true
+		if s.rap != nil && known {
+			result = s.rap.AppendDoOp(d.result[:0], op) // the table's old result is nobody else's
+		} else {
+			result = s.sm.DoOp(op)
+		}
+		shared = true
 		s.stats.Applied++
 		s.dup[client] = dupEntry{seq: seq, result: result}
 	}

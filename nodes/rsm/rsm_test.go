@@ -478,3 +478,37 @@ func TestReadLocal(t *testing.T) {
 		t.Fatal("LocalReads true in the log read mode")
 	}
 }
+
+// A ResultAppender writes a client's results into its previous one's
+// buffer, and the answers handed out stay the callers' own: changing one
+// does not change what a retry of the same op is answered.
+func TestResultAppender(t *testing.T) {
+	w := &world{t: t, w: sim.NewWorld(15, sim.Options{Net: sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}})}
+	for i := 0; i < 3; i++ {
+		w.ids = append(w.ids, sim.NodeID(i))
+	}
+	for i := 0; i < 3; i++ {
+		cfg := Config{Raft: raft.Config{Me: i, Peers: w.ids, FastBackup: true}, MaxRaftState: -1}
+		w.cfg = append(w.cfg, cfg)
+		w.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node { return &host{cfg: cfg, appender: true} })
+	}
+	l := w.leader()
+	for seq := uint64(1); seq <= 5; seq++ {
+		r := w.submitTo(l, 7, seq, "inc")
+		w.run(300 * sim.Millisecond)
+		if !r.done || r.err != nil || string(r.res) != fmt.Sprint(seq) {
+			t.Fatalf("inc %d: %+v", seq, r)
+		}
+		r.res[0] = 'X' // the caller's copy
+		d := w.submitTo(l, 7, seq, "inc")
+		w.run(300 * sim.Millisecond)
+		if !d.done || d.err != nil || string(d.res) != fmt.Sprint(seq) {
+			t.Fatalf("retried inc %d: %+v", seq, d)
+		}
+	}
+	for i := range w.ids {
+		if h := w.host(i); h.ap.reused != 4 {
+			t.Errorf("s%d reused %d result buffers, want 4 (every result of client 7 after its first)", i, h.ap.reused)
+		}
+	}
+}
