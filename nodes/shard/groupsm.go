@@ -219,6 +219,9 @@ type GroupSM struct {
 	// decoding (or copying its value) again.
 	last    Reply
 	lastRes []byte
+	// dataOf is 1 + the shard a Freeze just froze: its reply's Data, the
+	// shard's encoding, is added only by DoOp, not by ApplyOnly (0: none).
+	dataOf int
 }
 
 // changed reports shard s's status through OnChange.
@@ -496,16 +499,30 @@ func EncodeDelete(shard int, num uint64, unfenced bool) []byte {
 
 // DoOp applies one encoded op and returns its encoded Reply (the
 // rsm.StateMachine method).
-func (g *GroupSM) DoOp(op []byte) []byte { return g.encode(g.do(op, false)) }
+func (g *GroupSM) DoOp(op []byte) []byte { return g.encode(g.answer(op, false)) }
+
+// answer applies op and returns its whole reply: with the shard's data
+// after a successful Freeze.
+func (g *GroupSM) answer(op []byte, readOnly bool) Reply {
+	r := g.do(op, readOnly)
+	if g.dataOf != 0 {
+		r.Data = g.shards[g.dataOf-1].data.Encode()
+		g.dataOf = 0
+	}
+	return r
+}
 
 // ApplyOnly applies one encoded op as DoOp does, without encoding its
 // result: the rsm.ResultlessApplier method, for the replicas whose RSM
 // answers nobody (every follower; a group's ops carry no client).
-func (g *GroupSM) ApplyOnly(op []byte) { g.do(op, false) }
+func (g *GroupSM) ApplyOnly(op []byte) {
+	g.do(op, false)
+	g.dataOf = 0 // a Freeze's data is not encoded: nobody reads it
+}
 
 // Query answers a Get from local state (the rsm.Querier method); anything
 // else is ErrBadRequest.
-func (g *GroupSM) Query(op []byte) []byte { return g.encode(g.do(op, true)) }
+func (g *GroupSM) Query(op []byte) []byte { return g.encode(g.answer(op, true)) }
 
 func (g *GroupSM) bad(format string, args ...any) Reply {
 	g.logf("shard group: "+format, args...)
@@ -622,7 +639,8 @@ func (g *GroupSM) freeze(s int, num uint64, fenced bool) Reply {
 		sl.status = Frozen
 		g.changed(s)
 	}
-	return Reply{Err: kv.OK, Num: sl.num, Data: sl.data.Encode()}
+	g.dataOf = s + 1 // the data, encoded only if the reply is (see answer)
+	return Reply{Err: kv.OK, Num: sl.num}
 }
 
 // install takes shard s with data at configuration num. Idempotent: a shard
