@@ -154,35 +154,47 @@ func (ck *Clerk) Maybes() uint64 { return ck.maybes }
 // Get fetches key's value and version: cb(value, version, OK), or
 // cb("", 0, ErrNoKey) (or ErrBadRequest for a malformed key).
 func (ck *Clerk) Get(key string, cb func(value string, version uint64, err Err)) {
-	o := &clerkOp{getCb: cb}
-	o.in = OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: key}
-	ck.run(o)
+	g := &getOp{}
+	g.getCb, g.args = cb, &g.get
+	g.in = OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindGet, Key: key}
+	ck.run(&g.clerkOp)
 }
 
 // Put stores value under key if its version is version: cb(OK),
 // cb(ErrVersion), cb(ErrNoKey), cb(ErrMaybe) (see Clerk) or
 // cb(ErrBadRequest).
 func (ck *Clerk) Put(key, value string, version uint64, cb func(err Err)) {
-	o := &clerkOp{putCb: cb}
-	o.in = OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: key, Value: value, Version: version}
-	ck.run(o)
+	p := &putOp{}
+	p.putCb, p.args = cb, &p.put
+	p.in = OpInput{Client: ck.id, Tag: ck.cfg.Tag, Kind: KindPut, Key: key, Value: value, Version: version}
+	ck.run(&p.clerkOp)
 }
 
 // clerkOp is one Get or Put from its start to its answer, in one
-// allocation: its request and the input and output the history records
-// (by pointer: none of them changes once recorded or sent).
+// allocation with its request (getOp, putOp): the input and output the
+// history records (by pointer: none of them changes once recorded or sent).
 type clerkOp struct {
 	in    OpInput
 	out   OpOutput
-	get   GetArgs
-	put   PutArgs
 	getCb func(value string, version uint64, err Err)
 	putCb func(err Err)
 
-	args      sim.Message
-	op        int  // the history's operation id
-	uncertain bool // Put: an earlier attempt got no definite answer
+	args      sim.Message // the getOp's or putOp's, filled in at start
+	op        int         // the history's operation id
+	uncertain bool        // Put: an earlier attempt got no definite answer
 	tried     int
+}
+
+// getOp is a Get's clerkOp and its request.
+type getOp struct {
+	clerkOp
+	get GetArgs
+}
+
+// putOp is a Put's clerkOp and its request.
+type putOp struct {
+	clerkOp
+	put PutArgs
 }
 
 // run starts o now if the clerk is idle, else after the operations ahead.
@@ -212,12 +224,11 @@ func (ck *Clerk) done() {
 func (ck *Clerk) start(o *clerkOp) {
 	ck.cur = o
 	ck.seq++
-	if o.in.Kind == KindGet {
-		o.get = GetArgs{Key: o.in.Key, Client: ck.id, Seq: ck.seq}
-		o.args = &o.get
-	} else {
-		o.put = PutArgs{Key: o.in.Key, Value: o.in.Value, Version: o.in.Version, Client: ck.id, Seq: ck.seq}
-		o.args = &o.put
+	switch a := o.args.(type) {
+	case *GetArgs:
+		*a = GetArgs{Key: o.in.Key, Client: ck.id, Seq: ck.seq}
+	case *PutArgs:
+		*a = PutArgs{Key: o.in.Key, Value: o.in.Value, Version: o.in.Version, Client: ck.id, Seq: ck.seq}
 	}
 	o.op = ck.env.Invoke(&o.in)
 	if ck.cfg.Spread {

@@ -66,6 +66,22 @@ type Harness struct {
 	// (valid while keyOK): an unchanged key means unchanged faults.
 	key, next []int64
 	keyOK     bool
+
+	// hist is History at histEvents events and histLen operations: the
+	// end-of-run checks share one conversion (neither changes it).
+	hist       []kvcheck.Op
+	histEvents uint64
+	histLen    int
+}
+
+// history returns History(h.C.W), converted again only if the world moved
+// on since the last call.
+func (h *Harness) history() []kvcheck.Op {
+	w := h.C.W
+	if h.hist == nil || h.histEvents != w.Events() || h.histLen != len(w.History()) {
+		h.hist, h.histEvents, h.histLen = History(w), w.Events(), len(w.History())
+	}
+	return h.hist
 }
 
 // NewHarness returns a harness on c that reports ops_during_faults (also
@@ -165,16 +181,17 @@ func HistoryWhere(w *sim.World, keep func(in kv.OpInput) bool) []kvcheck.Op {
 			c = len(clients)
 			clients[in.Client] = c
 		}
-		op := kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
+		out = append(out, kvcheck.Op{}) // filled in place: no copy of a big struct
+		op := &out[len(out)-1]
+		*op = kvcheck.Op{Client: c, Put: in.Kind == kv.KindPut, Key: in.Key, Value: in.Value, Version: in.Version,
 			Call: int64(o.Call), Return: int64(o.Return), Pending: o.Pending(),
 			ID: o.ID, CallEvent: o.CallEvent, ReturnEvent: o.ReturnEvent}
-		if out, ok := kv.OutputOf(o.Output); ok {
-			op.Err = string(out.Err)
+		if res, ok := kv.OutputOf(o.Output); ok {
+			op.Err = string(res.Err)
 			if !op.Put {
-				op.Value, op.Version = out.Value, out.Version
+				op.Value, op.Version = res.Value, res.Version
 			}
 		}
-		out = append(out, op)
 	}
 	return out
 }
@@ -187,7 +204,7 @@ func (h *Harness) Check(final func() map[string]kvcheck.State) {
 	c.Check(Linearizability, func() error {
 		h.Sample()
 		h.closeFaults()
-		res := kvcheck.Check(History(c.W), kvcheck.Options{Timeout: h.PorcupineTimeout, Annotations: h.Annotations})
+		res := kvcheck.Check(h.history(), kvcheck.Options{Timeout: h.PorcupineTimeout, Annotations: h.Annotations})
 		c.Metric("porcupine_wall_ns", float64(res.Elapsed.Nanoseconds()))
 		c.Metric("porcupine_keys", float64(res.Keys))
 		switch res.Outcome {
@@ -199,7 +216,7 @@ func (h *Harness) Check(final func() map[string]kvcheck.State) {
 		return Located(c.W, res)
 	})
 	if final != nil {
-		c.Check(Durability, func() error { return kvcheck.Durable(History(c.W), final()) })
+		c.Check(Durability, func() error { return kvcheck.Durable(h.history(), final()) })
 	}
 }
 
