@@ -331,19 +331,24 @@ func (h *harness) do(o call, client, seq uint64, op []byte, k func(res []byte, e
 }
 
 // doCall is one do: its state lives in one object, and the funcs it hands
-// to the world are made once per call (fire, pass) or once per attempt
-// (the RSM's callback and the watch, which tell their own attempt from a
-// later one by gen).
+// to the world are made once per call (fire, pass, watch) or once per
+// attempt (the RSM's callback, which tells its own attempt from a later one
+// by gen).
 type doCall struct {
-	h              *harness
-	o              call
-	client, seq    uint64
-	op             []byte
-	k              func(res []byte, err error)
-	servers        []int
-	t0             sim.Time
-	tried          int
-	passFn, fireFn func()
+	h                       *harness
+	o                       call
+	client, seq             uint64
+	op                      []byte
+	k                       func(res []byte, err error)
+	servers                 []int
+	t0                      sim.Time
+	tried                   int
+	passFn, fireFn, watchFn func()
+	// stale counts the watch timers still pending for attempts their
+	// reply finished: each fires as a no-op, and before any watch of a
+	// later attempt (every watch waits the same 100 ms, and the world runs
+	// timers due at the same time in the order they were set).
+	stale int
 
 	// The current attempt.
 	gen      int      // attempts made
@@ -351,7 +356,6 @@ type doCall struct {
 	i        int      // its server
 	v        *server  // that server's incarnation
 	deadline sim.Time // its timeout
-	watchFn  func()   // its watch
 	res      []byte   // its answer, for fire
 	err      error
 }
@@ -390,7 +394,9 @@ func (d *doCall) attempt() {
 	} else {
 		v.s.Submit(d.client, d.seq, d.op, cb)
 	}
-	d.watchFn = func() { d.watch(gen) }
+	if d.watchFn == nil {
+		d.watchFn = d.watch
+	}
 	h.w.After(100*sim.Millisecond, d.watchFn)
 }
 
@@ -401,6 +407,7 @@ func (d *doCall) reply(gen int, res []byte, err error) {
 		return
 	}
 	d.finished = true
+	d.stale++ // its watch timer is set (or about to be, if this runs inside Submit)
 	d.res, d.err = res, err
 	if d.fireFn == nil {
 		d.fireFn = d.fire
@@ -428,11 +435,16 @@ func (d *doCall) fire() {
 	}
 }
 
-// watch gives attempt gen up (and tries the next server) once its server
-// crashed or was replaced, or its timeout passed; every 100 ms.
-func (d *doCall) watch(gen int) {
+// watch gives the current attempt up (and tries the next server) once its
+// server crashed or was replaced, or its timeout passed; every 100 ms. The
+// timers of attempts already answered fire first, as no-ops (stale).
+func (d *doCall) watch() {
 	h := d.h
-	if gen != d.gen || d.finished || h.stopped() {
+	if d.stale > 0 {
+		d.stale--
+		return
+	}
+	if d.finished || h.stopped() {
 		return
 	}
 	cur, _ := h.w.Node(h.ids[d.i]).(*server)
@@ -441,7 +453,7 @@ func (d *doCall) watch(gen int) {
 		d.attempt()
 		return
 	}
-	h.w.After(100*sim.Millisecond, d.watchFn) // gen is current: watchFn is this attempt's
+	h.w.After(100*sim.Millisecond, d.watchFn)
 }
 
 // leaderPos is the position of the last known leader in servers (0 if it
