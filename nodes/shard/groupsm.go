@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/smilingraft/dsim/nodes/kv"
@@ -74,25 +75,48 @@ func newShardData() ShardData { return ShardData{Store: kv.NewStore(), Dup: map[
 // Encode returns the shard's binary form: the store's kv snapshot, then the
 // duplicate table sorted by client. Equal shards encode to equal bytes.
 func (d ShardData) Encode() []byte {
-	snap := d.Store.Snapshot()
-	clients := make([]uint64, 0, len(d.Dup))
-	n := 2*binary.MaxVarintLen64 + len(snap)
-	for c, e := range d.Dup {
-		clients = append(clients, c)
-		n += 4*binary.MaxVarintLen64 + len(e.Err)
+	e := d.encoding()
+	return e.appendTo(make([]byte, 0, e.size))
+}
+
+// shardEncoding is what ShardData.Encode writes, gathered first so that its
+// exact size is known before a byte is written: a caller can then write it
+// straight into a larger buffer, length prefix first.
+type shardEncoding struct {
+	d       ShardData
+	snap    []byte   // the store's snapshot
+	clients []uint64 // the duplicate table's clients, ascending
+	size    int      // len(Encode())
+}
+
+// encoding gathers d's encoding.
+func (d ShardData) encoding() shardEncoding {
+	e := shardEncoding{d: d, snap: d.Store.Snapshot(), clients: make([]uint64, 0, len(d.Dup))}
+	e.size = uvarintLen(uint64(len(e.snap))) + len(e.snap) + uvarintLen(uint64(len(d.Dup)))
+	for c, de := range d.Dup {
+		e.clients = append(e.clients, c)
+		e.size += uvarintLen(c) + uvarintLen(de.Seq) + uvarintLen(uint64(len(de.Err))) + len(de.Err) + uvarintLen(de.Version)
 	}
-	slices.Sort(clients)
-	b := wire.AppendBytes(make([]byte, 0, n), snap)
-	b = binary.AppendUvarint(b, uint64(len(clients)))
-	for _, c := range clients {
-		e := d.Dup[c]
+	slices.Sort(e.clients)
+	return e
+}
+
+// appendTo appends the encoding (e.size bytes) to b.
+func (e *shardEncoding) appendTo(b []byte) []byte {
+	b = wire.AppendBytes(b, e.snap)
+	b = binary.AppendUvarint(b, uint64(len(e.clients)))
+	for _, c := range e.clients {
+		de := e.d.Dup[c]
 		b = binary.AppendUvarint(b, c)
-		b = binary.AppendUvarint(b, e.Seq)
-		b = wire.AppendString(b, string(e.Err))
-		b = binary.AppendUvarint(b, e.Version)
+		b = binary.AppendUvarint(b, de.Seq)
+		b = wire.AppendString(b, string(de.Err))
+		b = binary.AppendUvarint(b, de.Version)
 	}
 	return b
 }
+
+// uvarintLen is the length of x's uvarint encoding.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // Bytes is the accounted size: the store's plus 24 bytes per client.
 func (d ShardData) Bytes() int { return d.Store.Bytes() + 24*len(d.Dup) }
@@ -219,8 +243,8 @@ type GroupSM struct {
 	// decoding (or copying its value) again.
 	last    Reply
 	lastRes []byte
-	// dataOf is 1 + the shard a Freeze just froze: its reply's Data, the
-	// shard's encoding, is added only by DoOp, not by ApplyOnly (0: none).
+	// dataOf is 1 + the shard a Freeze just froze, whose encoding DoOp
+	// adds to the reply and ApplyOnly does not (0: none).
 	dataOf int
 }
 
@@ -318,12 +342,14 @@ func (r *Reply) maxSize() int {
 }
 
 // appendTo appends the reply's encoding to b.
-func (r *Reply) appendTo(b []byte) []byte {
+func (r *Reply) appendTo(b []byte) []byte { return wire.AppendBytes(r.appendHead(b), r.Data) }
+
+// appendHead appends the encoding's fields before Data.
+func (r *Reply) appendHead(b []byte) []byte {
 	b = wire.AppendString(b, string(r.Err))
 	b = wire.AppendString(b, r.Value)
 	b = binary.AppendUvarint(b, r.Version)
-	b = binary.AppendUvarint(b, r.Num)
-	return wire.AppendBytes(b, r.Data)
+	return binary.AppendUvarint(b, r.Num)
 }
 
 // encode returns r's encoding carved from the state machine's slab, and
@@ -499,17 +525,27 @@ func EncodeDelete(shard int, num uint64, unfenced bool) []byte {
 
 // DoOp applies one encoded op and returns its encoded Reply (the
 // rsm.StateMachine method).
-func (g *GroupSM) DoOp(op []byte) []byte { return g.encode(g.answer(op, false)) }
-
-// answer applies op and returns its whole reply: with the shard's data
-// after a successful Freeze.
-func (g *GroupSM) answer(op []byte, readOnly bool) Reply {
-	r := g.do(op, readOnly)
+func (g *GroupSM) DoOp(op []byte) []byte {
+	r := g.do(op, false)
 	if g.dataOf != 0 {
-		r.Data = g.shards[g.dataOf-1].data.Encode()
-		g.dataOf = 0
+		return g.answerFreeze(r)
 	}
-	return r
+	return g.encode(r)
+}
+
+// answerFreeze is DoOp's answer after a successful Freeze: the reply and
+// its encoding are written at once, the shard's encoding straight into the
+// reply's, which r.Data then shares (both are immutable from here on).
+func (g *GroupSM) answerFreeze(r Reply) []byte {
+	e := g.shards[g.dataOf-1].data.encoding()
+	g.dataOf = 0
+	b := r.appendHead(make([]byte, 0, r.maxSize()+binary.MaxVarintLen64+e.size))
+	b = binary.AppendUvarint(b, uint64(e.size))
+	at := len(b)
+	b = e.appendTo(b)
+	r.Data = b[at:len(b):len(b)]
+	g.last, g.lastRes = r, b
+	return b
 }
 
 // ApplyOnly applies one encoded op as DoOp does, without encoding its
@@ -522,7 +558,7 @@ func (g *GroupSM) ApplyOnly(op []byte) {
 
 // Query answers a Get from local state (the rsm.Querier method); anything
 // else is ErrBadRequest.
-func (g *GroupSM) Query(op []byte) []byte { return g.encode(g.answer(op, true)) }
+func (g *GroupSM) Query(op []byte) []byte { return g.encode(g.do(op, true)) }
 
 func (g *GroupSM) bad(format string, args ...any) Reply {
 	g.logf("shard group: "+format, args...)
@@ -639,7 +675,7 @@ func (g *GroupSM) freeze(s int, num uint64, fenced bool) Reply {
 		sl.status = Frozen
 		g.changed(s)
 	}
-	g.dataOf = s + 1 // the data, encoded only if the reply is (see answer)
+	g.dataOf = s + 1 // the data, encoded only if the reply is (see answerFreeze)
 	return Reply{Err: kv.OK, Num: sl.num}
 }
 
@@ -694,13 +730,25 @@ const groupMagic = "SG1"
 // Snapshot encodes every slot: fence, status and, if held, its data (the
 // rsm.StateMachine method).
 func (g *GroupSM) Snapshot() []byte {
-	b := append([]byte(nil), groupMagic...)
+	// Gather every held shard's encoding first, then write all into one
+	// buffer of the right size.
+	encs := make([]shardEncoding, len(g.shards))
+	n := len(groupMagic) + binary.MaxVarintLen64
+	for i, sl := range g.shards {
+		n += 2 * binary.MaxVarintLen64
+		if sl.status != Absent {
+			encs[i] = sl.data.encoding()
+			n += binary.MaxVarintLen64 + encs[i].size
+		}
+	}
+	b := append(make([]byte, 0, n), groupMagic...)
 	b = binary.AppendUvarint(b, uint64(len(g.shards)))
-	for _, sl := range g.shards {
+	for i, sl := range g.shards {
 		b = binary.AppendUvarint(b, sl.num)
 		b = binary.AppendUvarint(b, uint64(sl.status))
 		if sl.status != Absent {
-			b = wire.AppendBytes(b, sl.data.Encode())
+			b = binary.AppendUvarint(b, uint64(encs[i].size))
+			b = encs[i].appendTo(b)
 		}
 	}
 	return b

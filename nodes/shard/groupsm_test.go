@@ -2,12 +2,15 @@ package shard
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/smilingraft/dsim/nodes/kv"
 	"github.com/smilingraft/dsim/nodes/rsm"
+	"github.com/smilingraft/dsim/nodes/wire"
 	"github.com/smilingraft/dsim/sim"
 )
 
@@ -330,5 +333,62 @@ func TestApplyOnlyMatchesDoOp(t *testing.T) {
 		if !bytes.Equal(a.Snapshot(), b.Snapshot()) {
 			t.Fatalf("after op %d the states differ", i)
 		}
+	}
+}
+
+// The encodings written in one pass, sized first, are those written piece
+// by piece: a shard's (its size exact), the group snapshot, and a Freeze's
+// reply, whose Data is the shard's encoding.
+func TestEncodingsSizedFirst(t *testing.T) {
+	g := NewGroupSM(0, GroupOptions{})
+	do(t, g, EncodeInstall(0, 1, false, nil))
+	do(t, g, EncodeInstall(3, 1, false, nil))
+	for i := 0; i < 300; i++ {
+		k := fmt.Sprint("key", i)
+		s := Key2Shard(k, DefaultNShards)
+		if s != 0 && s != 3 {
+			continue
+		}
+		v := string(bytes.Repeat([]byte{'v'}, i))
+		do(t, g, EncodePut(k, v, 0, uint64(i)<<(i%60), uint64(i)<<(i%50)|1))
+		do(t, g, EncodePut(k, v, 7, uint64(i)<<(i%60), 1<<63)) // ErrVersion, kept in the table
+	}
+	ref := func(d ShardData) []byte { // Encode as it was first written
+		b := wire.AppendBytes(nil, d.Store.Snapshot())
+		var clients []uint64
+		for c := range d.Dup {
+			clients = append(clients, c)
+		}
+		slices.Sort(clients)
+		b = binary.AppendUvarint(b, uint64(len(clients)))
+		for _, c := range clients {
+			e := d.Dup[c]
+			b = binary.AppendUvarint(b, c)
+			b = binary.AppendUvarint(b, e.Seq)
+			b = wire.AppendString(b, string(e.Err))
+			b = binary.AppendUvarint(b, e.Version)
+		}
+		return b
+	}
+	want := append([]byte(nil), groupMagic...)
+	want = binary.AppendUvarint(want, uint64(len(g.shards)))
+	for _, sl := range g.shards {
+		want = binary.AppendUvarint(want, sl.num)
+		want = binary.AppendUvarint(want, uint64(sl.status))
+		if sl.status != Absent {
+			enc := sl.data.Encode()
+			if !bytes.Equal(enc, ref(sl.data)) || cap(enc) != len(enc) {
+				t.Fatalf("Encode: %d bytes (cap %d), want %d", len(enc), cap(enc), len(ref(sl.data)))
+			}
+			want = wire.AppendBytes(want, enc)
+		}
+	}
+	if got := g.Snapshot(); !bytes.Equal(got, want) {
+		t.Fatalf("Snapshot: %d bytes differ from the reference's %d", len(got), len(want))
+	}
+	data := g.shards[3].data.Encode()
+	fr := do(t, g, EncodeFreeze(3, 2, false))
+	if fr.Err != kv.OK || fr.Num != 2 || !bytes.Equal(fr.Data, data) {
+		t.Fatalf("freeze = %v, %d, %d bytes of data (want %d)", fr.Err, fr.Num, len(fr.Data), len(data))
 	}
 }
