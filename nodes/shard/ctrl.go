@@ -87,6 +87,8 @@ type Ctrl struct {
 	last    string
 	lastCfg Config
 	lastOK  bool
+
+	gc groupCall // the record groupCall reuses
 }
 
 // NewCtrl returns a controller for the node owning env.
@@ -488,22 +490,31 @@ func (c *Ctrl) groupCall(servers []sim.NodeID, args sim.Message, num uint64, cb 
 		cb(nil, ErrBadConfig)
 		return
 	}
-	g := &groupCall{c: c, servers: servers, args: args, num: num, cb: cb}
-	g.onGuard = g.guarded
+	// The controller's own record serves every call (they run one after
+	// another: the next starts from the previous one's cb at the
+	// earliest); a fresh one only if it is somehow still busy.
+	g := &c.gc
+	if g.busy {
+		g = &groupCall{}
+	}
+	if g.onGuard == nil {
+		g.onGuard, g.onReply, g.roundFn, g.onCur = g.guarded, g.reply, g.round, g.current
+	}
+	g.c, g.servers, g.args, g.num, g.cb, g.i, g.tried, g.busy = c, servers, args, num, cb, 0, 0, true
 	c.guard(g.onGuard)
 }
 
-// groupCall is one groupCall in progress: one allocation for its state
-// instead of closures per round and per RPC. One RPC or read is
-// outstanding at a time, so its callbacks (bound once, when first needed)
-// find the state here.
+// groupCall is one groupCall in progress, its state in one record instead
+// of closures per round and per RPC. One RPC or read is outstanding at a
+// time, so its callbacks (bound once per record) find the state here.
 type groupCall struct {
 	c        *Ctrl
 	servers  []sim.NodeID
 	args     sim.Message
 	num      uint64
 	cb       func(*MoveReply, kv.Err)
-	i, tried int // the server called; servers tried this round
+	i, tried int  // the server called; servers tried this round
+	busy     bool // between groupCall and cb
 
 	onGuard func(kv.Err)
 	onReply func(reply sim.Message, ok bool)
@@ -511,10 +522,18 @@ type groupCall struct {
 	onCur   func(v string, version uint64, err kv.Err)
 }
 
+// done ends the call: the record is free again (and drops what it held)
+// before cb, which may start the next call.
+func (g *groupCall) done(r *MoveReply, err kv.Err) {
+	cb := g.cb
+	g.busy, g.servers, g.args, g.cb = false, nil, nil, nil
+	cb(r, err)
+}
+
 // guarded starts a round once the lease check passed.
 func (g *groupCall) guarded(gerr kv.Err) {
 	if gerr != kv.OK {
-		g.cb(nil, gerr)
+		g.done(nil, gerr)
 		return
 	}
 	g.try(0)
@@ -523,9 +542,6 @@ func (g *groupCall) guarded(gerr kv.Err) {
 // try calls the current server, the round's tried-th.
 func (g *groupCall) try(tried int) {
 	g.tried = tried
-	if g.onReply == nil {
-		g.onReply = g.reply
-	}
 	g.c.env.Call(g.servers[g.i], g.args, g.c.cfg.Timeout, g.onReply)
 }
 
@@ -533,7 +549,7 @@ func (g *groupCall) try(tried int) {
 // the next server, or waits RetryWait after a whole round.
 func (g *groupCall) reply(reply sim.Message, ok bool) {
 	if r, isMove := reply.(*MoveReply); ok && isMove && r.Err != kv.ErrWrongLeader {
-		g.cb(r, kv.OK)
+		g.done(r, kv.OK)
 		return
 	}
 	g.i = (g.i + 1) % len(g.servers)
@@ -541,26 +557,18 @@ func (g *groupCall) reply(reply sim.Message, ok bool) {
 		g.try(g.tried + 1)
 		return
 	}
-	if g.roundFn == nil {
-		g.roundFn = g.round
-	}
 	g.c.env.After(g.c.cfg.RetryWait, g.roundFn)
 }
 
 // round reads KeyCur before another round.
-func (g *groupCall) round() {
-	if g.onCur == nil {
-		g.onCur = g.current
-	}
-	g.c.ck.Get(KeyCur, g.onCur)
-}
+func (g *groupCall) round() { g.c.ck.Get(KeyCur, g.onCur) }
 
 // current ends the call with ErrStale if configuration num or later is
 // published, else checks the lease and starts another round.
 func (g *groupCall) current(v string, _ uint64, err kv.Err) {
 	if err == kv.OK && g.published(v) {
 		g.c.env.Sometimes("shard ctrl: another controller published while a group was silent")
-		g.cb(nil, ErrStale)
+		g.done(nil, ErrStale)
 		return
 	}
 	g.c.guard(g.onGuard)

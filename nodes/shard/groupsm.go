@@ -60,7 +60,7 @@ type DupEntry struct {
 }
 
 // ShardData is what moves with a shard: its versioned store and its
-// duplicate table (client -> last Put). The duplicate table lives per shard,
+// duplicate table (client -> last Put; nil before the first). The duplicate table lives per shard,
 // not in the RSM, so that a Put retried at the shard's new group after its
 // first copy applied at the old one is answered from the table (OK), not
 // applied again or answered ErrVersion.
@@ -70,7 +70,7 @@ type ShardData struct {
 }
 
 // newShardData returns an empty shard.
-func newShardData() ShardData { return ShardData{Store: kv.NewStore(), Dup: map[uint64]DupEntry{}} }
+func newShardData() ShardData { return ShardData{Store: kv.NewStore()} }
 
 // Encode returns the shard's binary form: the store's kv snapshot, then the
 // duplicate table sorted by client. Equal shards encode to equal bytes.
@@ -133,7 +133,10 @@ func DecodeShardData(b []byte) (ShardData, error) {
 	if dec.Err() == nil && n > uint64(dec.Len()) {
 		dec.Fail(fmt.Errorf("%d clients in %d bytes", n, dec.Len()))
 	}
-	dup := map[uint64]DupEntry{}
+	var dup map[uint64]DupEntry // nil until the first client
+	if n > 0 && dec.Err() == nil {
+		dup = make(map[uint64]DupEntry, n)
+	}
 	prev := uint64(0)
 	for i := uint64(0); i < n && dec.Err() == nil; i++ {
 		c, seq, e, v := dec.Uvarint(), dec.Uvarint(), internErr(dec.View()), dec.Uvarint()
@@ -146,7 +149,8 @@ func DecodeShardData(b []byte) (ShardData, error) {
 	if err := dec.Done(); err != nil {
 		return ShardData{}, fmt.Errorf("shard data: %w", err)
 	}
-	if !snapshotValid(snap) {
+	keys, ok := snapshotKeys(snap)
+	if !ok {
 		_, err := kv.DecodeSnapshot(snap) // the reason
 		if err == nil {
 			err = errors.New("snapshot refused")
@@ -154,26 +158,29 @@ func DecodeShardData(b []byte) (ShardData, error) {
 		return ShardData{}, fmt.Errorf("shard data: %w", err)
 	}
 	st := kv.NewStore()
-	st.Restore(snap) // validated above: cannot panic
+	if keys > 0 { // a store restored from no keys is a new one
+		st.Restore(snap) // validated above: cannot panic
+	}
 	return ShardData{Store: st, Dup: dup}, nil
 }
 
-// snapshotValid reports whether kv.DecodeSnapshot accepts b, by the same
+// snapshotKeys reports whether kv.DecodeSnapshot accepts b, by the same
 // checks (magic, key count, fields, keys strictly ascending, nothing left
-// over) but without building its map: Restore then decodes b once, not
-// twice. TestSnapshotValidAgreesWithKV holds the two together.
-func snapshotValid(b []byte) bool {
+// over) but without building its map (Restore then decodes b once, not
+// twice), and how many keys it holds. TestSnapshotValidAgreesWithKV holds
+// the two together.
+func snapshotKeys(b []byte) (keys uint64, ok bool) {
 	const magic = "kv1"
 	if len(b) == 0 {
-		return true
+		return 0, true
 	}
 	if len(b) < len(magic) || string(b[:len(magic)]) != magic {
-		return false
+		return 0, false
 	}
 	d := wire.NewDecoder(b[len(magic):])
 	n := d.Uvarint()
 	if d.Err() == nil && n > uint64(d.Len()) {
-		return false
+		return 0, false
 	}
 	var prev []byte
 	for i := uint64(0); i < n && d.Err() == nil; i++ {
@@ -181,11 +188,11 @@ func snapshotValid(b []byte) bool {
 		d.View()
 		d.Uvarint()
 		if d.Err() == nil && i > 0 && string(k) <= string(prev) {
-			return false
+			return 0, false
 		}
 		prev = k
 	}
-	return d.Done() == nil
+	return n, d.Done() == nil
 }
 
 // slot is one shard's state in a group: the fence (newest configuration
@@ -653,6 +660,10 @@ func (g *GroupSM) put(key, val string, ver, client, seq uint64) Reply {
 	}
 	r := sd.Store.Put(key, val, ver)
 	if client != 0 {
+		if sd.Dup == nil {
+			sd.Dup = map[uint64]DupEntry{}
+			g.shards[s].data.Dup = sd.Dup
+		}
 		sd.Dup[client] = DupEntry{Seq: seq, Err: r.Err, Version: r.Version}
 	}
 	return Reply{Err: r.Err, Version: r.Version}
@@ -796,7 +807,7 @@ func decodeGroup(data []byte, n int) ([]slot, error) {
 		switch st {
 		case Absent:
 		case Serving, Frozen:
-			sd, err := DecodeShardData(d.Bytes())
+			sd, err := DecodeShardData(d.View()) // kept: no byte of it
 			if err != nil {
 				d.Fail(err)
 			}

@@ -256,9 +256,9 @@ func TestDecodeReplyInternsOutcomes(t *testing.T) {
 	}
 }
 
-// snapshotValid accepts exactly what kv.DecodeSnapshot accepts: a real
+// snapshotKeys accepts exactly what kv.DecodeSnapshot accepts (a real
 // snapshot, every truncation of it, every byte of it changed, and keys out
-// of order.
+// of order) and counts the keys.
 func TestSnapshotValidAgreesWithKV(t *testing.T) {
 	st := kv.NewStore()
 	for i, k := range []string{"b", "a", "c", "ab", ""} {
@@ -268,11 +268,14 @@ func TestSnapshotValidAgreesWithKV(t *testing.T) {
 	check := func(what string, b []byte) {
 		t.Helper()
 		_, err := kv.DecodeSnapshot(b)
-		if got := snapshotValid(b); got != (err == nil) {
-			t.Fatalf("%s (%q): snapshotValid %v, DecodeSnapshot error %v", what, b, got, err)
+		if _, got := snapshotKeys(b); got != (err == nil) {
+			t.Fatalf("%s (%q): snapshotKeys %v, DecodeSnapshot error %v", what, b, got, err)
 		}
 	}
 	check("whole", snap)
+	if n, ok := snapshotKeys(snap); !ok || n != 5 {
+		t.Fatalf("snapshotKeys = %d, %v; want 5 keys", n, ok)
+	}
 	check("empty", nil)
 	check("trailing byte", append(append([]byte(nil), snap...), 0))
 	for n := 0; n < len(snap); n++ {
@@ -287,7 +290,7 @@ func TestSnapshotValidAgreesWithKV(t *testing.T) {
 	}
 	unsorted := append([]byte("kv1"), 2, 1, 'b', 1, 'x', 1, 1, 'a', 1, 'y', 1)
 	check("keys out of order", unsorted)
-	if snapshotValid(unsorted) {
+	if _, ok := snapshotKeys(unsorted); ok {
 		t.Fatal("keys out of order accepted")
 	}
 }
