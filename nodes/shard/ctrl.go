@@ -81,12 +81,10 @@ type Ctrl struct {
 	deposed    bool
 	stats      CtrlStats
 
-	// last is the stored configuration shared decoded last, lastCfg
-	// its decoding (valid when lastOK): a clerk reads the same bytes again
-	// and again between configuration changes.
-	last    string
-	lastCfg Config
-	lastOK  bool
+	// decoded holds the last two configurations decode decoded, and
+	// nextSlot the one it replaces next.
+	decoded  [2]decodedConfig
+	nextSlot int
 
 	gc groupCall // the record groupCall reuses
 }
@@ -150,16 +148,39 @@ func (c *Ctrl) Query(cb func(Config, kv.Err)) {
 // decoded last time give the same Config again, sharing its slice and
 // map, without decoding. ErrBadConfig (logged) when v does not decode.
 func (c *Ctrl) shared(v string) (Config, kv.Err) {
-	if c.lastOK && v == c.last {
-		return c.lastCfg, kv.OK
-	}
-	cfg, derr := DecodeConfig([]byte(v))
+	cfg, derr := c.decode(v)
 	if derr != nil {
 		c.env.Logf("shard ctrl: stored configuration: %v", derr)
 		return Config{}, ErrBadConfig
 	}
-	c.last, c.lastCfg, c.lastOK = v, cfg, true
 	return cfg, kv.OK
+}
+
+// decode is DecodeConfig(v) for the controller's own reads, which never
+// modify what they get: bytes equal to one of the last two it decoded
+// give that Config again (a change reads KeyCur and KeyNext, often equal,
+// and the next change's KeyCur is this one's KeyNext; a clerk reads the
+// same KeyCur again and again between changes).
+func (c *Ctrl) decode(v string) (Config, error) {
+	for i := range c.decoded {
+		if d := &c.decoded[i]; d.ok && d.raw == v {
+			return d.cfg, nil
+		}
+	}
+	cfg, err := DecodeConfig([]byte(v))
+	if err != nil {
+		return Config{}, err
+	}
+	c.decoded[c.nextSlot] = decodedConfig{raw: v, cfg: cfg, ok: true}
+	c.nextSlot ^= 1
+	return cfg, nil
+}
+
+// decodedConfig is one configuration's bytes and decoding.
+type decodedConfig struct {
+	raw string
+	cfg Config
+	ok  bool
 }
 
 // read gets key's configuration and version.
@@ -169,7 +190,7 @@ func (c *Ctrl) read(key string, cb func(Config, uint64, kv.Err)) {
 			cb(Config{}, 0, err)
 			return
 		}
-		cfg, derr := DecodeConfig([]byte(v))
+		cfg, derr := c.decode(v)
 		if derr != nil {
 			c.env.Logf("shard ctrl: stored %s: %v", key, derr)
 			cb(Config{}, 0, ErrBadConfig)
