@@ -340,6 +340,22 @@ type putLoop struct {
 	nok, nmaybe int
 	// okBy and maybeBy count OK and ErrMaybe Puts per key.
 	okBy, maybeBy map[string]int
+
+	loops map[*client]*clientLoop
+}
+
+// clientLoop is one client's loop: its round's key and version, and its
+// callbacks, bound once instead of made per round (a client runs one
+// operation at a time).
+type clientLoop struct {
+	wl    *putLoop
+	cl    *client
+	key   string
+	ver   uint64
+	buf   []byte // scratch for the round's value
+	onPut func(kvnode.Err)
+	onGet func(string, uint64, kvnode.Err)
+	next  func()
 }
 
 // keysFor returns the lab's keys: "k", or k0..k(n-1) for random keys.
@@ -360,8 +376,17 @@ func (wl *putLoop) run() {
 	if wl.okBy == nil {
 		wl.okBy, wl.maybeBy = map[string]int{}, map[string]int{}
 	}
+	if wl.loops == nil {
+		wl.loops = map[*client]*clientLoop{}
+	}
 	for _, cl := range wl.cls {
-		wl.round(cl)
+		l := wl.loops[cl]
+		if l == nil {
+			l = &clientLoop{wl: wl, cl: cl}
+			l.onPut, l.onGet, l.next = l.put, l.got, l.round
+			wl.loops[cl] = l
+		}
+		l.round()
 	}
 }
 
@@ -372,9 +397,9 @@ func (wl *putLoop) home(i int) string { return wl.keys[i%len(wl.keys)] }
 // running reports whether some client is still in an operation.
 func (wl *putLoop) running() bool { return wl.idle < len(wl.cls) }
 
-func (wl *putLoop) round(cl *client) {
-	g := wl.g
-	if g.stopped() {
+func (l *clientLoop) round() {
+	wl, cl := l.wl, l.cl
+	if wl.g.stopped() {
 		return
 	}
 	if wl.stop {
@@ -386,36 +411,44 @@ func (wl *putLoop) round(cl *client) {
 		key = wl.keys[cl.env.Rand().Intn(len(wl.keys))]
 	}
 	ver := cl.ver[key]
-	cl.ck.Put(key, cl.name+"/"+strconv.FormatUint(ver, 10), ver, func(err kvnode.Err) {
-		g.h.Done()
-		cl.done++
-		switch err {
-		case kvnode.OK:
-			wl.nok++
-			wl.okBy[key]++
-		case kvnode.ErrMaybe:
-			wl.nmaybe++
-			wl.maybeBy[key]++
-		case kvnode.ErrVersion:
-		default:
-			g.w.Fail(CheckScript, "%s: put(%q, v%d) = %s", cl.name, key, ver, err)
-			return
-		}
-		cl.ck.Get(key, func(_ string, v uint64, err kvnode.Err) {
-			g.h.Done()
-			cl.done++
-			if err != kvnode.OK {
-				g.w.Fail(CheckScript, "%s: get(%q) after a put = %s", cl.name, key, err)
-				return
-			}
-			cl.ver[key] = v
-			if wl.between != nil {
-				wl.between(cl, func() { wl.round(cl) })
-				return
-			}
-			wl.round(cl)
-		})
-	})
+	l.key, l.ver = key, ver
+	l.buf = strconv.AppendUint(append(append(l.buf[:0], cl.name...), '/'), ver, 10)
+	cl.ck.Put(key, string(l.buf), ver, l.onPut)
+}
+
+func (l *clientLoop) put(err kvnode.Err) {
+	wl, cl, g := l.wl, l.cl, l.wl.g
+	g.h.Done()
+	cl.done++
+	switch err {
+	case kvnode.OK:
+		wl.nok++
+		wl.okBy[l.key]++
+	case kvnode.ErrMaybe:
+		wl.nmaybe++
+		wl.maybeBy[l.key]++
+	case kvnode.ErrVersion:
+	default:
+		g.w.Fail(CheckScript, "%s: put(%q, v%d) = %s", cl.name, l.key, l.ver, err)
+		return
+	}
+	cl.ck.Get(l.key, l.onGet)
+}
+
+func (l *clientLoop) got(_ string, v uint64, err kvnode.Err) {
+	wl, cl, g := l.wl, l.cl, l.wl.g
+	g.h.Done()
+	cl.done++
+	if err != kvnode.OK {
+		g.w.Fail(CheckScript, "%s: get(%q) after a put = %s", cl.name, l.key, err)
+		return
+	}
+	cl.ver[l.key] = v
+	if wl.between != nil {
+		wl.between(cl, l.next)
+		return
+	}
+	l.round()
 }
 
 // ---- small script helpers (callbacks in virtual time) ----

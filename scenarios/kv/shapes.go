@@ -84,26 +84,51 @@ func setupShape(c *scenarios.Cluster, s shape) error {
 		nkeys = 3
 	}
 	wl := &putLoop{g: g, cls: append([]*client(nil), g.clients...), keys: keysFor(nkeys), random: nkeys > 1}
+	// One Get between a client's rounds at a time: its callbacks are
+	// bound once per client and run the round's next.
+	type betweenState struct {
+		next       func()
+		got        func(string, uint64, kvnode.Err)
+		afterPause func()
+	}
+	betweens := map[*client]*betweenState{}
 	wl.between = func(cl *client, next func()) {
+		b := betweens[cl]
+		if b == nil {
+			b = &betweenState{}
+			b.got = func(string, uint64, kvnode.Err) {
+				g.h.Done()
+				cl.done++
+				g.w.After(cl.env.Rand().Between(0, 10*sim.Millisecond), b.afterPause)
+			}
+			b.afterPause = func() { // what g.after does
+				if !g.stopped() {
+					b.next()
+				}
+			}
+			betweens[cl] = b
+		}
+		b.next = next
 		key := wl.keys[cl.env.Rand().Intn(len(wl.keys))]
-		cl.ck.Get(key, func(string, uint64, kvnode.Err) {
-			g.h.Done()
-			cl.done++
-			g.after(cl.env.Rand().Between(0, 10*sim.Millisecond), next)
-		})
+		cl.ck.Get(key, b.got)
 	}
 	workers := append([]*client(nil), g.clients...)
 	if s.reader {
 		r := g.addClient(g.ids)
 		workers = append(workers, r)
-		var read func()
-		read = func() {
-			r.ck.Get(wl.keys[0], func(string, uint64, kvnode.Err) {
-				g.h.Done()
-				r.done++
-				g.after(r.env.Rand().Between(sim.Millisecond, 5*sim.Millisecond), read)
-			})
+		// The reader's callbacks are made once, not per read.
+		var read, again func()
+		got := func(string, uint64, kvnode.Err) {
+			g.h.Done()
+			r.done++
+			g.w.After(r.env.Rand().Between(sim.Millisecond, 5*sim.Millisecond), again)
 		}
+		again = func() { // what g.after does
+			if !g.stopped() {
+				read()
+			}
+		}
+		read = func() { r.ck.Get(wl.keys[0], got) }
 		c.W.At(sim.Time(sim.Millisecond), read)
 	}
 	c.W.At(sim.Time(sim.Millisecond), wl.run)

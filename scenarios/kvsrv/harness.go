@@ -110,8 +110,9 @@ func NewHarness(c *scenarios.Cluster) *Harness {
 // OpLatencies returns the latency in nanoseconds of every KV operation of
 // the world's history that returned, in invocation order.
 func OpLatencies(w *sim.World) []float64 {
-	var out []float64
-	for _, o := range w.History() {
+	hist := w.History()
+	out := make([]float64, 0, len(hist))
+	for _, o := range hist {
 		if _, ok := kv.InputOf(o.Input); ok && !o.Pending() {
 			out = append(out, float64(o.Return-o.Call))
 		}
