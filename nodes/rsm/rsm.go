@@ -121,6 +121,7 @@ type pendingOp struct {
 	index, term uint64
 	client, seq uint64
 	cb          func([]byte, error)
+	borrow      bool // SubmitCmd's: cb may get the duplicate table's result
 }
 
 // readWait is a Read (or ReadLocal) waiting for Raft's ReadIndex. Once
@@ -256,8 +257,11 @@ func AppendCmdHeader(b []byte, client, seq uint64) []byte {
 
 // SubmitCmd is Submit of a command already framed: cmd is
 // AppendCmdHeader(b, client, seq) followed by the op, and the RSM keeps it
-// (the caller must not modify it afterwards). A cmd whose header is not
-// (client, seq) fails the run (CheckInternal) and gets no answer.
+// (the caller must not modify it afterwards). Unlike Submit's, its cb's
+// result is only lent: it may be the duplicate table's, valid until cb
+// returns, so a caller that keeps it copies it (one that only decodes it
+// saves the RSM a copy). A cmd whose header is not (client, seq) fails the
+// run (CheckInternal) and gets no answer.
 func (s *RSM) SubmitCmd(client, seq uint64, cmd []byte, cb func(result []byte, err error)) {
 	if c, q, _, err := decodeCmd(cmd); err != nil || c != client || q != seq {
 		s.env.Fail(CheckInternal, "SubmitCmd for client %d seq %d with a command framed for client %d seq %d (%v)", client, seq, c, q, err)
@@ -265,6 +269,10 @@ func (s *RSM) SubmitCmd(client, seq uint64, cmd []byte, cb func(result []byte, e
 	}
 	s.submit(client, seq, nil, cmd, cb)
 }
+
+// lend returns b as a callback that borrows results may see it, else as
+// own does.
+func lend(b []byte, shared, borrow bool) []byte { return own(b, shared && !borrow) }
 
 // submit is Submit of op, or SubmitCmd of cmd if cmd is not nil.
 func (s *RSM) submit(client, seq uint64, op, cmd []byte, cb func(result []byte, err error)) {
@@ -280,7 +288,7 @@ func (s *RSM) submit(client, seq uint64, op, cmd []byte, cb func(result []byte, 
 			switch {
 			case seq == d.seq:
 				s.env.Sometimes("rsm: duplicate answered from the table at submit")
-				cb(clone(d.result), nil)
+				cb(lend(d.result, true, cmd != nil), nil)
 				return
 			case seq < d.seq:
 				cb(nil, ErrStale)
@@ -289,6 +297,7 @@ func (s *RSM) submit(client, seq uint64, op, cmd []byte, cb func(result []byte, 
 		}
 	}
 	s.checkLeadership()
+	borrow := cmd != nil
 	if cmd == nil {
 		cmd = encodeCmd(client, seq, op)
 	}
@@ -303,7 +312,7 @@ func (s *RSM) submit(client, seq uint64, op, cmd []byte, cb func(result []byte, 
 			index, term, s.pending[n-1].index, s.pending[n-1].term)
 		return
 	}
-	s.pending = append(s.pending, pendingOp{index: index, term: term, client: client, seq: seq, cb: cb})
+	s.pending = append(s.pending, pendingOp{index: index, term: term, client: client, seq: seq, cb: cb, borrow: borrow})
 	s.startPoll()
 }
 
@@ -619,7 +628,7 @@ func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, s
 			s.env.Fail(CheckInternal, "pending op at index %d skipped (now applying %d)", p.index, index)
 			return
 		case s.cfg.UnsafeAnswerAnyEntry:
-			p.cb(own(result, shared), nil)
+			p.cb(lend(result, shared, p.borrow), nil)
 		case p.term != term:
 			s.env.Sometimes("rsm: another term's entry took a pending op's index")
 			s.wrongLeader(p.cb)
@@ -632,7 +641,7 @@ func (s *RSM) answer(index, term, client, seq uint64, cmd bool, result []byte, s
 		case rerr != nil:
 			p.cb(nil, rerr)
 		default:
-			p.cb(own(result, shared), nil)
+			p.cb(lend(result, shared, p.borrow), nil)
 		}
 	}
 }
