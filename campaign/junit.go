@@ -330,9 +330,17 @@ func seedsText(r SeedRange) string {
 // clip bounds a message attribute.
 func clip(s string) string { return oneLineClip(s, maxJUnitMessage) }
 
-// oneLineClip puts s on one line of at most max bytes (cut at a rune).
+// oneLineClip puts s on one line, its runs of white space made one space,
+// of at most max bytes (plus an ellipsis).
 func oneLineClip(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	return OneLine(strings.Join(strings.Fields(s), " "), max)
+}
+
+// OneLine puts s on one line (newlines become spaces) and cuts it to at
+// most max bytes plus an ellipsis, at a character boundary, never inside a
+// multi-byte character: for summaries, tables and attributes.
+func OneLine(s string, max int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) <= max {
 		return s
 	}

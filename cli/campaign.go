@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/campaign"
 	"github.com/smilingraft/dsim/replay"
@@ -231,12 +230,12 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 		if tty {
 			prefix = "\r\033[K"
 		}
-		fmt.Fprintf(stderr, "%sFAIL %s seed %d %s: %s", prefix, f.Scenario, f.Seed, esc(f.Checker), oneLine(esc(f.Message), 200))
+		fmt.Fprintf(stderr, "%sFAIL %s seed %d %s: %s", prefix, f.Scenario, f.Seed, esc(f.Checker), campaign.OneLine(esc(f.Message), 200))
 		switch {
 		case f.File != "":
 			fmt.Fprintf(stderr, " -> %s", esc(f.File))
 		case f.FileError != "":
-			fmt.Fprintf(stderr, " (file NOT written: %s)", oneLine(esc(f.FileError), 200))
+			fmt.Fprintf(stderr, " (file NOT written: %s)", campaign.OneLine(esc(f.FileError), 200))
 		}
 		fmt.Fprintln(stderr)
 	}
@@ -298,19 +297,6 @@ func verdict(sum *campaign.Summary) error {
 	return nil
 }
 
-// oneLine puts s on one line and cuts it to at most max bytes (plus an
-// ellipsis) at a character boundary, never inside a multi-byte character.
-func oneLine(s string, max int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
 
 // printSummary prints a summary for people: the verdict, one line per
 // scenario (its runs and the work it did under faults), the failures, and
@@ -350,7 +336,7 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 			fmt.Fprintf(w, "... and %d more failures (--json lists them all)\n", len(s.Failures)-maxListed)
 			break
 		}
-		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", esc(f.Scenario), f.Seed, esc(f.Checker), oneLine(esc(f.Message), 200))
+		fmt.Fprintf(w, "FAIL %s seed %d %s: %s\n", esc(f.Scenario), f.Seed, esc(f.Checker), campaign.OneLine(esc(f.Message), 200))
 		printFileLine(w, f)
 	}
 	printGroups(w, s)
@@ -429,7 +415,7 @@ func printFileLine(w io.Writer, f campaign.Failure) {
 		p := esc(f.File)
 		fmt.Fprintf(w, "     file: %s  (dsim replay %s; dsim shrink %s)\n", p, p, p)
 	case f.FileError != "":
-		fmt.Fprintf(w, "     file NOT written: %s; rerun: %s\n", oneLine(esc(f.FileError), 200), esc(f.Repro))
+		fmt.Fprintf(w, "     file NOT written: %s; rerun: %s\n", campaign.OneLine(esc(f.FileError), 200), esc(f.Repro))
 	case f.Repro != "":
 		fmt.Fprintf(w, "     rerun: %s\n", esc(f.Repro))
 	}

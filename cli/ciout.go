@@ -101,6 +101,6 @@ func printGroups(w io.Writer, s *campaign.Summary) {
 			first += fmt.Sprintf(", smallest seed %d (event %d)", g.Smallest.Seed, g.Smallest.Event)
 		}
 		fmt.Fprintf(w, "  %5dx %s %s: %s  [%s; %s]\n", g.Count, esc(g.Scenario), esc(g.Checker),
-			oneLine(esc(strings.TrimSpace(g.Pattern)), 160), first, oneLine(esc(repro), 200))
+			campaign.OneLine(esc(strings.TrimSpace(g.Pattern)), 160), first, campaign.OneLine(esc(repro), 200))
 	}
 }

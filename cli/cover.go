@@ -205,7 +205,7 @@ func coverHTML(d *cover.Data, out, src string) error {
 	cmd := exec.Command(gobin, "tool", "cover", "-html="+prof.Name(), "-o", abs)
 	cmd.Dir = src
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go tool cover: %v: %s", err, oneLine(string(b), 200))
+		return fmt.Errorf("go tool cover: %v: %s", err, campaign.OneLine(string(b), 200))
 	}
 	return nil
 }

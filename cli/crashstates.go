@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/smilingraft/dsim/campaign"
 	"github.com/smilingraft/dsim/replay"
 	"github.com/smilingraft/dsim/scenarios"
 )
@@ -37,9 +38,9 @@ func runCrashStates(s *scenarios.Scenario, v scenarios.Variant, seed uint64, p r
 		verdict := "PASS"
 		switch {
 		case res.Failure != nil:
-			verdict = "FAIL " + oneLine(res.Failure.Error(), 160)
+			verdict = "FAIL " + campaign.OneLine(res.Failure.Error(), 160)
 		case len(res.Undecided) > 0:
-			verdict = "UNDECIDED " + oneLine(strings.Join(res.Undecided, "; "), 160)
+			verdict = "UNDECIDED " + campaign.OneLine(strings.Join(res.Undecided, "; "), 160)
 		}
 		fmt.Fprintf(stdout, "  state %2d/%d  %-36s %s\n", i+1, len(rep.Runs), replay.DescribeState(r.State, rep.Ops), verdict)
 		if res.Failure == nil {

@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 var (
@@ -630,17 +629,5 @@ func TestItem3SecondSignalKills(t *testing.T) {
 	defer timer.Stop()
 	if code := exitOf(t, cmd.Wait()); code != 128+int(syscall.SIGTERM) {
 		t.Fatalf("after two SIGTERMs: exit %d, stderr %q; want %d", code, e.String(), 128+int(syscall.SIGTERM))
-	}
-}
-
-// oneLine cuts at a character boundary: a cut inside a multi-byte character
-// printed invalid UTF-8.
-func TestOneLineCutsAtACharacterBoundary(t *testing.T) {
-	s := strings.Repeat("é", 10) // 20 bytes
-	for max := 1; max < 20; max++ {
-		got := oneLine(s, max)
-		if !utf8.ValidString(got) {
-			t.Fatalf("oneLine(%q, %d) = %q: invalid UTF-8", s, max, got)
-		}
 	}
 }

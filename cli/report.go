@@ -63,7 +63,7 @@ func (r *reportReq) write(sum *campaign.Summary) error {
 	}
 	notes, err := report.WriteFile(r.path, sum, o, r.limit)
 	for _, n := range notes {
-		fmt.Fprintf(stderr, "dsim campaign: report: %s\n", oneLine(esc(n), 300))
+		fmt.Fprintf(stderr, "dsim campaign: report: %s\n", campaign.OneLine(esc(n), 300))
 	}
 	if err != nil {
 		return incompleteError{[]string{fmt.Sprintf("--report: %v", err)}}

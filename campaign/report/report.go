@@ -468,9 +468,9 @@ func makePlot(title string, labels []string, vals []float64) plot {
 	}
 	p.Max = strconv.FormatFloat(hi, 'g', 4, 64)
 	if len(labels) > 0 {
-		p.From = oneLine(labels[0], 24)
+		p.From = campaign.OneLine(labels[0], 24)
 		if len(labels) > 1 {
-			p.To = oneLine(labels[len(labels)-1], 24)
+			p.To = campaign.OneLine(labels[len(labels)-1], 24)
 		}
 	}
 	if len(vals) > 0 {
@@ -542,7 +542,7 @@ func WriteReplayPages(reportPath string, groups []campaign.Group, limit time.Dur
 		}
 		page := fmt.Sprintf("%s-group-%d.html", base, i+1)
 		if err := writeReplayPage(f.File, page, limit); err != nil {
-			out[g.ID] = Replay{Note: oneLine(err.Error(), 300)}
+			out[g.ID] = Replay{Note: campaign.OneLine(err.Error(), 300)}
 			continue
 		}
 		out[g.ID] = Replay{Href: filepath.ToSlash(filepath.Base(page))}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/smilingraft/dsim/campaign"
 	"github.com/smilingraft/dsim/replay"
@@ -176,7 +175,7 @@ func (t *Trend) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "%-*s %10d %9d %7d %5s %5s %10.1f", width, replay.Escape(n.Name), n.Runs, n.Failures, len(n.Groups), nw, gone, n.SeedsPerS)
 		if len(n.Incomplete) > 0 {
-			fmt.Fprintf(&b, "  INCOMPLETE: %s", oneLine(replay.Escape(strings.Join(n.Incomplete, "; ")), 160))
+			fmt.Fprintf(&b, "  INCOMPLETE: %s", campaign.OneLine(replay.Escape(strings.Join(n.Incomplete, "; ")), 160))
 		}
 		b.WriteByte('\n')
 	}
@@ -202,7 +201,7 @@ func groupLine(g campaign.Group) string {
 	if g.Variant != "" {
 		s += " [" + g.Variant + "]"
 	}
-	return replay.Escape(s+" "+g.Checker+": ") + oneLine(replay.Escape(g.First.Message), 160)
+	return replay.Escape(s+" "+g.Checker+": ") + campaign.OneLine(replay.Escape(g.First.Message), 160)
 }
 
 // repro is the command that reruns a group's smallest repro.
@@ -213,14 +212,3 @@ func repro(g campaign.Group) string {
 	return g.Smallest.Repro
 }
 
-// oneLine cuts s to about n bytes on a character boundary.
-func oneLine(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
