@@ -327,15 +327,7 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		}
 		q := s.request()
 		q.kind = reqGet
-		var op []byte
-		if s.ops.room(getSize(a.Key)) {
-			at := len(s.ops.buf)
-			s.ops.buf = appendGet(s.ops.buf, a.Key)
-			op = s.ops.cut(at)
-		} else {
-			op = EncodeGet(a.Key)
-		}
-		s.run(from, req, "Get", op, true, q)
+		s.run(from, req, "Get", s.getOp(a.Key), true, q)
 	case *kv.PutArgs:
 		s.puts++
 		if err := a.Op().Validate(); err != nil {
@@ -344,15 +336,7 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		}
 		q := s.request()
 		q.kind, q.put = reqPut, a
-		var op []byte
-		if s.ops.room(putSize(a.Key, a.Value)) {
-			at := len(s.ops.buf)
-			s.ops.buf = appendPut(s.ops.buf, a.Key, a.Value, a.Version, a.Client, a.Seq)
-			op = s.ops.cut(at)
-		} else {
-			op = EncodePut(a.Key, a.Value, a.Version, a.Client, a.Seq)
-		}
-		s.run(from, req, "Put", op, false, q)
+		s.run(from, req, "Put", s.putOp(a), false, q)
 	case *FreezeArgs:
 		s.move(from, req, "Freeze", a.Shard, s.moveOp(opFreeze, a.Shard, a.Num, a.Unfenced, nil))
 	case *InstallArgs:
@@ -364,6 +348,27 @@ func (s *Server) Receive(from sim.NodeID, msg sim.Message) {
 		s.env.Logf("shard group %d: bad request %T from %d", s.cfg.GID, req.Body, from)
 		s.env.Reply(from, req, &kv.BadReply{Err: kv.ErrBadRequest})
 	}
+}
+
+// getOp encodes a Get of key, in the ops slab when it fits (the ops given
+// to the RSM are never written to again, as its results are not).
+func (s *Server) getOp(key string) []byte {
+	if !s.ops.room(getSize(key)) {
+		return EncodeGet(key)
+	}
+	at := len(s.ops.buf)
+	s.ops.buf = appendGet(s.ops.buf, key)
+	return s.ops.cut(at)
+}
+
+// putOp encodes the Put a, in the ops slab when it fits.
+func (s *Server) putOp(a *kv.PutArgs) []byte {
+	if !s.ops.room(putSize(a.Key, a.Value)) {
+		return EncodePut(a.Key, a.Value, a.Version, a.Client, a.Seq)
+	}
+	at := len(s.ops.buf)
+	s.ops.buf = appendPut(s.ops.buf, a.Key, a.Value, a.Version, a.Client, a.Seq)
+	return s.ops.cut(at)
 }
 
 // moveOp encodes a Freeze, Install (with data) or Delete op, in the ops
