@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/smilingraft/dsim/cover"
+	"github.com/smilingraft/dsim/scripts/internal/proc"
 )
 
 type summary struct {
@@ -138,7 +139,7 @@ func measure(bin, dir, mode string, budget time.Duration, from uint64, patterns 
 			case <-done:
 				return
 			case <-t.C:
-				if c, ok := procCPU(cmd.Process.Pid); ok && c >= budget {
+				if c, ok := proc.CPU(cmd.Process.Pid); ok && c >= budget {
 					_ = cmd.Process.Signal(syscall.SIGTERM)
 					return
 				}
@@ -150,7 +151,7 @@ func measure(bin, dir, mode string, budget time.Duration, from uint64, patterns 
 	r.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	var s summary
 	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-		return r, fmt.Errorf("%s: summary: %v: %s", mode, err, firstLine(stderr.String()))
+		return r, fmt.Errorf("%s: summary: %v: %s", mode, err, proc.FirstLine(stderr.String(), 0))
 	}
 	r.runs, r.failures = s.Runs, len(s.Failures)
 	for _, c := range s.Coverage {
@@ -179,34 +180,4 @@ func measure(bin, dir, mode string, budget time.Duration, from uint64, patterns 
 	}
 	r.blocks, r.blocksOf = len(seen), len(d.Table.Blocks)
 	return r, nil
-}
-
-// procCPU reads a running process's user+system time from /proc (Linux).
-func procCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	s, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(u+s) * time.Second / 100, true
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

@@ -44,6 +44,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smilingraft/dsim/scripts/internal/proc"
 )
 
 // Mutant is one patch file of testdata/mutants.
@@ -360,7 +362,7 @@ func runMutant(o options, tmp, src, base string, m Mutant) Row {
 		os.Exit(2)
 	}
 	if berr != nil {
-		r.Note = "build failed: " + firstLine(string(out))
+		r.Note = "build failed: " + proc.FirstLine(string(out), 160)
 		return r
 	}
 	dir := filepath.Join(tmp, "failures", m.Name)
@@ -381,7 +383,7 @@ func runMutant(o options, tmp, src, base string, m Mutant) Row {
 		return r
 	}
 	f := sum.Failures[0]
-	r.Scenario, r.Checker, r.Seed, r.Message = f.Scenario, f.Checker, f.Seed, firstLine(f.Message)
+	r.Scenario, r.Checker, r.Seed, r.Message = f.Scenario, f.Checker, f.Seed, proc.FirstLine(f.Message, 160)
 	// The same seed on the unmutated build must pass, or the failure is
 	// not the mutant's.
 	if o.guided {
@@ -442,7 +444,7 @@ func campaign(bin, out string, patterns []string, o options) (*summary, float64,
 				capped <- false
 				return
 			case <-t.C:
-				if c, ok := procCPU(cmd.Process.Pid); ok && c >= o.cpu {
+				if c, ok := proc.CPU(cmd.Process.Pid); ok && c >= o.cpu {
 					_ = cmd.Process.Signal(syscall.SIGTERM)
 					<-done
 					capped <- true
@@ -457,39 +459,13 @@ func campaign(bin, out string, patterns []string, o options) (*summary, float64,
 	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	code := cmd.ProcessState.ExitCode()
 	if code != 0 && code != 1 && !(code == 3 && wasCapped) {
-		return nil, cpu, wasCapped, fmt.Errorf("campaign exited %v: %s", werr, firstLine(stderr.String()))
+		return nil, cpu, wasCapped, fmt.Errorf("campaign exited %v: %s", werr, proc.FirstLine(stderr.String(), 160))
 	}
 	var s summary
 	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
 		return nil, cpu, wasCapped, fmt.Errorf("campaign summary: %v", err)
 	}
 	return &s, cpu, wasCapped, nil
-}
-
-// procCPU reads a running process's user+system time from /proc (Linux);
-// ok is false elsewhere, and the cap then never fires.
-func procCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// Fields after the parenthesised command name: state is field 3,
-	// utime 14 and stime 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	s, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	const hz = 100 // USER_HZ, 100 on every Linux ABI Go supports
-	return time.Duration(u+s) * time.Second / hz, true
 }
 
 var shrinkRe = regexp.MustCompile(`(?m)^\s*(before|after):\s+actions=(\d+)`)
@@ -515,20 +491,9 @@ func shrink(bin, file, out string, timeout time.Duration) (before, after int, no
 		}
 	}
 	if err != nil || after < 0 {
-		return before, after, "shrink: " + firstLine(string(b))
+		return before, after, "shrink: " + proc.FirstLine(string(b), 160)
 	}
 	return before, after, ""
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 160 {
-		s = s[:160] + "..."
-	}
-	return s
 }
 
 // Table renders rows as a markdown table and a summary line.

@@ -1,0 +1,52 @@
+// Package proc holds what dsim's measuring scripts (scripts/mutants,
+// scripts/guidedcov) share about the processes they run: a child's CPU
+// time read from /proc, and the first line of its output for a table. It
+// is tooling, not part of dsim: it imports only the standard library.
+package proc
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CPU returns a running process's user+system time from /proc (Linux); ok
+// is false elsewhere, or once the process is gone.
+func CPU(pid int) (d time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the parenthesised command name: state is field 3,
+	// utime 14 and stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const hz = 100 // USER_HZ, 100 on every Linux ABI Go supports
+	return time.Duration(u+s) * time.Second / hz, true
+}
+
+// FirstLine returns s's first non-blank line, cut to max bytes plus "..."
+// (max <= 0: no cut).
+func FirstLine(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if max > 0 && len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
