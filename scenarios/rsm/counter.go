@@ -159,20 +159,39 @@ func parseUint(b []byte) (uint64, bool) {
 	return v, true
 }
 
+// taggedOp is the op "verb client seq" (fmt's "%s %d %d"), in one
+// allocation.
+func taggedOp(verb string, client, seq uint64) []byte {
+	op := make([]byte, 0, len(verb)+2+2*20)
+	op = append(append(op, verb...), ' ')
+	op = append(strconv.AppendUint(op, client, 10), ' ')
+	return strconv.AppendUint(op, seq, 10)
+}
+
 // DoOp applies one committed op.
-func (c *counter) DoOp(op []byte) []byte { return c.apply(op, true) }
+func (c *counter) DoOp(op []byte) []byte { return c.apply(nil, op, true) }
+
+// AppendDoOp is DoOp with the result appended to dst (an empty result
+// leaves dst as it is): the rsm.ResultAppender method.
+func (c *counter) AppendDoOp(dst, op []byte) []byte {
+	if r := c.apply(dst, op, true); r != nil {
+		return r
+	}
+	return dst
+}
 
 // ApplyOnly applies op as DoOp does without making its result: the
 // rsm.ResultlessApplier method, for an op nobody waits for here.
-func (c *counter) ApplyOnly(op []byte) { c.apply(op, false) }
+func (c *counter) ApplyOnly(op []byte) { c.apply(nil, op, false) }
 
-// apply is DoOp; its result only if result (every effect either way).
-func (c *counter) apply(op []byte, result bool) []byte {
+// apply is DoOp, its result appended to dst (nil: no result), only if
+// result (every effect either way).
+func (c *counter) apply(dst, op []byte, result bool) []byte {
 	c.runs++
 	verb, client, seq, ok := parseOp(op)
 	if !ok {
 		c.env.Logf("counter: malformed op %q", op)
-		return []byte("ERR malformed op")
+		return append(dst, "ERR malformed op"...)
 	}
 	if client != 0 && !c.skipDupCheck {
 		if last, seen := c.last[client]; seen && seq <= last {
@@ -187,26 +206,26 @@ func (c *counter) apply(op []byte, result bool) []byte {
 		if c.double {
 			c.n++
 		}
-		return c.value(result)
+		return c.value(dst, result)
 	case "null":
 		return nil
 	case "get":
-		return c.value(result)
+		return c.value(dst, result)
 	case "dec":
 		c.env.Fail(CheckDec, "server %d executed Dec %q", c.server, op)
 		c.n--
 		return nil
 	}
 	c.env.Logf("counter: unknown op %q", op)
-	return []byte("ERR unknown op")
+	return append(dst, "ERR unknown op"...)
 }
 
-// value is the counter in decimal (nil unless result).
-func (c *counter) value(result bool) []byte {
+// value is the counter in decimal appended to dst (nil unless result).
+func (c *counter) value(dst []byte, result bool) []byte {
 	if !result {
 		return nil
 	}
-	return strconv.AppendInt(nil, c.n, 10)
+	return strconv.AppendInt(dst, c.n, 10)
 }
 
 // Query answers "get" from local state.

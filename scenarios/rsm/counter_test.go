@@ -1,8 +1,11 @@
 package rsm
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
+
+	"github.com/smilingraft/dsim/sim"
 )
 
 // parseOp's in-place split must agree with the strings.Fields reference
@@ -28,3 +31,44 @@ func TestParseOpMatchesFields(t *testing.T) {
 		t.Errorf("parseOp of a workload op allocates %v times", n)
 	}
 }
+
+// taggedOp builds what fmt's "%s %d %d" did.
+func TestTaggedOp(t *testing.T) {
+	for _, c := range []struct {
+		verb        string
+		client, seq uint64
+	}{{"inc", 1, 1}, {"null", 12345, 0}, {"dec", 18446744073709551615, 18446744073709551615}} {
+		if got, want := string(taggedOp(c.verb, c.client, c.seq)), fmt.Sprintf("%s %d %d", c.verb, c.client, c.seq); got != want {
+			t.Errorf("taggedOp = %q, want %q", got, want)
+		}
+	}
+}
+
+// AppendDoOp answers and changes the counter exactly as DoOp does.
+func TestCounterAppendDoOp(t *testing.T) {
+	w := sim.NewWorld(1, sim.Options{})
+	var env *sim.Env
+	w.AddNode("n", func() sim.Node { return envGrabber{&env} })
+	w.RunFor(sim.Millisecond)
+	a, b := newCounter(env, 0), newCounter(env, 1)
+	buf := []byte("stale")
+	for _, op := range []string{"inc 1 1", "inc 1 2", "get", "null 2 1", "inc 2 2", "junk op", "inc 3 1", "bogus"} {
+		want := a.DoOp([]byte(op))
+		got := b.AppendDoOp(buf[:0], []byte(op))
+		if string(got) != string(want) {
+			t.Errorf("%q: AppendDoOp = %q, DoOp = %q", op, got, want)
+		}
+		if len(got) > 0 {
+			buf = got
+		}
+	}
+	if a.n != b.n || len(a.last) != len(b.last) || a.runs != b.runs {
+		t.Errorf("states differ: %d %v %d vs %d %v %d", a.n, a.last, a.runs, b.n, b.last, b.runs)
+	}
+}
+
+// envGrabber is a node that hands out its env.
+type envGrabber struct{ env **sim.Env }
+
+func (g envGrabber) Start(env *sim.Env)              { *g.env = env }
+func (g envGrabber) Receive(sim.NodeID, sim.Message) {}

@@ -1,7 +1,6 @@
 package rsm
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/smilingraft/dsim/scenarios"
@@ -56,7 +55,7 @@ func (d *drv) launch(n int, verb string) *batch {
 	for i := 0; i < n; i++ {
 		d.clients++
 		client := d.clients
-		op := []byte(fmt.Sprintf("%s %d 1", verb, client))
+		op := taggedOp(verb, client, 1)
 		d.do(call{limit: 10 * sim.Second}, client, 1, op, func([]byte, error) { b.left-- })
 	}
 	return b

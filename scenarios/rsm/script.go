@@ -57,7 +57,7 @@ func (d *drv) sleep(dur sim.Duration) { d.s.Sleep(dur) }
 func (d *drv) submit(verb string, servers []int, want string) []byte {
 	d.clients++
 	client := d.clients
-	op := []byte(fmt.Sprintf("%s %d 1", verb, client))
+	op := taggedOp(verb, client, 1)
 	var res []byte
 	var err error
 	d.s.Await(func(done func()) {

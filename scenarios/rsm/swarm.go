@@ -91,10 +91,7 @@ func (wl *workload) next(cl *clerk) {
 	if h.c.Healed() && cl.healSeq == 0 {
 		cl.healSeq = cl.seq
 	}
-	op := make([]byte, 0, len(verb)+2+2*20)
-	op = append(append(op, verb...), ' ')
-	op = append(strconv.AppendUint(op, cl.id, 10), ' ')
-	op = strconv.AppendUint(op, cl.seq, 10) // fmt's "%s %d %d"
+	op := taggedOp(verb, cl.id, cl.seq)
 	cl.verb, cl.op = verb, op
 	h.do(call{timeout: wl.timeout}, cl.id, cl.seq, op, cl.onOp)
 }
