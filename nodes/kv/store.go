@@ -9,10 +9,11 @@
 // Everything is a state machine on sim.Env: requests arrive as sim.Request
 // messages and leave through env.Reply, retries run on env.After timers of
 // the node's own clock, a clerk's identity comes from env.Rand(), and every
-// clerk operation is recorded in the world's history (env.Invoke/Return) with
-// the plain OpInput/OpOutput structs that checkers convert. The Store also
-// implements the replicated-state-machine interface of nodes/rsm (DoOp,
-// Query, Snapshot, Restore over the binary op encoding of EncodeOp), so
+// clerk operation is recorded in the world's history (env.Invoke/Return) as
+// pointers to plain OpInput/OpOutput structs that checkers convert (InputOf,
+// OutputOf). The Store also implements the replicated-state-machine
+// interface of nodes/rsm (DoOp, Query, Snapshot, Restore over the binary op
+// encoding of EncodeOp, and the optional ApplyOnly and AppendDoOp), so
 // RaftServer, the KV on Raft (the lab's kvraft), hosts it in an rsm.RSM and
 // serves the same messages to the same clerk.
 //
