@@ -294,20 +294,27 @@ func memManyClients(im impl) func(c *scenarios.Cluster) error {
 		done, noKey := false, 0
 		var bytesAfterNoKey int
 		value := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 1000) }
+		// The Puts run one after another: one callback, made once, serves
+		// them all (cur is the clerk whose Put is out).
 		var sequential func(i int)
+		var put func(err kv.Err)
+		cur := 0
 		sequential = func(i int) {
 			if i == len(clerks) {
 				done = true
 				return
 			}
-			clerks[i].Put("k", value(i), uint64(i), func(err kv.Err) {
-				d.h.Done()
-				if err != kv.OK {
-					failf(c, "kvsrv.script", "clerk %d: put(k, v%d) = %s, want OK", i, i, err)
-					return
-				}
-				sequential(i + 1)
-			})
+			cur = i
+			clerks[i].Put("k", value(i), uint64(i), put)
+		}
+		put = func(err kv.Err) {
+			i := cur
+			d.h.Done()
+			if err != kv.OK {
+				failf(c, "kvsrv.script", "clerk %d: put(k, v%d) = %s, want OK", i, i, err)
+				return
+			}
+			sequential(i + 1)
 		}
 		c.W.At(sim.Time(sim.Millisecond), func() {
 			for i, ck := range clerks {
