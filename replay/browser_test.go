@@ -1,11 +1,9 @@
 package replay
 
 import (
-	"context"
 	"encoding/json"
 	"html"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,21 +11,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/smilingraft/dsim/internal/headless"
 	"github.com/smilingraft/dsim/sim"
 )
-
-// chromium returns a headless-capable Chromium or Chrome binary, or "".
-func chromium() string {
-	if p := os.Getenv("DSIM_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // hostile is a node log line that would run script if the page ever put
 // trace text into the document as markup.
@@ -40,10 +26,7 @@ const hostile = `</script><script>document.body.setAttribute("data-pwned","scrip
 // page's own self-check writes what it drew into the DOM, which
 // --dump-dom hands back.
 func TestPageInHeadlessChromium(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		t.Skip("SKIPPED: no chromium binary on PATH (Debian package 'chromium'; .ci/run installs it with apt)")
-	}
+	bin := headless.Need(t)
 	rec := record(t, figure8File(t))
 	at := len(rec.Events) - 20 // in the view the page opens on, so the event list shows it
 	e := rec.Events[at]
@@ -63,17 +46,8 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	fh.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="+filepath.Join(dir, "profile"),
-		"--window-size=1280,900", "--virtual-time-budget=2000", "--dump-dom", "file://"+page)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
 	start := time.Now()
-	dom, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
+	dom := headless.Render(t, bin, page)
 	t.Logf("chromium rendered the page (%d events, %d messages) in %v", len(rec.Events), len(tl.Msgs), time.Since(start))
 	m := regexp.MustCompile(`(?s)<pre id="selfcheck"[^>]*>(.*?)</pre>`).FindSubmatch(dom)
 	if m == nil {

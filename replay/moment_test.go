@@ -1,20 +1,18 @@
 package replay
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"html"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/smilingraft/dsim/internal/headless"
 	"github.com/smilingraft/dsim/scenarios"
 	"github.com/smilingraft/dsim/sim"
 )
@@ -214,18 +212,11 @@ func TestPageOpensAtTheMoment(t *testing.T) {
 			t.Fatalf("op %d on lane %v, want %s", i, o[0], m.Ops[i].Lane)
 		}
 	}
-	bin := chromium()
+	bin := headless.Browser()
 	if bin == "" {
 		t.Skip("SKIPPED the browser half: no chromium binary on PATH")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="+filepath.Join(dir, "profile"),
-		"--window-size=1280,900", "--virtual-time-budget=2000", "--dump-dom", "file://"+page)
-	dom, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
+	dom := headless.Render(t, bin, page)
 	sc := regexp.MustCompile(`(?s)<pre id="selfcheck"[^>]*>(.*?)</pre>`).FindSubmatch(dom)
 	if sc == nil {
 		t.Fatal("no self-check in the DOM")

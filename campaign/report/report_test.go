@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,31 +13,12 @@ import (
 	"time"
 
 	"github.com/smilingraft/dsim/campaign"
+	"github.com/smilingraft/dsim/internal/headless"
 	"github.com/smilingraft/dsim/scenarios"
 	_ "github.com/smilingraft/dsim/scenarios/all"
 )
 
-// chromium returns a headless-capable Chromium or Chrome binary, or "".
-func chromium() string {
-	if p := os.Getenv("DSIM_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-func needChromium(t *testing.T) string {
-	t.Helper()
-	bin := chromium()
-	if bin == "" {
-		t.Skip("SKIPPED: no chromium binary on PATH (Debian package 'chromium'; .ci/run installs it with apt)")
-	}
-	return bin
-}
+func needChromium(t *testing.T) string { return headless.Need(t) }
 
 // selfCheck is what the report page's script writes into the DOM.
 type selfCheck struct {
@@ -59,20 +39,7 @@ type selfCheck struct {
 
 // render loads a page in headless Chromium and returns its DOM after the
 // page's script ran.
-func render(t *testing.T, bin, page string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="+filepath.Join(t.TempDir(), "profile"),
-		"--window-size=1280,900", "--virtual-time-budget=2000", "--dump-dom", "file://"+page)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	dom, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	return string(dom)
-}
+func render(t *testing.T, bin, page string) string { return string(headless.Render(t, bin, page)) }
 
 func pageSelfCheck(t *testing.T, dom string) selfCheck {
 	t.Helper()
