@@ -211,4 +211,3 @@ func repro(g campaign.Group) string {
 	}
 	return g.Smallest.Repro
 }
-
