@@ -297,7 +297,6 @@ func verdict(sum *campaign.Summary) error {
 	return nil
 }
 
-
 // printSummary prints a summary for people: the verdict, one line per
 // scenario (its runs and the work it did under faults), the failures, and
 // the coverage: by default one line per scenario at most, naming the facts
