@@ -41,11 +41,15 @@ func (t *table) put(index uint64, e entry) {
 		if t.far == nil {
 			t.far = map[uint64]*entry{}
 		}
-		t.far[index] = &e
+		far := new(entry) // not &e: that would move every e to the heap
+		*far = e
+		t.far[index] = far
 		return
 	}
-	for uint64(len(t.dense)) <= index {
-		t.dense = append(t.dense, entry{})
+	if n := int(index) + 1 - len(t.dense); n > 0 {
+		// The slots past the length were never written (the table only
+		// grows), so they are zero.
+		t.dense = sim.Grow(t.dense, n)[:index+1]
 	}
 	e.set = true
 	t.dense[index] = e
