@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smilingraft/dsim/campaign"
 )
 
 // junitTotals are the root attributes of a JUnit file.
@@ -106,5 +108,28 @@ func TestCampaignJUnitMarkdownCLI(t *testing.T) {
 		if code != ExitUsage || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, errs)
 		}
+	}
+}
+
+// The text summary lists at most maxGroupLines failure groups and says how
+// many more there are.
+func TestPrintGroupsCapsTheList(t *testing.T) {
+	s := &campaign.Summary{}
+	for i := 0; i < maxGroupLines+5; i++ {
+		f := campaign.Failure{Scenario: fmt.Sprintf("kv/s%02d", i), Checker: "linearizability", Seed: uint64(i + 1), Repro: fmt.Sprintf("dsim run kv/s%02d --seed %d", i, i+1)}
+		s.Failures = append(s.Failures, f)
+		s.Groups = append(s.Groups, campaign.Group{Scenario: f.Scenario, Checker: f.Checker, Pattern: "history not linearizable", Count: 1, First: f, Smallest: f})
+	}
+	var b strings.Builder
+	printGroups(&b, s)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 1+maxGroupLines+1 {
+		t.Fatalf("%d lines, want a header, %d groups and a tail:\n%s", len(lines), maxGroupLines, b.String())
+	}
+	if !strings.Contains(lines[maxGroupLines], "kv/s29") || strings.Contains(b.String(), "kv/s30") {
+		t.Fatalf("the list is not the first %d groups:\n%s", maxGroupLines, b.String())
+	}
+	if want := "... and 5 more groups (--json lists them all)"; !strings.Contains(lines[len(lines)-1], want) {
+		t.Fatalf("last line %q, want %q", lines[len(lines)-1], want)
 	}
 }
