@@ -713,3 +713,22 @@ func testStaleTermDeposesLeaderBody(t *testing.T) {
 	}
 	t.Logf("leader of term %d deposed by the stale term %d; server %d leads term %d", t0, t0+1, l, term(l))
 }
+
+// etcd.applied-to-commit (adversarial membership's progress condition)
+// holds only when every running member applied what it knows committed;
+// removed, leaving, down and not-yet-started members do not count.
+func TestAppliedBehind(t *testing.T) {
+	rn, err := raft.NewRawNode(&raft.Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: raft.NewMemoryStorage(), MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caughtUp := &Node{rn: rn, applied: 9, commit: 9}
+	behind := &Node{rn: rn, applied: 7, commit: 9}
+	if err := appliedBehind([]*Node{caughtUp, nil, {applied: 1, commit: 9}, {rn: rn, removed: true, commit: 9}, {rn: rn, removing: true, commit: 9}}); err != nil {
+		t.Fatalf("caught-up, down, unstarted and removed members: %v", err)
+	}
+	err = appliedBehind([]*Node{caughtUp, behind})
+	if err == nil || !strings.Contains(err.Error(), "server 1 applied up to 7 of the 9") {
+		t.Fatalf("a member behind its commit index: got %v", err)
+	}
+}

@@ -477,8 +477,17 @@ func (h *harness) kvClients(k, keys int) {
 // appliedToCommit reports an error while a running member has not applied
 // up to the commit index it knows.
 func (h *harness) appliedToCommit() error {
+	nodes := make([]*Node, len(h.ids))
 	for i := range h.ids {
-		nd := h.node(i)
+		nodes[i] = h.node(i)
+	}
+	return appliedBehind(nodes)
+}
+
+// appliedBehind names the first running member (by index; nil: down or
+// paused) that has not applied everything it knows committed.
+func appliedBehind(nodes []*Node) error {
+	for i, nd := range nodes {
 		if nd == nil || nd.rn == nil || nd.removed || nd.removing {
 			continue
 		}
