@@ -93,7 +93,7 @@ func NewHarness(c *scenarios.Cluster) *Harness {
 	h := &Harness{C: c}
 	c.Metric("ops_during_faults", 0)
 	c.Metric(scenarios.WorkUnderFaults, 0)
-	c.Cleanup(func() { c.Distribution("op_latency_ns", OpLatencies(c.W)) })
+	c.Cleanup(func() { c.Distribution("op_latency_ns", h.opLatencies()) })
 	// The op counts are recorded once, when the run ends: a run's
 	// metrics are read only then (after every cleanup), so this is what
 	// recording them at every op left, at a map write per op less.
@@ -107,13 +107,14 @@ func NewHarness(c *scenarios.Cluster) *Harness {
 	return h
 }
 
-// OpLatencies returns the latency in nanoseconds of every KV operation of
-// the world's history that returned, in invocation order.
-func OpLatencies(w *sim.World) []float64 {
-	hist := w.History()
+// opLatencies returns the latency in nanoseconds of every KV operation of
+// the world's history that returned, in invocation order, from the history
+// the checks converted (converting it only if they did not).
+func (h *Harness) opLatencies() []float64 {
+	hist := h.history()
 	out := make([]float64, 0, len(hist))
-	for _, o := range hist {
-		if _, ok := kv.InputOf(o.Input); ok && !o.Pending() {
+	for i := range hist {
+		if o := &hist[i]; !o.Pending {
 			out = append(out, float64(o.Return-o.Call))
 		}
 	}
