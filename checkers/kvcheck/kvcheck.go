@@ -144,7 +144,7 @@ func (r Result) Err() error {
 // leaves the state unchanged returns the same pointer, so only a Put that
 // applies allocates (a State value would be boxed anew at every step).
 var Model = porcupine.Model{
-	Partition: partitionByKey,
+	Partition: partitionHistory,
 	Init:      func() interface{} { return &State{} },
 	Step: func(state, input, output interface{}) (bool, interface{}) {
 		return step(state.(*State), input.(*Op))
@@ -195,14 +195,27 @@ func hashState(s State) uint64 {
 	return h
 }
 
-func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
-	// Two passes: count each key's operations (in order of first
-	// appearance), then fill partitions allocated once.
+// partitionHistory is porcupine's partition of a history (Operations'
+// form) by key.
+func partitionHistory(history []porcupine.Operation) [][]porcupine.Operation {
+	return partition(history, func(o porcupine.Operation) string { return o.Input.(*Op).Key })
+}
+
+// partitionByKey splits ops by key.
+func partitionByKey(ops []*Op) [][]*Op {
+	return partition(ops, func(o *Op) string { return o.Key })
+}
+
+// partition splits xs by key, keys in order of first appearance, each
+// key's elements in order.
+func partition[T any](xs []T, key func(T) string) [][]T {
+	// Two passes: count each key's elements, then fill partitions
+	// allocated once.
 	idx := map[string]int{}
-	part := make([]int, len(history))
+	part := make([]int, len(xs))
 	var counts []int
-	for j, o := range history {
-		k := o.Input.(*Op).Key
+	for j, x := range xs {
+		k := key(x)
 		i, ok := idx[k]
 		if !ok {
 			i = len(counts)
@@ -212,12 +225,12 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 		part[j] = i
 		counts[i]++
 	}
-	out := make([][]porcupine.Operation, len(counts))
+	out := make([][]T, len(counts))
 	for i, n := range counts {
-		out[i] = make([]porcupine.Operation, 0, n)
+		out[i] = make([]T, 0, n)
 	}
-	for j, o := range history {
-		out[part[j]] = append(out[part[j]], o)
+	for j, x := range xs {
+		out[part[j]] = append(out[part[j]], x)
 	}
 	return out
 }
@@ -243,34 +256,52 @@ func short(s string) string {
 // pending Puts given ErrMaybe and a return after everything else. Input and
 // Output are one *Op (a copy of the caller's), boxed once.
 func Operations(ops []Op) []porcupine.Operation {
+	ps := prepare(ops)
+	copies := make([]Op, len(ps))
+	out := make([]porcupine.Operation, len(ps))
+	for i, o := range ps {
+		copies[i] = *o
+		p := &copies[i]
+		out[i] = porcupine.Operation{ClientId: p.Client, Input: p, Output: p, Call: p.Call, Return: p.Return}
+	}
+	return out
+}
+
+// prepare returns the operations to check, as Operations says, in order:
+// pointers into ops, except for pending Puts, which point to adjusted
+// copies (ops itself is never changed).
+func prepare(ops []Op) []*Op {
 	var last int64
-	for _, o := range ops {
+	n, pendingPuts := 0, 0
+	for i := range ops {
+		o := &ops[i]
 		if !o.Pending && o.Return > last {
 			last = o.Return
 		}
 		if o.Call > last {
 			last = o.Call
 		}
-	}
-	n := 0
-	for i := range ops {
-		if !ops[i].Pending || ops[i].Put {
+		if !o.Pending || o.Put {
 			n++
 		}
+		if o.Pending && o.Put {
+			pendingPuts++
+		}
 	}
-	out := make([]porcupine.Operation, 0, n)
-	copies := make([]Op, 0, n)
-	for _, o := range ops {
+	out := make([]*Op, 0, n)
+	copies := make([]Op, 0, pendingPuts)
+	for i := range ops {
+		o := &ops[i]
 		if o.Pending {
 			if !o.Put {
 				continue
 			}
+			copies = append(copies, *o)
+			o = &copies[len(copies)-1]
 			o.Err = ErrMaybe
 			o.Return = last + 1
 		}
-		copies = append(copies, o)
-		p := &copies[len(copies)-1]
-		out = append(out, porcupine.Operation{ClientId: o.Client, Input: p, Output: p, Call: o.Call, Return: o.Return})
+		out = append(out, o)
 	}
 	return out
 }
@@ -284,20 +315,18 @@ func Check(ops []Op, opts Options) Result {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	hist := Operations(ops)
-	keys := map[string]bool{}
-	for _, o := range hist {
-		keys[o.Input.(*Op).Key] = true
-	}
-	res := Result{Keys: len(keys), Ops: len(hist)}
+	ps := prepare(ops)
+	parts := partitionByKey(ps)
+	res := Result{Keys: len(parts), Ops: len(ps)}
 	start := time.Now()
 	// A verified linearization of every key (witness.go) proves the history
 	// linearizable at a fraction of porcupine's cost; anything else is
 	// porcupine's to decide, draw and explain, as without it.
-	if witnessAll(hist) {
+	if witnessParts(parts) {
 		res.Outcome, res.Elapsed = Ok, time.Since(start)
 		return res
 	}
+	hist := Operations(ops)
 	// The plain check is much cheaper than the verbose one, which also
 	// records partial linearizations for the picture: run that only to draw
 	// a violation.
@@ -330,7 +359,7 @@ func Check(ops []Op, opts Options) Result {
 // porcupine numbers each partition's operations in the order Partition
 // returns them, which is deterministic.
 func evidence(hist []porcupine.Operation, info porcupine.LinearizationInfo) []Evidence {
-	parts := partitionByKey(hist)
+	parts := partitionHistory(hist)
 	partials := info.PartialLinearizations()
 	var out []Evidence
 	for p, ops := range parts {

@@ -30,13 +30,20 @@ import (
 // [Call, Return] interval, so the order respects real time; verify checks
 // that again and replays the model over it.
 
-// witnessAll reports whether every key of hist has a verified witness.
+// witnessAll reports whether every key of hist (Operations' form) has a
+// verified witness.
 func witnessAll(hist []porcupine.Operation) bool {
-	for _, part := range partitionByKey(hist) {
-		ops := make([]*Op, len(part))
-		for i, o := range part {
-			ops[i] = o.Input.(*Op)
-		}
+	ops := make([]*Op, len(hist))
+	for i, o := range hist {
+		ops[i] = o.Input.(*Op)
+	}
+	return witnessParts(partitionByKey(ops))
+}
+
+// witnessParts reports whether every key's operations have a verified
+// witness.
+func witnessParts(parts [][]*Op) bool {
+	for _, ops := range parts {
 		if !witness(ops) {
 			return false
 		}

@@ -3,6 +3,7 @@ package kvcheck
 import (
 	"fmt"
 	"math/rand"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -181,4 +182,24 @@ func BenchmarkCheckHotKey(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Check reads the caller's operations in place (no copy on the witness
+// path) and must leave them as they were, pending ones included.
+func TestCheckLeavesOpsUnchanged(t *testing.T) {
+	ops := []Op{
+		put(0, "k", "a", 0, OK, 0, 1),
+		put(1, "k", "b", 1, "", 2, 0), // pending: checked as ErrMaybe
+		get(2, "k", "a", 1, OK, 3, 4),
+	}
+	ops[1].Pending = true
+	ops = append(ops, get(3, "k", "", 0, "", 5, 0))
+	ops[3].Pending = true
+	before := append([]Op(nil), ops...)
+	if res := Check(ops, Options{NoPicture: true}); res.Outcome != Ok || res.Ops != 3 || res.Keys != 1 {
+		t.Fatalf("Check = %s, %d ops, %d keys; want Ok, 3, 1", res.Outcome, res.Ops, res.Keys)
+	}
+	if !reflect.DeepEqual(ops, before) {
+		t.Fatalf("Check changed its input:\n got %+v\nwant %+v", ops, before)
+	}
 }
