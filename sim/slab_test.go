@@ -33,3 +33,24 @@ func TestBatchGivesDistinctZeroValues(t *testing.T) {
 		r.ID = uint64(i + 1)
 	}
 }
+
+func TestGrowDoublesAndKeepsContents(t *testing.T) {
+	s := make([]int, 3, 40)
+	copy(s, []int{1, 2, 3})
+	s[:40][39] = 99 // past the length: must not come along
+	if g := Grow(s, 37); &g[0] != &s[0] {
+		t.Fatal("Grow reallocated with room to spare")
+	}
+	g := Grow(s, 38)
+	if len(g) != 3 || cap(g) < 80 || g[0] != 1 || g[2] != 3 {
+		t.Fatalf("Grow(len 3 cap 40, 38) = len %d cap %d %v; want len 3, cap >= 80", len(g), cap(g), g)
+	}
+	for i, v := range g[:cap(g)][3:] {
+		if v != 0 {
+			t.Fatalf("room past the length not zero at %d: %d", 3+i, v)
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { _ = Grow(s, 38) }); a != 1 {
+		t.Fatalf("Grow allocated %v times, want 1", a)
+	}
+}
