@@ -520,7 +520,13 @@ func FindWith(name string, kinds []string, o FindOptions) (*scenarios.Result, er
 	restore := setFlag("rapid.nofailfile", "true")
 	defer restore()
 	if o.Checks > 0 {
-		defer setFlag("rapid.checks", strconv.Itoa(o.Checks))()
+		n := o.Checks
+		if testing.Short() {
+			// rapid tries a fifth of -rapid.checks under -short; Checks
+			// is this search's budget, not a thoroughness setting.
+			n *= 5
+		}
+		defer setFlag("rapid.checks", strconv.Itoa(n))()
 	}
 	if o.ShrinkTime > 0 {
 		defer setFlag("rapid.shrinktime", o.ShrinkTime.String())()
