@@ -319,11 +319,12 @@ func (o Options) Validate() error {
 // the summary covers what finished). Failure files are written as failures
 // are found; a write error is counted in UnwrittenFiles and given in the
 // failure's FileError. Options that fail Validate run nothing: the summary
-// says why in Problems. Unless GOGC is set, the garbage collector runs at
-// GCPercent for the campaign's duration.
+// says why in Problems. Unless GOGC (GOMEMLIMIT) is set, the garbage
+// collector runs at GCPercent (under a soft memory limit that grows with
+// the workers, gc.go) for the campaign's duration.
 func Run(ctx context.Context, o Options) *Summary {
 	start := time.Now()
-	defer setGC()() // GCPercent, unless GOGC is set
+	defer setGC(o.Workers)() // GCPercent and a memory limit, unless GOGC or GOMEMLIMIT is set
 	if o.Shard == (Shard{}) {
 		o.Shard = All
 	}

@@ -283,6 +283,7 @@ func (o GuidedOptions) validate() error {
 // scenario had, from seed From); the report holds the corpus.
 func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	start := time.Now()
+	defer setGC(o.Workers)() // as Run does
 	sum := &Summary{DsimVersion: replay.Version, FormatVersion: SummaryFormat, Coverage: map[string]*Facts{},
 		Work: map[string]*Work{}, Metrics: map[string]map[string]*Dist{}}
 	if o.Signal == nil {
