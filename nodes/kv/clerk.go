@@ -109,10 +109,9 @@ type Clerk struct {
 	leader  int
 	maybes  uint64
 
-	// One operation at a time: cur runs, queue waits in order (what
-	// Serial does, without a func value per operation).
-	cur   *clerkOp
-	queue []*clerkOp
+	// One operation at a time: cur runs, the rest wait in ops, in order.
+	cur *clerkOp
+	ops Serializer[*clerkOp]
 	// The RPC callback and the retry, bound once per clerk (the retry
 	// when first needed): they act on cur, the only operation with an
 	// attempt in flight (Env.Call runs each callback exactly once, and the
@@ -198,26 +197,12 @@ type putOp struct {
 }
 
 // run starts o now if the clerk is idle, else after the operations ahead.
-func (ck *Clerk) run(o *clerkOp) {
-	if ck.cur != nil {
-		ck.queue = append(ck.queue, o)
-		return
-	}
-	ck.start(o)
-}
+func (ck *Clerk) run(o *clerkOp) { ck.ops.Run(o, ck.start) }
 
 // done ends the current operation and starts the next queued one.
 func (ck *Clerk) done() {
 	ck.cur = nil
-	if len(ck.queue) == 0 {
-		return
-	}
-	// Shift rather than reslice, so that run's append reuses the array.
-	o := ck.queue[0]
-	n := copy(ck.queue, ck.queue[1:])
-	ck.queue[n] = nil
-	ck.queue = ck.queue[:n]
-	ck.start(o)
+	ck.ops.Done(ck.start)
 }
 
 // start runs o once the clerk's previous operations are done.

@@ -52,13 +52,12 @@ type Clerk struct {
 	// Queries counts configuration reads.
 	Queries uint64
 
-	// One operation runs at a time (cur); the others wait in queue, in
-	// call order. One RPC or configuration read of cur is outstanding at a
+	// One operation runs at a time (cur); the others wait in ops, in call
+	// order. One RPC or configuration read of cur is outstanding at a
 	// time, so the callbacks below, bound once per clerk, find their
 	// operation in cur: no closure or bound method per operation.
 	cur     *clerkOp
-	queue   []*clerkOp
-	busy    bool
+	ops     kv.Serializer[*clerkOp]
 	onReply func(reply sim.Message, ok bool)
 	onConf  func(v string, version uint64, err kv.Err)
 	loopFn  func()
@@ -136,28 +135,12 @@ func (ck *Clerk) Put(key, value string, version uint64, cb func(err kv.Err)) {
 }
 
 // run starts o now if no operation is running, else after the ones ahead.
-func (ck *Clerk) run(o *clerkOp) {
-	if ck.busy {
-		ck.queue = append(ck.queue, o)
-		return
-	}
-	ck.busy = true
-	ck.start(o)
-}
+func (ck *Clerk) run(o *clerkOp) { ck.ops.Run(o, ck.start) }
 
 // done ends the current operation and starts the next queued one.
 func (ck *Clerk) done() {
 	ck.cur = nil
-	if len(ck.queue) == 0 {
-		ck.busy = false
-		return
-	}
-	// Shift rather than reslice, so that run's append reuses the array.
-	o := ck.queue[0]
-	n := copy(ck.queue, ck.queue[1:])
-	ck.queue[n] = nil
-	ck.queue = ck.queue[:n]
-	ck.start(o)
+	ck.ops.Done(ck.start)
 }
 
 // start takes o's seq, records its invocation and runs its first round
