@@ -463,10 +463,11 @@ func (g *gen) processes(r *Rand) Plan {
 
 // shorten replaces a downtime by a short one (0..ShortDownMax) with the
 // ShortDown chance, drawn from the crash point stream so that plans
-// without short downtimes keep their draws.
+// without short downtimes keep their draws. A short downtime is never
+// longer than d, which dwell already ended with the fault phase.
 func (g *gen) shorten(d Duration) Duration {
 	if sd := g.f.Process.ShortDown; !sd.Zero() && g.points.Chance(sd) {
-		return g.points.Between(0, ShortDownMax)
+		return min(g.points.Between(0, ShortDownMax), d)
 	}
 	return d
 }
