@@ -68,3 +68,26 @@ func Grow[T any](s []T, n int) []T {
 	copy(t, s)
 	return t
 }
+
+// FreeList keeps objects a node is done with, for its next ones: records
+// that carry callbacks bound once, which a node would otherwise allocate
+// and bind per request. It is a stack; the zero FreeList is empty.
+type FreeList[T any] struct {
+	free []*T
+}
+
+// Get returns the object put last, or nil when there is none.
+func (f *FreeList[T]) Get() *T {
+	n := len(f.free)
+	if n == 0 {
+		return nil
+	}
+	x := f.free[n-1]
+	f.free[n-1] = nil
+	f.free = f.free[:n-1]
+	return x
+}
+
+// Put keeps x for a later Get; the caller has cleared what it must not
+// keep alive and no longer uses x.
+func (f *FreeList[T]) Put(x *T) { f.free = append(f.free, x) }

@@ -54,3 +54,16 @@ func TestGrowDoublesAndKeepsContents(t *testing.T) {
 		t.Fatalf("Grow allocated %v times, want 1", a)
 	}
 }
+
+func TestFreeListIsAStack(t *testing.T) {
+	var f FreeList[Request]
+	if f.Get() != nil {
+		t.Fatal("an empty free list gave an object")
+	}
+	a, b := &Request{ID: 1}, &Request{ID: 2}
+	f.Put(a)
+	f.Put(b)
+	if f.Get() != b || f.Get() != a || f.Get() != nil {
+		t.Fatal("not last in, first out")
+	}
+}

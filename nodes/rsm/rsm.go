@@ -162,11 +162,11 @@ type RSM struct {
 	rap ResultAppender
 	r   *raft.Raft
 
-	applied uint64              // last index applied or restored
-	dup     map[uint64]dupEntry // client -> last applied seq and result
-	pending []pendingOp         // Submits in the log, by increasing index
-	reads   []*readWait         // Reads waiting on ReadIndex
-	spare   []*readWait         // answered ones, for the next Reads
+	applied uint64                 // last index applied or restored
+	dup     map[uint64]dupEntry    // client -> last applied seq and result
+	pending []pendingOp            // Submits in the log, by increasing index
+	reads   []*readWait            // Reads waiting on ReadIndex
+	spare   sim.FreeList[readWait] // answered ones, for the next Reads
 	polling bool
 	poll    sim.Timer
 	period  sim.Duration
@@ -367,10 +367,7 @@ func (s *RSM) ReadLocal(cb func(err error)) {
 
 // newRead returns a spare readWait, or a new one with its callback bound.
 func (s *RSM) newRead() *readWait {
-	if n := len(s.spare); n > 0 {
-		w := s.spare[n-1]
-		s.spare[n-1] = nil
-		s.spare = s.spare[:n-1]
+	if w := s.spare.Get(); w != nil {
 		return w
 	}
 	w := &readWait{s: s}
@@ -405,7 +402,7 @@ func (w *readWait) ready(index uint64, ok bool) {
 		cb(s.q.Query(op), nil)
 	}
 	w.done, w.cb, w.local, w.op = false, nil, nil, op[:0]
-	s.spare = append(s.spare, w)
+	s.spare.Put(w)
 }
 
 func (s *RSM) dropRead(w *readWait) {

@@ -102,8 +102,8 @@ type Server struct {
 
 	gets, puts, moves, wrongLeader, bad uint64
 
-	free []*request // finished requests, for reuse
-	ops  slab       // the encoded Get and Put ops are carved from it
+	free sim.FreeList[request] // finished requests, for reuse
+	ops  slab                  // the encoded Get and Put ops are carved from it
 }
 
 // Kinds of request.
@@ -130,10 +130,7 @@ type request struct {
 
 // request returns a cleared request record.
 func (s *Server) request() *request {
-	if n := len(s.free); n > 0 {
-		q := s.free[n-1]
-		s.free[n-1] = nil
-		s.free = s.free[:n-1]
+	if q := s.free.Get(); q != nil {
 		return q
 	}
 	q := &request{s: s}
@@ -245,7 +242,7 @@ func (q *request) finish(res []byte, err error) {
 	}
 	from, req := q.from, q.req
 	*q = request{s: s, done: q.done}
-	s.free = append(s.free, q)
+	s.free.Put(q)
 	s.env.Reply(from, req, reply)
 }
 
@@ -414,7 +411,7 @@ func (s *Server) run(from sim.NodeID, req *sim.Request, what string, op []byte, 
 	if s.r == nil {
 		reply := q.fail(kv.ErrWrongLeader)
 		*q = request{s: s, done: q.done}
-		s.free = append(s.free, q)
+		s.free.Put(q)
 		s.env.Reply(from, req, reply)
 		return
 	}
