@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smilingraft/dsim/cover"
@@ -127,27 +126,9 @@ func measure(bin, dir, mode string, budget time.Duration, from uint64, patterns 
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		return r, err
+	if _, err := proc.RunCapped(cmd, budget); cmd.ProcessState == nil {
+		return r, err // it did not start
 	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if c, ok := proc.CPU(cmd.Process.Pid); ok && c >= budget {
-					_ = cmd.Process.Signal(syscall.SIGTERM)
-					return
-				}
-			}
-		}
-	}()
-	_ = cmd.Wait()
-	close(done)
 	r.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	var s summary
 	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {

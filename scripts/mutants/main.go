@@ -42,7 +42,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smilingraft/dsim/scripts/internal/proc"
@@ -430,32 +429,10 @@ func campaign(bin, out string, patterns []string, o options) (*summary, float64,
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, 0, false, err
+	wasCapped, werr := proc.RunCapped(cmd, o.cpu)
+	if cmd.ProcessState == nil {
+		return nil, 0, false, werr // it did not start
 	}
-	done := make(chan struct{})
-	capped := make(chan bool, 1)
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				capped <- false
-				return
-			case <-t.C:
-				if c, ok := proc.CPU(cmd.Process.Pid); ok && c >= o.cpu {
-					_ = cmd.Process.Signal(syscall.SIGTERM)
-					<-done
-					capped <- true
-					return
-				}
-			}
-		}
-	}()
-	werr := cmd.Wait()
-	close(done)
-	wasCapped := <-capped
 	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	code := cmd.ProcessState.ExitCode()
 	if code != 0 && code != 1 && !(code == 3 && wasCapped) {

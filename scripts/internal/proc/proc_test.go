@@ -2,8 +2,10 @@ package proc
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestCPUOfThisProcess(t *testing.T) {
@@ -19,6 +21,24 @@ func TestCPUOfThisProcess(t *testing.T) {
 	}
 	if _, ok := CPU(-1); ok {
 		t.Fatal("CPU of no process reported ok")
+	}
+}
+
+func TestRunCappedStopsAtTheBudget(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	capped, err := RunCapped(cmd, 100*time.Millisecond)
+	if !capped || err == nil {
+		t.Fatalf("a busy loop with a 100ms budget: capped=%v err=%v, want capped and killed", capped, err)
+	}
+	if cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(); cpu < 100*time.Millisecond {
+		t.Fatalf("stopped after %v of CPU, before its 100ms budget", cpu)
+	}
+	capped, err = RunCapped(exec.Command("true"), time.Hour)
+	if capped || err != nil {
+		t.Fatalf("true: capped=%v err=%v, want neither", capped, err)
 	}
 }
 
