@@ -29,6 +29,7 @@ package etcdsim
 // value in v3.6).
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"go.etcd.io/raft/v3"
@@ -407,19 +408,11 @@ func pbConfChangeV2(tr pb.ConfChangeTransition, changes string) (*pb.ConfChangeV
 // which both versions share: field 2 type, field 3 node id).
 func pbConfChangeV1(typ pb.ConfChangeType, node uint64) (*pb.ConfChange, error) {
 	b := []byte{2<<3 | 0}
-	b = appendUvarint(b, uint64(typ))
+	b = binary.AppendUvarint(b, uint64(typ))
 	b = append(b, 3<<3|0)
-	b = appendUvarint(b, node)
+	b = binary.AppendUvarint(b, node)
 	cc := new(pb.ConfChange)
 	return cc, pbUnmarshal(b, cc)
-}
-
-func appendUvarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
 }
 
 // pbChangeIDs returns the node IDs a conf change names, in order (reading

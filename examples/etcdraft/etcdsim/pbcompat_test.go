@@ -2,6 +2,7 @@ package etcdsim
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"go.etcd.io/raft/v3"
@@ -99,7 +100,7 @@ func TestPBCloneMsg(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = append(b, 7<<3|2)
-	b = appendUvarint(b, uint64(len(e)))
+	b = binary.AppendUvarint(b, uint64(len(e)))
 	b = append(b, e...)
 	if err := pbUnmarshal(b, m); err != nil || len(m.Entries) != 1 {
 		t.Fatalf("%v %v", err, m)
