@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smilingraft/dsim/internal/clitest"
 )
 
 var (
@@ -64,41 +66,6 @@ type proc struct {
 	stdout, stderr string
 }
 
-// shardEnv are the job-engine variables campaign reads: cleared so that a
-// CI runner's own sharding does not leak in.
-var shardEnv = []string{"DSIM_SHARD", "DSIM_SHARD_INDEX", "DSIM_SHARD_COUNT", "JOB_COMPLETION_INDEX", "JOB_COMPLETIONS",
-	"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_TASK_COUNT", "CI_NODE_INDEX", "CI_NODE_TOTAL"}
-
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, v := range shardEnv {
-			keep = keep && k != v
-		}
-		if keep {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func exitOf(t *testing.T, err error) int {
-	t.Helper()
-	if err == nil {
-		return 0
-	}
-	ee, ok := err.(*exec.ExitError)
-	if !ok {
-		t.Fatal(err)
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ee.ExitCode()
-}
-
 // runBin runs the binary in dir (a temp dir when empty) with stdout to
 // out (a buffer when nil), killing it after limit.
 func runBin(t *testing.T, dir string, out *os.File, limit time.Duration, args ...string) proc {
@@ -107,7 +74,7 @@ func runBin(t *testing.T, dir string, out *os.File, limit time.Duration, args ..
 		dir = t.TempDir()
 	}
 	cmd := exec.Command(dsimBinary(t), args...)
-	cmd.Dir, cmd.Env = dir, cleanEnv()
+	cmd.Dir, cmd.Env = dir, clitest.Env()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if out != nil {
@@ -118,7 +85,7 @@ func runBin(t *testing.T, dir string, out *os.File, limit time.Duration, args ..
 	}
 	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
 	defer timer.Stop()
-	code := exitOf(t, cmd.Wait())
+	code := clitest.ExitCode(t, cmd.Wait())
 	return proc{code, o.String(), e.String()}
 }
 
@@ -217,10 +184,10 @@ func limitedBin(t *testing.T, dir string, kb int, args ...string) proc {
 	t.Helper()
 	sh := append([]string{"bash", "-c", fmt.Sprintf(`ulimit -f %d && exec "$@"`, kb), "_", dsimBinary(t)}, args...)
 	cmd := exec.Command(sh[0], sh[1:]...)
-	cmd.Dir, cmd.Env = dir, cleanEnv()
+	cmd.Dir, cmd.Env = dir, clitest.Env()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	code := exitOf(t, cmd.Run())
+	code := clitest.ExitCode(t, cmd.Run())
 	return proc{code, o.String(), e.String()}
 }
 
@@ -274,14 +241,14 @@ func TestItem2OutputsAtomicOnFailedWrite(t *testing.T) {
 
 // startBin starts the binary (through sh when ignoreINT, with SIGINT
 // ignored as in a background job of a non-interactive shell).
-func startBin(t *testing.T, dir string, ignoreINT bool, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+func startBin(t *testing.T, dir string, ignoreINT bool, args ...string) (*exec.Cmd, *clitest.Buffer, *clitest.Buffer) {
 	t.Helper()
 	cmd := exec.Command(dsimBinary(t), args...)
 	if ignoreINT {
 		cmd = exec.Command("sh", append([]string{"-c", `trap "" INT; exec "$@"`, "_", dsimBinary(t)}, args...)...)
 	}
-	cmd.Dir, cmd.Env = dir, cleanEnv()
-	var o, e lockedBuffer
+	cmd.Dir, cmd.Env = dir, clitest.Env()
+	var o, e clitest.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -289,26 +256,8 @@ func startBin(t *testing.T, dir string, ignoreINT bool, args ...string) (*exec.C
 	return cmd, &o, &e
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while the process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // waitFor polls until buf holds s.
-func waitFor(t *testing.T, buf *lockedBuffer, s string) {
+func waitFor(t *testing.T, buf *clitest.Buffer, s string) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(buf.String(), s); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -354,7 +303,7 @@ func TestItem3SignalsStopEveryLongCommand(t *testing.T) {
 			}
 			cmd.Process.Signal(c.sig)
 			timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
-			code := exitOf(t, cmd.Wait())
+			code := clitest.ExitCode(t, cmd.Wait())
 			timer.Stop()
 			if code != ExitIncomplete || !strings.Contains(e.String(), "interrupted") {
 				t.Fatalf("after %v: exit %d, stderr %q; want %d and a line saying interrupted", c.sig, code, e.String(), ExitIncomplete)
@@ -627,7 +576,7 @@ func TestItem3SecondSignalKills(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM) // ...unless told twice
 	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 	defer timer.Stop()
-	if code := exitOf(t, cmd.Wait()); code != 128+int(syscall.SIGTERM) {
+	if code := clitest.ExitCode(t, cmd.Wait()); code != 128+int(syscall.SIGTERM) {
 		t.Fatalf("after two SIGTERMs: exit %d, stderr %q; want %d", code, e.String(), 128+int(syscall.SIGTERM))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/smilingraft/dsim/cover"
+	"github.com/smilingraft/dsim/internal/clitest"
 )
 
 // coverExit2 checks the bad-input contract: exit 2, one line on stderr
@@ -56,19 +57,10 @@ func coverDsim(t *testing.T, dir string, args ...string) result {
 	}
 	cmd := exec.Command(coverBuild.bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOCOVERDIR="+filepath.Join(coverBuild.dir, "gocoverdir"))
-	for _, v := range shardVars {
-		cmd.Env = append(cmd.Env, v+"=")
-	}
+	cmd.Env = clitest.Env("GOCOVERDIR=" + filepath.Join(coverBuild.dir, "gocoverdir"))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := clitest.ExitCode(t, cmd.Run())
 	return result{code, out.String(), errb.String()}
 }
 

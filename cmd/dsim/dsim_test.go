@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/smilingraft/dsim/internal/clitest"
 )
 
 // The CLI tests build the binary once and run it as a separate process, the
@@ -34,11 +36,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// shardVars are the job-engine variables a campaign reads; tests clear them
-// so that a CI runner's own sharding does not leak in.
-var shardVars = []string{"DSIM_SHARD", "DSIM_SHARD_INDEX", "DSIM_SHARD_COUNT", "JOB_COMPLETION_INDEX", "JOB_COMPLETIONS",
-	"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_TASK_COUNT", "CI_NODE_INDEX", "CI_NODE_TOTAL"}
-
 type result struct {
 	code           int
 	stdout, stderr string
@@ -47,29 +44,10 @@ type result struct {
 func dsim(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(dsimBin, args...)
-	cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, v := range shardVars {
-			if k == v {
-				keep = false
-			}
-		}
-		if keep {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Dir, cmd.Env = t.TempDir(), clitest.Env(env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := clitest.ExitCode(t, cmd.Run())
 	return result{code, out.String(), errb.String()}
 }
 

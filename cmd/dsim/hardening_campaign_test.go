@@ -11,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smilingraft/dsim/cli"
+	"github.com/smilingraft/dsim/internal/clitest"
 )
 
 // Exit statuses of campaign and merge (README, "Campaigns").
@@ -68,62 +68,18 @@ func oneLineExit2(t *testing.T, r result, what string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startDsim starts the binary in dir without waiting, with the job-engine
 // variables cleared like dsim() does, then env added.
-func startDsim(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+func startDsim(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *clitest.Buffer, *clitest.Buffer) {
 	t.Helper()
 	cmd := exec.Command(dsimBin, args...)
-	cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, v := range shardVars {
-			keep = keep && k != v
-		}
-		if keep {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	var out, errb syncBuffer
+	cmd.Dir, cmd.Env = dir, clitest.Env(env...)
+	var out, errb clitest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return cmd, &out, &errb
-}
-
-func exitCode(t *testing.T, err error) int {
-	t.Helper()
-	if err == nil {
-		return 0
-	}
-	ee, ok := err.(*exec.ExitError)
-	if !ok {
-		t.Fatal(err)
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ee.ExitCode()
 }
 
 // waitForFile polls until dir holds a visible *.json file.
@@ -154,7 +110,7 @@ func TestSIGTERMKeepsSummaryAndIsIncomplete(t *testing.T) {
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			code := exitCode(t, cmd.Wait())
+			code := clitest.ExitCode(t, cmd.Wait())
 			r := result{code, stdout.String(), stderr.String()}
 			if code != cli.ExitIncomplete {
 				t.Fatalf("after %v: exit %d, want %d (incomplete); stderr %q", sig, code, cli.ExitIncomplete, r.stderr)
@@ -188,7 +144,7 @@ func TestInterruptedPassingCampaignIsNotAPass(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	code := exitCode(t, cmd.Wait())
+	code := clitest.ExitCode(t, cmd.Wait())
 	r := result{code, stdout.String(), stderr.String()}
 	if code != cli.ExitIncomplete || !strings.Contains(r.stderr, "incomplete") {
 		t.Fatalf("interrupted passing campaign: exit %d, stderr %q; want %d and a line saying incomplete", code, r.stderr, cli.ExitIncomplete)
