@@ -36,34 +36,44 @@ func Diverge(s *scenarios.Scenario, v scenarios.Variant, seed uint64, cfg scenar
 // DiffTraces compares two JSON-lines traces and describes the first line that
 // differs, naming its event index.
 func DiffTraces(a, b []byte) string {
+	line, l, ok := partingLines(a, b)
+	if line == 0 {
+		return ""
+	}
+	describe := func(ok bool, l []byte) string {
+		if !ok {
+			return "(trace ended)"
+		}
+		var ev sim.TraceEvent
+		if json.Unmarshal(l, &ev) != nil {
+			return string(l)
+		}
+		return FormatEvent(ev) + " h=" + ev.Hash
+	}
+	idx := ""
+	var ev sim.TraceEvent
+	if ok[0] && json.Unmarshal(l[0], &ev) == nil {
+		idx = fmt.Sprintf(" (event %d)", ev.Index)
+	}
+	return fmt.Sprintf("first differing trace line %d%s:\n  run 1: %s\n  run 2: %s", line, idx, describe(ok[0], l[0]), describe(ok[1], l[1]))
+}
+
+// partingLines returns the first line (from 1) at which two JSON-lines
+// traces differ, 0 when none, and that line in each (ok false: that trace
+// ended first).
+func partingLines(a, b []byte) (line int, l [2][]byte, ok [2]bool) {
 	sa, sb := bufio.NewScanner(bytes.NewReader(a)), bufio.NewScanner(bytes.NewReader(b))
 	sa.Buffer(make([]byte, 64<<10), 1<<20)
 	sb.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; ; line++ {
-		okA, okB := sa.Scan(), sb.Scan()
-		if !okA && !okB {
-			return ""
+	for line = 1; ; line++ {
+		ok = [2]bool{sa.Scan(), sb.Scan()}
+		if !ok[0] && !ok[1] {
+			return 0, l, ok
 		}
-		la, lb := sa.Bytes(), sb.Bytes()
-		if okA && okB && bytes.Equal(la, lb) {
-			continue
+		l = [2][]byte{sa.Bytes(), sb.Bytes()}
+		if !ok[0] || !ok[1] || !bytes.Equal(l[0], l[1]) {
+			return line, l, ok
 		}
-		describe := func(ok bool, l []byte) string {
-			if !ok {
-				return "(trace ended)"
-			}
-			var ev sim.TraceEvent
-			if json.Unmarshal(l, &ev) != nil {
-				return string(l)
-			}
-			return FormatEvent(ev) + " h=" + ev.Hash
-		}
-		idx := ""
-		var ev sim.TraceEvent
-		if okA && json.Unmarshal(la, &ev) == nil {
-			idx = fmt.Sprintf(" (event %d)", ev.Index)
-		}
-		return fmt.Sprintf("first differing trace line %d%s:\n  run 1: %s\n  run 2: %s", line, idx, describe(okA, la), describe(okB, lb))
 	}
 }
 
@@ -174,29 +184,14 @@ func DivergeFile(f *File, limit time.Duration) (*Divergence, error) {
 // traces differ (0 when none) and its event on each side.
 func firstDifferingLine(a, b []byte) (int, [2]*sim.TraceEvent) {
 	var evs [2]*sim.TraceEvent
-	sa, sb := bufio.NewScanner(bytes.NewReader(a)), bufio.NewScanner(bytes.NewReader(b))
-	sa.Buffer(make([]byte, 64<<10), 1<<20)
-	sb.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; ; line++ {
-		okA, okB := sa.Scan(), sb.Scan()
-		if !okA && !okB {
-			return 0, evs
+	line, l, ok := partingLines(a, b)
+	for i := range evs {
+		var ev sim.TraceEvent
+		if ok[i] && json.Unmarshal(l[i], &ev) == nil {
+			evs[i] = &ev
 		}
-		if okA && okB && bytes.Equal(sa.Bytes(), sb.Bytes()) {
-			continue
-		}
-		for i, ok := range []bool{okA, okB} {
-			l := sa.Bytes()
-			if i == 1 {
-				l = sb.Bytes()
-			}
-			var ev sim.TraceEvent
-			if ok && json.Unmarshal(l, &ev) == nil {
-				evs[i] = &ev
-			}
-		}
-		return line, evs
 	}
+	return line, evs
 }
 
 // shrinkRun runs one shrink candidate and reports whether it still fails

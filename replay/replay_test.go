@@ -193,4 +193,17 @@ func TestDiffTraces(t *testing.T) {
 	if !strings.Contains(d, "line 2 (event 2)") {
 		t.Fatalf("diff = %q", d)
 	}
+	if line, evs := firstDifferingLine(a, a); line != 0 || evs[0] != nil || evs[1] != nil {
+		t.Fatalf("identical traces part at line %d, events %v", line, evs)
+	}
+	if line, evs := firstDifferingLine(a, b); line != 2 || evs[0] == nil || evs[1] == nil || evs[0].Hash != "b" || evs[1].Hash != "c" {
+		t.Fatalf("firstDifferingLine = %d, %+v; want line 2, hashes b and c", line, evs)
+	}
+	short := a[:bytes.IndexByte(a, '\n')+1]
+	if line, evs := firstDifferingLine(a, short); line != 2 || evs[0] == nil || evs[1] != nil {
+		t.Fatalf("a trace that ends early: %d, %+v; want line 2 with no event on the short side", line, evs)
+	}
+	if d := DiffTraces(a, short); !strings.Contains(d, "line 2 (event 2)") || !strings.Contains(d, "run 2: (trace ended)") {
+		t.Fatalf("diff with a short trace = %q", d)
+	}
 }
