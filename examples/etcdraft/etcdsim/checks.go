@@ -1,7 +1,9 @@
 package etcdsim
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/smilingraft/dsim/sim"
@@ -138,9 +140,7 @@ func (m *MemberCheck) ConfApplied(server int, index, term uint64, cs *pb.ConfSta
 		}
 		return
 	}
-	m.confs = append(m.confs, confAt{})
-	copy(m.confs[i+1:], m.confs[i:])
-	m.confs[i] = confAt{index: index, term: term, server: server, cs: cloneConf(cs)}
+	m.confs = slices.Insert(m.confs, i, confAt{index: index, term: term, server: server, cs: cloneConf(cs)})
 }
 
 // SnapshotConf: server's state now starts from a snapshot through index
@@ -167,16 +167,8 @@ func (m *MemberCheck) SnapshotConf(server int, index uint64, cs *pb.ConfState) {
 // confIndex returns the position of the first recorded conf change at or
 // above index.
 func (m *MemberCheck) confIndex(index uint64) int {
-	lo, hi := 0, len(m.confs)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if m.confs[mid].index < index {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	i, _ := slices.BinarySearchFunc(m.confs, index, func(c confAt, index uint64) int { return cmp.Compare(c.index, index) })
+	return i
 }
 
 // LeaderAppendedConf: leader server in term appended a conf-change entry at
@@ -195,25 +187,15 @@ func (m *MemberCheck) LeaderAppendedConf(server int, term, index, applied uint64
 // changes were unapplied at once), in whichever order the commits arrive.
 // Repeated reports of one index are ignored.
 func (m *MemberCheck) ConfCommitted(index, term uint64) {
-	lo, hi := 0, len(m.committed)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if m.committed[mid].index < index {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo < len(m.committed) && m.committed[lo].index == index {
+	lo, found := slices.BinarySearchFunc(m.committed, index, func(c confCommit, index uint64) int { return cmp.Compare(c.index, index) })
+	if found {
 		return
 	}
 	c := confCommit{index: index, term: term}
 	if v, ok := m.appends[entryKey{index, term}]; ok {
 		c.applied, c.leader, c.known = v.applied, v.leader, true
 	}
-	m.committed = append(m.committed, confCommit{})
-	copy(m.committed[lo+1:], m.committed[lo:])
-	m.committed[lo] = c
+	m.committed = slices.Insert(m.committed, lo, c)
 	// This one against the closest earlier committed conf change.
 	if c.known && lo > 0 {
 		if j := m.committed[lo-1]; j.index > c.applied {
