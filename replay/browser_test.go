@@ -36,16 +36,7 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	}
 	rec.Events = append(rec.Events[:at:at], append(evil, rec.Events[at:]...)...)
 	tl := rec.Timeline()
-	dir := t.TempDir()
-	page := filepath.Join(dir, "page.html")
-	fh, err := os.Create(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.WriteHTML(fh, PageOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
+	page := writePage(t, rec)
 	start := time.Now()
 	dom := headless.Render(t, bin, page)
 	t.Logf("chromium rendered the page (%d events, %d messages) in %v", len(rec.Events), len(tl.Msgs), time.Since(start))
@@ -88,4 +79,21 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	if strings.Contains(s, "<img") || strings.Contains(s, "<b onclick") {
 		t.Fatal("the hostile node log became markup")
 	}
+}
+
+// writePage writes rec's page into a test directory and returns its path.
+func writePage(t *testing.T, rec *Recording) string {
+	t.Helper()
+	page := filepath.Join(t.TempDir(), "page.html")
+	fh, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.WriteHTML(fh, PageOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return page
 }

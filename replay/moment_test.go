@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -180,16 +179,7 @@ func TestPageOpensAtTheMoment(t *testing.T) {
 	f := kvLinFile(t)
 	m := f.Failure.Moment
 	rec := record(t, f)
-	dir := t.TempDir()
-	page := filepath.Join(dir, "page.html")
-	fh, err := os.Create(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.WriteHTML(fh, PageOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
+	page := writePage(t, rec)
 	b, _ := os.ReadFile(page)
 	js := regexp.MustCompile(`(?s)<script type="application/json" id="data">(.*?)</script>`).FindSubmatch(b)
 	var d struct {
