@@ -130,6 +130,12 @@ type world struct {
 }
 
 func newWorld(t testing.TB, n int, seed uint64, mod func(*Config)) *world {
+	return newHostWorld(t, n, seed, mod, nil)
+}
+
+// newHostWorld is newWorld with each host first passed to hmod (if not
+// nil), for the tests of a host's optional state machine interfaces.
+func newHostWorld(t testing.TB, n int, seed uint64, mod func(*Config), hmod func(*host)) *world {
 	w := &world{t: t, w: sim.NewWorld(seed, sim.Options{Net: sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}})}
 	for i := 0; i < n; i++ {
 		w.ids = append(w.ids, sim.NodeID(i))
@@ -143,7 +149,13 @@ func newWorld(t testing.TB, n int, seed uint64, mod func(*Config)) *world {
 	}
 	for i := 0; i < n; i++ {
 		i := i
-		w.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node { return &host{cfg: w.cfg[i]} })
+		w.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node {
+			h := &host{cfg: w.cfg[i]}
+			if hmod != nil {
+				hmod(h)
+			}
+			return h
+		})
 	}
 	return w
 }

@@ -355,15 +355,7 @@ func TestDecodeCmd(t *testing.T) {
 // through DoOp: the leader's Submits still get their results, every
 // replica ends in the same state, and dedup'd ops never go without result.
 func TestResultlessApplier(t *testing.T) {
-	w := &world{t: t, w: sim.NewWorld(3, sim.Options{Net: sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}})}
-	for i := 0; i < 3; i++ {
-		w.ids = append(w.ids, sim.NodeID(i))
-	}
-	for i := 0; i < 3; i++ {
-		cfg := Config{Raft: raft.Config{Me: i, Peers: w.ids, FastBackup: true}, MaxRaftState: -1}
-		w.cfg = append(w.cfg, cfg)
-		w.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node { return &host{cfg: cfg, applyOnly: true} })
-	}
+	w := newHostWorld(t, 3, 3, nil, func(h *host) { h.applyOnly = true })
 	l := w.leader()
 	for i := 1; i <= 5; i++ {
 		if got := w.do(0, 0, "inc"); got != fmt.Sprint(i) {
@@ -483,15 +475,7 @@ func TestReadLocal(t *testing.T) {
 // buffer, and the answers handed out stay the callers' own: changing one
 // does not change what a retry of the same op is answered.
 func TestResultAppender(t *testing.T) {
-	w := &world{t: t, w: sim.NewWorld(15, sim.Options{Net: sim.NetOptions{DelayMin: 100 * sim.Microsecond, DelayMax: 2 * sim.Millisecond}})}
-	for i := 0; i < 3; i++ {
-		w.ids = append(w.ids, sim.NodeID(i))
-	}
-	for i := 0; i < 3; i++ {
-		cfg := Config{Raft: raft.Config{Me: i, Peers: w.ids, FastBackup: true}, MaxRaftState: -1}
-		w.cfg = append(w.cfg, cfg)
-		w.w.AddNode(fmt.Sprintf("s%d", i), func() sim.Node { return &host{cfg: cfg, appender: true} })
-	}
+	w := newHostWorld(t, 3, 15, nil, func(h *host) { h.appender = true })
 	l := w.leader()
 	for seq := uint64(1); seq <= 5; seq++ {
 		r := w.submitTo(l, 7, seq, "inc")
