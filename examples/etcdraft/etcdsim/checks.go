@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smilingraft/dsim/checkers/raftcheck"
 	"github.com/smilingraft/dsim/sim"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -33,16 +34,12 @@ const (
 	CheckStableElections = "etcd.stable-elections"
 )
 
-// FailFunc is the world's failure function (sim.World.Fail): it records the
-// first failure of a run.
-type FailFunc func(checker, format string, args ...any)
-
 // MemberCheck checks membership safety across servers: configurations
 // agree at every index, at most one conf change is pending at a time, and
 // commits count only the voters of the leader's configuration. Servers are
 // numbered from 0; peer IDs are etcd's (server+1 in this host).
 type MemberCheck struct {
-	fail FailFunc
+	fail raftcheck.FailFunc
 	// kinds[index] is what was first applied at index.
 	kinds []applied
 	// confs holds the ConfState first obtained from the conf change at each
@@ -85,7 +82,7 @@ type confCommit struct {
 }
 
 // NewMemberCheck returns a membership checker failing through fail.
-func NewMemberCheck(fail FailFunc) *MemberCheck {
+func NewMemberCheck(fail raftcheck.FailFunc) *MemberCheck {
 	return &MemberCheck{fail: fail, appends: map[entryKey]appendRec{}}
 }
 
@@ -418,7 +415,7 @@ type Progress struct {
 // ProgressCheck checks a leader's progress bookkeeping read white-box from
 // its RawNode (Status().Progress or ReadProgress).
 type ProgressCheck struct {
-	fail    FailFunc
+	fail    raftcheck.FailFunc
 	leaders []leaderView
 }
 
@@ -432,7 +429,7 @@ type leaderView struct {
 type seenMatch struct{ match, gen uint64 }
 
 // NewProgressCheck returns a progress checker failing through fail.
-func NewProgressCheck(fail FailFunc) *ProgressCheck {
+func NewProgressCheck(fail raftcheck.FailFunc) *ProgressCheck {
 	return &ProgressCheck{fail: fail}
 }
 
@@ -543,7 +540,7 @@ func DefaultAnomalyBounds(servers int) AnomalyBounds {
 
 // Anomalies flags efficiency and liveness anomalies after the heal.
 type Anomalies struct {
-	fail   FailFunc
+	fail   raftcheck.FailFunc
 	bounds AnomalyBounds
 
 	healed, stable bool
@@ -568,7 +565,7 @@ type election struct {
 }
 
 // NewAnomalies returns an anomaly checker with bounds failing through fail.
-func NewAnomalies(fail FailFunc, bounds AnomalyBounds) *Anomalies {
+func NewAnomalies(fail raftcheck.FailFunc, bounds AnomalyBounds) *Anomalies {
 	return &Anomalies{fail: fail, bounds: bounds}
 }
 
