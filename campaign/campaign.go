@@ -692,12 +692,9 @@ func runJob(o Options, budget *fileBudget, j job) outcome {
 // tail, nor does a divergence. It returns the failure as a summary lists
 // it: File and Repro set, or FileError saying why the file is lost.
 func WriteFailure(res *scenarios.Result, foundBy, dir string, limit time.Duration) Failure {
-	f := Failure{Scenario: res.Scenario, Variant: res.Variant, Seed: res.Seed, Checker: res.Failure.Checker,
-		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro,
-		Moment: momentWhy(res.Failure)}
-	hung := res.Failure.Checker == replay.HangChecker
+	f := failureOf(res)
 	file := replay.FromResult(res, foundBy)
-	if hung {
+	if res.Failure.Checker == replay.HangChecker {
 		file.Plan, file.PlanGenerated = nil, true
 	}
 	path, err := file.Write(dir)
@@ -705,6 +702,22 @@ func WriteFailure(res *scenarios.Result, foundBy, dir string, limit time.Duratio
 		f.FileError = err.Error()
 		return f
 	}
+	finishFile(&f, file, path, res, limit)
+	return f
+}
+
+// failureOf is res's failure as a summary lists it, before any file.
+func failureOf(res *scenarios.Result) Failure {
+	return Failure{Scenario: res.Scenario, Variant: res.Variant, Seed: res.Seed, Checker: res.Failure.Checker,
+		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro,
+		Moment: momentWhy(res.Failure)}
+}
+
+// finishFile completes f once res's failure file is written at path: File
+// and Repro set, the artifacts written beside it (named in the message),
+// and, but for a hang or a divergence, the file rewritten with the trace
+// tail before the failure (a rerun bounded by limit).
+func finishFile(f *Failure, file *replay.File, path string, res *scenarios.Result, limit time.Duration) {
 	f.File, f.Repro = path, file.Repro
 	if len(res.Artifacts) > 0 {
 		arts, err := replay.WriteArtifacts(path, res.Artifacts)
@@ -715,11 +728,10 @@ func WriteFailure(res *scenarios.Result, foundBy, dir string, limit time.Duratio
 			f.Message += " (picture: " + strings.Join(arts, ", ") + ")"
 		}
 	}
-	if !hung && res.Failure.Checker != replay.DivergenceChecker {
+	if res.Failure.Checker != replay.HangChecker && res.Failure.Checker != replay.DivergenceChecker {
 		file.Capture(40, limit)
 		_, _ = file.WriteAs(path)
 	}
-	return f
 }
 
 func verdict(r *scenarios.Result) string {

@@ -668,9 +668,7 @@ func (o GuidedOptions) targetsOf(st *scState, e *Entry) int {
 // index, so that two plans of one seed never overwrite each other. Its
 // Repro replays the file: a mutated run has no "dsim run" command line.
 func (o GuidedOptions) guidedFailure(res *scenarios.Result, in input, budget map[[2]string]int, limit time.Duration) Failure {
-	f := Failure{Scenario: res.Scenario, Variant: res.Variant, Seed: res.Seed, Checker: res.Failure.Checker,
-		Message: res.Failure.Message, Event: res.Failure.Event, VTime: res.Failure.VTime, Repro: res.Repro,
-		Moment: momentWhy(res.Failure)}
+	f := failureOf(res)
 	if !in.fresh {
 		f.Repro = fmt.Sprintf("guided run %d: replay its failure file (no dsim run line reproduces a mutated plan)", in.idx)
 	}
@@ -701,20 +699,6 @@ func (o GuidedOptions) guidedFailure(res *scenarios.Result, in input, budget map
 		f.FileError = err.Error()
 		return f
 	}
-	f.File, f.Repro = path, file.Repro
-	if len(res.Artifacts) > 0 {
-		arts, err := replay.WriteArtifacts(path, res.Artifacts)
-		f.Artifacts = arts
-		if err != nil {
-			f.Message += " (artifact not written: " + err.Error() + ")"
-		} else {
-			f.Message += " (picture: " + strings.Join(arts, ", ") + ")"
-		}
-	}
-	hung := res.Failure.Checker == replay.HangChecker
-	if !hung && res.Failure.Checker != replay.DivergenceChecker {
-		file.Capture(40, limit)
-		_, _ = file.WriteAs(path)
-	}
+	finishFile(&f, file, path, res, limit)
 	return f
 }
