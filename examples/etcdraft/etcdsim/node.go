@@ -2,6 +2,7 @@ package etcdsim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/smilingraft/dsim/sim"
@@ -546,12 +547,7 @@ func (n *Node) Inspect() any {
 	}
 	if s.RaftState == raft.StateLeader {
 		st := n.rn.Status()
-		ids := make([]uint64, 0, len(st.Progress))
-		for id := range st.Progress {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(st.Progress)) {
 			pr := st.Progress[id]
 			out += fmt.Sprintf(" | %d: %v", id, pr.String())
 		}
@@ -830,13 +826,8 @@ func (n *Node) appendNext() {
 			sync = true
 		}
 	}
-	if n.cfg.Unsafe == UnsafeAsyncRespondEarly {
-		for _, m := range batch {
-			respond(n, m.Responses)
-			if !n.env.Alive() {
-				return
-			}
-		}
+	if n.cfg.Unsafe == UnsafeAsyncRespondEarly && !n.respondAll(batch) {
+		return
 	}
 	rd := &n.ard
 	withEntropy(n.rng, func() {
@@ -867,13 +858,8 @@ func (n *Node) appendNext() {
 	if n.env.Incarnation() > 0 {
 		n.env.Sometimes("etcd: an async append completed after a restart")
 	}
-	if n.cfg.Unsafe != UnsafeAsyncRespondEarly {
-		for _, m := range batch {
-			respond(n, m.Responses)
-			if !n.env.Alive() {
-				return
-			}
-		}
+	if n.cfg.Unsafe != UnsafeAsyncRespondEarly && !n.respondAll(batch) {
+		return
 	}
 	clear(batch)
 	n.appendSpare = batch[:0]
@@ -899,14 +885,8 @@ func (n *Node) applyNext() {
 			}
 		}
 	})
-	if !n.env.Alive() {
+	if !n.env.Alive() || !n.respondAll(batch) {
 		return
-	}
-	for _, m := range batch {
-		respond(n, m.Responses)
-		if !n.env.Alive() {
-			return
-		}
 	}
 	clear(batch)
 	n.applySpare = batch[:0]
@@ -922,6 +902,18 @@ func (n *Node) next(q *[]*pb.Message, busy *bool, fn func()) {
 		return
 	}
 	n.env.After(n.asyncDelay(), fn)
+}
+
+// respondAll delivers the responses of every storage message in batch, in
+// order; false if the node died doing it (the rest are then dropped).
+func (n *Node) respondAll(batch []*pb.Message) bool {
+	for _, m := range batch {
+		respond(n, m.Responses)
+		if !n.env.Alive() {
+			return false
+		}
+	}
+	return true
 }
 
 // respond delivers a storage message's responses: those to this peer are
