@@ -270,9 +270,16 @@ func (s *RSM) SubmitCmd(client, seq uint64, cmd []byte, cb func(result []byte, e
 	s.submit(client, seq, nil, cmd, cb)
 }
 
-// lend returns b as a callback that borrows results may see it, else as
-// own does.
-func lend(b []byte, shared, borrow bool) []byte { return own(b, shared && !borrow) }
+// lend returns result b for a callback: a copy if b is shared (the
+// duplicate table's) and the callback does not borrow results (SubmitCmd's
+// do), else b. Only a peer with the op pending pays for the copy, not its
+// followers.
+func lend(b []byte, shared, borrow bool) []byte {
+	if shared && !borrow {
+		return append([]byte(nil), b...)
+	}
+	return b
+}
 
 // submit is Submit of op, or SubmitCmd of cmd if cmd is not nil.
 func (s *RSM) submit(client, seq uint64, op, cmd []byte, cb func(result []byte, err error)) {
@@ -747,20 +754,4 @@ func decodeSnapshot(b []byte) (dup map[uint64]dupEntry, sm []byte, index uint64,
 		return nil, nil, 0, err
 	}
 	return dup, sm, index, nil
-}
-
-// own returns b, or a copy of b if it is shared (the duplicate table's):
-// only a peer with the op pending pays for the copy, not its followers.
-func own(b []byte, shared bool) []byte {
-	if shared {
-		return clone(b)
-	}
-	return b
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte(nil), b...)
 }
