@@ -275,6 +275,13 @@ func cmdCampaign(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	return finishOutputs(sum, ci, rr)
+}
+
+// finishOutputs writes the CI files and the report page from the final
+// summary (each even when another is lost; the report's error is the one
+// returned) and then maps the summary to the exit status.
+func finishOutputs(sum *campaign.Summary, ci *ciOut, rr *reportReq) error {
 	ciErr := ci.write(sum)
 	if err := rr.write(sum); err != nil {
 		return err
@@ -481,12 +488,5 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	if err := mergeCover(covs, *coverOut, sum, stdout, *asJSON); err != nil {
 		return err
 	}
-	ciErr := ci.write(sum)
-	if err := rr.write(sum); err != nil {
-		return err
-	}
-	if ciErr != nil {
-		return ciErr
-	}
-	return verdict(sum)
+	return finishOutputs(sum, ci, rr)
 }
