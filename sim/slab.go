@@ -58,8 +58,8 @@ func (b *Batch[T]) New() *T {
 
 // Grow returns s with room for n more elements, doubling its capacity when
 // it must grow. append (and slices.Grow) grow a large slice by only about a
-// quarter, so a long history, log or file growing one record at a time is
-// copied four times as often.
+// quarter, so a long history, log or file growing one record at a time
+// copies about four times as many bytes (each element some 4 times, not 1).
 func Grow[T any](s []T, n int) []T {
 	if cap(s)-len(s) >= n {
 		return s
