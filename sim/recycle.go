@@ -6,10 +6,11 @@ import "reflect"
 // dropped (Raft's AppendEntries replies) may hand each one back after
 // handling it, and build the next one from the world's spares instead of
 // the heap. The library promises that neither the sender nor the receiver
-// keeps a reference to such a message once it is sent and handled. Reuse never changes what runs: a message comes back zeroed, and
-// the kernel takes one back only when it is the message being delivered
-// right now and no other copy of it is in flight (the network duplicated
-// it) or held (a paused receiver).
+// keeps a reference to such a message once it is sent and handled. Reuse
+// never changes what runs: a message comes back zeroed, and the kernel
+// takes one back only when it is the message being delivered right now and
+// no other copy of it is in flight (the network duplicated it) or held (a
+// paused receiver).
 
 // spares is a world's free list of recycled messages of one type.
 type spares struct {
