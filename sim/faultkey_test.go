@@ -32,6 +32,8 @@ func TestAppendFaultKey(t *testing.T) {
 		{"cut", func() { w.Cut(a, b) }, func() { w.Connect(a, b) }},
 		{"partition", func() { w.Partition([][]NodeID{{a}, {b}}) }, w.Heal},
 		{"isolate", func() { w.Isolate(b, []NodeID{a}) }, w.Heal},
+		{"links action", func() { w.apply(Action{Kind: ActLinks, Cuts: [][2]int{{1, 0}}}, []NodeID{a, b}, nil) },
+			func() { w.apply(Action{Kind: ActLinks}, []NodeID{a, b}, nil) }},
 		{"flaky", func() { w.Flaky(b, a, R(1, 2)) }, func() { w.Flaky(b, a, Ratio{}) }},
 		{"flaky 2/4", func() { w.Flaky(b, a, R(2, 4)) }, func() { w.Flaky(b, a, Ratio{}) }},
 		{"clog", func() { w.Clog(a, 50*Millisecond, 100*Millisecond) }, func() { w.RunFor(101 * Millisecond) }},
