@@ -434,10 +434,8 @@ func (h *harness) kvClients(k, keys int) {
 	h.kvh.PorcupineTimeout = 20 * time.Second
 	completed := make([]int, k)
 	atHeal := make([]int, k)
-	var clients []sim.NodeID
 	for i := 0; i < k; i++ {
-		i := i
-		clients = append(clients, kvsrv.AddClient(c, "c"+strconv.Itoa(i), func(env *sim.Env) {
+		kvsrv.AddClient(c, "c"+strconv.Itoa(i), func(env *sim.Env) {
 			ck := kv.NewClerk(env, h.ids, kv.ClerkConfig{Timeout: 300 * sim.Millisecond, RetryWait: 20 * sim.Millisecond, Spread: true})
 			seq := 0
 			var loop func()
@@ -455,9 +453,8 @@ func (h *harness) kvClients(k, keys int) {
 				})
 			}
 			env.After(sim.Millisecond, loop)
-		}))
+		})
 	}
-	_ = clients
 	c.OnHeal(func() { copy(atHeal, completed) })
 	if h.f.membership == MembershipAdversarial {
 		h.kvh.Check(h.finalState)
