@@ -463,9 +463,6 @@ func (h *harness) fail(checker, format string, args ...any) {
 	h.w.Fail(checker, format, args...)
 }
 
-// stopped reports whether the run already failed.
-func (h *harness) stopped() bool { return h.w.Failure() != nil }
-
 // nCommitted counts the servers whose current incarnation applied index,
 // and returns the command there.
 func (h *harness) nCommitted(index uint64) (int, []byte) {
