@@ -402,8 +402,8 @@ func printSummary(w io.Writer, s *campaign.Summary, fullCoverage bool) {
 	}
 }
 
-// shardList names the shards a merged range holds as "0-2,5/8" (the
-// first 20 runs of consecutive indexes, then how many more).
+// shardList names the shards a merged range holds as "0-2,5/8" (at most
+// 20 runs of consecutive indexes, then "... (N shards in all)").
 func shardList(have []int, n int) string {
 	parts, more := campaign.ShardRuns(have, 20)
 	if more {

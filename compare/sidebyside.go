@@ -24,8 +24,9 @@ func (o Options) scenario(i int) *scenarios.Scenario {
 	return o.Scenario
 }
 
-// name is the comparison's name: the scenario, or the arms' scenarios
-// joined by "+" when they differ (no spaces: it names the benchmark lines).
+// name is the comparison's name: the scenario, or with Options.Scenarios
+// the arms' scenarios joined by "+", the same one repeated too (no spaces:
+// it names the benchmark lines).
 func (o Options) name() string {
 	if len(o.Scenarios) == 0 {
 		return o.Scenario.Name

@@ -20,10 +20,10 @@ func lookup(t *testing.T, name string) *scenarios.Scenario {
 }
 
 // TestSideBySide: arms running their own scenarios (Options.Scenarios) on
-// the same seeds: each arm runs its scenario (the metric sets differ
-// accordingly), the plan fingerprints say where both faced the same faults,
-// the benchmark files name each arm's scenario, and a mismatched
-// Scenarios/Variants pair or a variant foreign to its scenario is refused.
+// the same seeds: each arm runs its scenario, the plan fingerprints say
+// where both faced the same faults, the benchmark files name each arm's
+// scenario, and a mismatched Scenarios/Variants pair or a variant foreign
+// to its scenario is refused.
 func TestSideBySide(t *testing.T) {
 	halves, bridge := lookup(t, "raft/halves"), lookup(t, "raft/bridge")
 	o := Options{Scenarios: []*scenarios.Scenario{halves, halves, bridge}, From: 1, Seeds: 3, Workers: 2,
