@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/smilingraft/dsim/nodes/kv"
 )
@@ -116,7 +116,7 @@ func (m *machine) encode() []byte {
 	for c := range m.sessions {
 		clients = append(clients, c)
 	}
-	sort.Slice(clients, func(i, j int) bool { return clients[i] < clients[j] })
+	slices.Sort(clients)
 	b = binary.AppendUvarint(b, uint64(len(clients)))
 	for _, c := range clients {
 		s := m.sessions[c]
