@@ -33,7 +33,7 @@ type RaftServer struct {
 	s     *rsm.RSM
 
 	gets, puts, wrongLeader, bad uint64
-	spare                        []*request // answered requests, for reuse
+	spare                        sim.FreeList[request] // answered requests, for reuse
 }
 
 // request is a Get or Put in the RSM, waiting for its answer; its
@@ -51,12 +51,8 @@ type request struct {
 }
 
 func (s *RaftServer) newRequest(from sim.NodeID, req *sim.Request) *request {
-	var q *request
-	if n := len(s.spare); n > 0 {
-		q = s.spare[n-1]
-		s.spare[n-1] = nil
-		s.spare = s.spare[:n-1]
-	} else {
+	q := s.spare.Get()
+	if q == nil {
 		q = &request{s: s}
 		q.onGet, q.onRead, q.onPut = q.gotGet, q.readPoint, q.gotPut
 	}
@@ -69,7 +65,7 @@ func (q *request) done(reply sim.Message) {
 	s := q.s
 	s.env.Reply(q.from, q.req, reply)
 	q.req, q.key, q.put = nil, "", nil
-	s.spare = append(s.spare, q)
+	s.spare.Put(q)
 }
 
 // NewRaftServer returns a server factory's node value for cfg (cfg.Raft.Me,
