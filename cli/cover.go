@@ -30,8 +30,8 @@ func startCover(dir string, workers int) (*cover.Recorder, error) {
 	if err := cover.Check(); err != nil {
 		return nil, usagef("--cover needs a binary built with coverage counters: %v", err)
 	}
-	if err := probeDir(dir); err != nil {
-		return nil, usagef("--cover %s: %v", dir, err)
+	if err := checkOutDir("cover", dir); err != nil {
+		return nil, err
 	}
 	rec, err := cover.NewRecorder()
 	if err != nil {
@@ -41,19 +41,6 @@ func startCover(dir string, workers int) (*cover.Recorder, error) {
 		fmt.Fprintf(stderr, "dsim campaign: --cover runs one seed at a time (coverage counters are process-wide): --workers %d ignored; shard over processes instead\n", workers)
 	}
 	return rec, nil
-}
-
-// probeDir creates dir and checks that it takes a file.
-func probeDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return unwrapPathErr(err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-probe-")
-	if err != nil {
-		return unwrapPathErr(err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // finishCover writes a campaign's coverage into dir and prints the
@@ -127,8 +114,8 @@ func mergeCover(covs []string, out string, sum *campaign.Summary, stdout io.Writ
 		fmt.Fprintf(w, "coverage of %d runs (merge --cover DIR writes the merged data and report):\n", d.Runs())
 		return d.WriteStats(w, nil)
 	}
-	if err := probeDir(out); err != nil {
-		return usagef("merge --cover %s: %v", out, err)
+	if err := checkOutDir("cover", out); err != nil {
+		return err
 	}
 	return writeCover(out, d, stdout, asJSON)
 }
