@@ -18,12 +18,10 @@ type table struct {
 // slice.
 const farGap = 1 << 12
 
-// get returns the entry known at index.
+// get returns the entry known at index. An index the dense slice grew past
+// after it went to the map stays there.
 func (t *table) get(index uint64) (*entry, bool) {
-	if index < uint64(len(t.dense)) {
-		if !t.dense[index].set {
-			return nil, false
-		}
+	if index < uint64(len(t.dense)) && t.dense[index].set {
 		return &t.dense[index], true
 	}
 	e, ok := t.far[index]

@@ -30,3 +30,23 @@ func TestTableKeepsCopiesAndFarIndices(t *testing.T) {
 		t.Fatalf("appending to index 1's command changed index 3's to %q", e3.cmd)
 	}
 }
+
+// An index first known far past the end stays known once the dense slice
+// grows past it: the first command seen there is the one later reports are
+// checked against.
+func TestTableFarIndexSurvivesGrowth(t *testing.T) {
+	var tb table
+	far := uint64(farGap + 10)
+	tb.put(far, entry{term: 7, cmd: []byte("first")})
+	for i := uint64(1); i <= far+1; i++ {
+		if _, ok := tb.get(i); !ok {
+			tb.put(i, entry{term: 1, cmd: []byte("x")})
+		}
+	}
+	if uint64(len(tb.dense)) <= far {
+		t.Fatalf("dense table has %d slots, want past %d", len(tb.dense), far)
+	}
+	if e, ok := tb.get(far); !ok || e.term != 7 || string(e.cmd) != "first" {
+		t.Fatalf("get(%d) = %+v, %v after growth; want the first entry (term 7)", far, e, ok)
+	}
+}
