@@ -29,11 +29,11 @@ package etcdsim
 // value in v3.6).
 
 import (
-	"encoding/binary"
 	"errors"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -407,10 +407,10 @@ func pbConfChangeV2(tr pb.ConfChangeTransition, changes string) (*pb.ConfChangeV
 // NodeID field is NodeId in v3.7, so it is decoded from its wire form,
 // which both versions share: field 2 type, field 3 node id).
 func pbConfChangeV1(typ pb.ConfChangeType, node uint64) (*pb.ConfChange, error) {
-	b := []byte{2<<3 | 0}
-	b = binary.AppendUvarint(b, uint64(typ))
-	b = append(b, 3<<3|0)
-	b = binary.AppendUvarint(b, node)
+	b := protowire.AppendTag(nil, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(typ))
+	b = protowire.AppendTag(b, 3, protowire.VarintType)
+	b = protowire.AppendVarint(b, node)
 	cc := new(pb.ConfChange)
 	return cc, pbUnmarshal(b, cc)
 }

@@ -2,11 +2,11 @@ package etcdsim
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -99,9 +99,8 @@ func TestPBCloneMsg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = append(b, 7<<3|2)
-	b = binary.AppendUvarint(b, uint64(len(e)))
-	b = append(b, e...)
+	b = protowire.AppendTag(b, 7, protowire.BytesType)
+	b = protowire.AppendBytes(b, e)
 	if err := pbUnmarshal(b, m); err != nil || len(m.Entries) != 1 {
 		t.Fatalf("%v %v", err, m)
 	}
