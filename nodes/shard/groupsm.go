@@ -60,10 +60,10 @@ type DupEntry struct {
 }
 
 // ShardData is what moves with a shard: its versioned store and its
-// duplicate table (client -> last Put; nil before the first). The duplicate table lives per shard,
-// not in the RSM, so that a Put retried at the shard's new group after its
-// first copy applied at the old one is answered from the table (OK), not
-// applied again or answered ErrVersion.
+// duplicate table (client -> last Put; nil before the first). The duplicate
+// table lives per shard, not in the RSM, so that a Put retried at the
+// shard's new group after its first copy applied at the old one is answered
+// from the table (OK), not applied again or answered ErrVersion.
 type ShardData struct {
 	Store *kv.Store
 	Dup   map[uint64]DupEntry
