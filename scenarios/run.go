@@ -113,6 +113,7 @@ type Evidence struct {
 	Moment *sim.Moment
 }
 
+// Error is Err's message.
 func (e *Evidence) Error() string { return e.Err.Error() }
 
 // Unwrap returns Err.
