@@ -146,9 +146,10 @@ type Request struct {
 // Size is the body's size plus an 8-byte call id.
 func (r *Request) Size() int { return 8 + sizeOf(r.Body) }
 
-// reply describes an RPC answer in traces and crash-point matching. On the
-// wire an answer is its body plus the call id in the event (event.rid), so
-// answering allocates nothing.
+// reply describes an RPC answer in trace lines ("reply#ID body"), built
+// only when a trace is recorded. On the wire an answer is its body plus the
+// call id in the event (event.rid), so answering allocates nothing; crash
+// points see the body itself.
 type reply struct {
 	id   uint64
 	body Message
