@@ -349,11 +349,7 @@ func Run(ctx context.Context, o Options) *Summary {
 	perScenario := o.Shard.Len(o.Seeds)
 	total := uint64(0) // runs this shard makes; 0: time-bounded
 	if o.Seeds > 0 {
-		hi, lo := bits.Mul64(perScenario, uint64(len(o.Scenarios)))
-		total = lo
-		if hi != 0 {
-			total = math.MaxUint64
-		}
+		total = satMul(perScenario, uint64(len(o.Scenarios)))
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

@@ -317,11 +317,7 @@ func RunGuided(ctx context.Context, o GuidedOptions) (*Summary, *GuidedReport) {
 	}
 	total := uint64(0)
 	if o.Runs > 0 {
-		hi, lo := bits.Mul64(o.Runs, uint64(len(o.Scenarios)))
-		total = lo
-		if hi != 0 {
-			total = math.MaxUint64
-		}
+		total = satMul(o.Runs, uint64(len(o.Scenarios)))
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

@@ -291,6 +291,15 @@ func satAdd(a, b uint64) uint64 {
 	return s
 }
 
+// satMul is a*b, or MaxUint64 where that overflows.
+func satMul(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
+}
+
 // SameBuild refuses summaries written by different dsim builds (dsim or
 // format version; a summary of an older build, which records neither,
 // counts as a build of its own): their seeds may not have run the same
