@@ -1,7 +1,10 @@
 package etcdsim
 
 import (
+	"cmp"
 	"encoding/binary"
+	"maps"
+	"slices"
 
 	"github.com/smilingraft/dsim/nodes/kv"
 	"github.com/smilingraft/dsim/sim"
@@ -322,11 +325,8 @@ func (s *server) finish(ok bool) {
 // from the cluster).
 func (s *server) stop() {
 	env := s.n.env
-	keys := make([]putKey, 0, len(s.puts))
-	for k := range s.puts {
-		keys = append(keys, k)
-	}
-	sortPutKeys(keys)
+	keys := slices.AppendSeq(make([]putKey, 0, len(s.puts)), maps.Keys(s.puts))
+	slices.SortFunc(keys, func(a, b putKey) int { return cmp.Or(cmp.Compare(a.client, b.client), cmp.Compare(a.seq, b.seq)) })
 	for _, k := range keys {
 		for _, w := range s.puts[k] {
 			env.Cancel(w.timer)
@@ -340,13 +340,5 @@ func (s *server) stop() {
 	s.cur = nil
 	if s.active {
 		s.finish(false)
-	}
-}
-
-func sortPutKeys(ks []putKey) {
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && (ks[j].client < ks[j-1].client || ks[j].client == ks[j-1].client && ks[j].seq < ks[j-1].seq); j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
 	}
 }
