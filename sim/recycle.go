@@ -50,10 +50,14 @@ func Reuse[T any](e *Env) *T {
 // caller promises that it keeps no reference to msg or to anything inside it
 // that Reuse's zeroing would change. It does nothing unless msg is a pointer
 // and the very message being delivered (so a message handled later, from a
-// timer, or a reply to an RPC, is never taken), and the only copy of it.
+// timer, or a reply to an RPC, is never taken), and the only copy of it. An
+// RPC's *Request is never taken either: its call's timeout still holds it.
 func (e *Env) Recycle(msg Message) {
 	w := e.w
 	if msg == nil || w.curDup || reflect.TypeOf(msg).Kind() != reflect.Pointer || msg != w.curMsg {
+		return
+	}
+	if _, ok := msg.(*Request); ok {
 		return
 	}
 	w.curMsg = nil // once

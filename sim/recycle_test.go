@@ -84,3 +84,36 @@ func TestRecycleReusesOnlyTheDeliveredSingleCopy(t *testing.T) {
 		t.Fatalf("late recycle: delivered %d, spares %d; want 1 and 0", len(f.seen), spareCount(w3))
 	}
 }
+
+// reqRecycler recycles every RPC request it receives and never answers.
+type reqRecycler struct{ env *Env }
+
+func (r *reqRecycler) Start(env *Env) { r.env = env }
+
+func (r *reqRecycler) Receive(from NodeID, msg Message) { r.env.Recycle(msg) }
+
+// A *Request is never taken back: the caller's timeout timer still holds
+// it, and a Reuse handing it out zeroed would time out the wrong call.
+func TestRecycleRefusesRequests(t *testing.T) {
+	w := NewWorld(1, Options{})
+	a, b := &recycler{}, &reqRecycler{}
+	w.AddNode("a", func() Node { return a })
+	w.AddNode("b", func() Node { return b })
+	timeouts := 0
+	a.env.Call(1, &note{N: 1}, 100*Millisecond, func(reply Message, ok bool) {
+		if ok {
+			t.Errorf("an unanswered call got a reply %v", reply)
+		}
+		timeouts++
+	})
+	w.RunFor(10 * Millisecond) // delivered and recycled, not yet timed out
+	if spareCount(w) != 0 {
+		t.Fatal("a request was taken back while its call's timeout holds it")
+	}
+	m := Reuse[Request](a.env)
+	m.ID = 99
+	w.RunFor(Second)
+	if timeouts != 1 {
+		t.Fatalf("the call timed out %d times, want 1", timeouts)
+	}
+}
