@@ -144,9 +144,10 @@ func (c *Ctrl) Query(cb func(Config, kv.Err)) {
 }
 
 // shared decodes v, KeyCur's bytes, for a caller that never modifies the
-// configuration it gets (the clerk's reads): bytes equal to those it
-// decoded last time give the same Config again, sharing its slice and
-// map, without decoding. ErrBadConfig (logged) when v does not decode.
+// configuration it gets (the clerk's reads): bytes equal to one of the
+// last two it decoded (see decode) give the same Config again, sharing its
+// slice and map, without decoding. ErrBadConfig (logged) when v does not
+// decode.
 func (c *Ctrl) shared(v string) (Config, kv.Err) {
 	cfg, derr := c.decode(v)
 	if derr != nil {
