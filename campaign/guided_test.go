@@ -244,8 +244,10 @@ func TestMutateKeepsPlansValid(t *testing.T) {
 				t.Fatalf("ops %v: %v", m.Ops, err)
 			}
 			allowed := actionKinds(k)
-			for _, kind := range append(planKinds(parent), planKinds(other)...) {
-				allowed[kind] = true
+			for _, p := range []sim.Plan{parent, other} {
+				for _, a := range p {
+					allowed[a.Kind] = true
+				}
 			}
 			for j, a := range m.Plan {
 				if a.At < 0 || a.At >= dur {

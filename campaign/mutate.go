@@ -1,7 +1,6 @@
 package campaign
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/smilingraft/dsim/scenarios"
@@ -691,18 +690,4 @@ func (m *mutator) torn() bool {
 	}
 	m.faults.Disk.Torn = n
 	return true
-}
-
-// planKinds lists the distinct action kinds of a plan, sorted.
-func planKinds(p sim.Plan) []string {
-	seen := map[string]bool{}
-	for _, a := range p {
-		seen[a.Kind] = true
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
