@@ -801,9 +801,9 @@ func (n *Node) asyncDelay() sim.Duration {
 	return n.env.Rand().Between(0, n.cfg.AsyncDelay)
 }
 
-// appendNext completes the append thread's oldest MsgStorageAppend: its
-// snapshot, entries and HardState made durable, then its responses
-// delivered (to this peer's RawNode, or over the network). The queued
+// appendNext completes every MsgStorageAppend queued on the append thread:
+// their snapshots, entries and HardStates written, then their responses
+// delivered (to this peer's RawNode, or over the network). A queued
 // message is the Ready's own (etcd raft never writes a Ready's messages
 // after handing them out).
 func (n *Node) appendNext() {
@@ -820,12 +820,7 @@ func (n *Node) appendNext() {
 	// before they go.
 	batch := n.appendQ
 	n.appendQ = n.appendSpare[:0]
-	sync := n.cfg.Unsafe == UnsafeAsyncRespondEarly
-	for _, m := range batch {
-		if len(m.Responses) > 0 {
-			sync = true
-		}
-	}
+	sync := n.cfg.Unsafe == UnsafeAsyncRespondEarly || slices.ContainsFunc(batch, func(m *pb.Message) bool { return len(m.Responses) > 0 })
 	if n.cfg.Unsafe == UnsafeAsyncRespondEarly && !n.respondAll(batch) {
 		return
 	}
