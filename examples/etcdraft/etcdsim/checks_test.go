@@ -368,7 +368,7 @@ func (c *tcluster) handle(i int) {
 			c.t.Fatal(err)
 		}
 		if !pbIsEmptyHardState(hs) {
-			if err := pbCallHardState(nd.st.SetHardState, hs); err != nil {
+			if err := pbSetStorageHardState(nd.st, hs); err != nil {
 				c.t.Fatal(err)
 			}
 		}
@@ -447,7 +447,7 @@ func (c *tcluster) deliver() {
 		if c.cut[from] || c.cut[to] || to == 0 || int(to) > len(c.nodes) {
 			continue
 		}
-		_ = pbCallMsg(c.nodes[to-1].rn.Step, m)
+		_ = pbStep(c.nodes[to-1].rn, m)
 		c.handle(int(to - 1))
 		if c.stepped != nil {
 			c.stepped(m)

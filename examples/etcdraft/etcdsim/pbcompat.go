@@ -283,30 +283,6 @@ func pbIsEmptySnap(s *pb.Snapshot) bool {
 	return m == nil || pbU64(m.Index) == 0
 }
 
-// pbCallMsg calls a function taking a Message (v3.6) or *Message (v3.7)
-// with m: pbCallMsg(rn.Step, m).
-func pbCallMsg[M pb.Message | *pb.Message](f func(M) error, m *pb.Message) error {
-	switch g := any(f).(type) {
-	case func(pb.Message) error:
-		return g(pbDeref(m))
-	case func(*pb.Message) error:
-		return g(m)
-	}
-	return nil
-}
-
-// pbCallHardState calls a function taking a HardState or *HardState:
-// pbCallHardState(ms.SetHardState, hs).
-func pbCallHardState[H pb.HardState | *pb.HardState](f func(H) error, hs *pb.HardState) error {
-	switch g := any(f).(type) {
-	case func(pb.HardState) error:
-		return g(pbDeref(hs))
-	case func(*pb.HardState) error:
-		return g(hs)
-	}
-	return nil
-}
-
 // pbCallSnapshot calls a function taking a Snapshot or *Snapshot:
 // pbCallSnapshot(ms.ApplySnapshot, snap).
 func pbCallSnapshot[S pb.Snapshot | *pb.Snapshot](f func(S) error, s *pb.Snapshot) error {

@@ -326,7 +326,7 @@ func load(disk *sim.Disk, boot *pb.Snapshot) (*store, *pb.Snapshot, []*pb.Entry,
 	if last, _ := s.ms.LastIndex(); pbU64(hs.Commit) > last {
 		return nil, snap, nil, fmt.Errorf("hardstate commits index %d beyond the log's last index %d", pbU64(hs.Commit), last)
 	}
-	if err := pbCallHardState(s.ms.SetHardState, hs); err != nil {
+	if err := pbSetStorageHardState(s.ms, hs); err != nil {
 		return nil, snap, nil, err
 	}
 	return s, snap, kept, nil
