@@ -225,7 +225,7 @@ func (m *mutator) adders() []func(t sim.Duration) sim.Plan {
 			default:
 				perm := m.r.Perm(k.Targets)
 				cut := 1 + m.r.Intn(k.Targets-1)
-				a = sim.Action{Kind: sim.ActLinks, Cuts: cuts(perm[:cut], perm[cut:], !k.OneWay || m.r.Intn(2) == 0)}
+				a = sim.Action{Kind: sim.ActLinks, Cuts: sim.CutsBetween(perm[:cut], perm[cut:], !k.OneWay || m.r.Intn(2) == 0)}
 			}
 			a.At = t
 			return sim.Plan{a, {At: t + m.dwell(), Kind: sim.ActHeal}}
@@ -285,19 +285,6 @@ func (m *mutator) adders() []func(t sim.Duration) sim.Plan {
 		out = append(out, func(t sim.Duration) sim.Plan {
 			return sim.Plan{{At: t, Kind: sim.ActJump, Node: m.node(), Delay: m.jump()}}
 		})
-	}
-	return out
-}
-
-func cuts(a, b []int, both bool) [][2]int {
-	var out [][2]int
-	for _, x := range a {
-		for _, y := range b {
-			out = append(out, [2]int{x, y})
-			if both {
-				out = append(out, [2]int{y, x})
-			}
-		}
 	}
 	return out
 }

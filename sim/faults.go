@@ -262,7 +262,7 @@ func (g *gen) partitions(r *Rand) Plan {
 		case 0: // random halves
 			perm := r.Perm(g.n)
 			k := 1 + r.Intn(g.n-1)
-			a = Action{Kind: ActLinks, Cuts: between(perm[:k], perm[k:], true)}
+			a = Action{Kind: ActLinks, Cuts: CutsBetween(perm[:k], perm[k:], true)}
 		case 1: // one node isolated
 			a = Action{Kind: ActIsolate, Node: r.Intn(g.n)}
 		case 2: // the leader isolated
@@ -275,13 +275,13 @@ func (g *gen) partitions(r *Rand) Plan {
 			perm := r.Perm(g.n)
 			rest := perm[1:]
 			k := 1 + r.Intn(len(rest)-1)
-			a = Action{Kind: ActLinks, Cuts: between(rest[:k], rest[k:], true)}
+			a = Action{Kind: ActLinks, Cuts: CutsBetween(rest[:k], rest[k:], true)}
 		case 4: // majorities ring: each node sees its ring neighbours only
 			a = Action{Kind: ActLinks, Cuts: RingCuts(r.Perm(g.n))}
 		case 5: // one-way cuts: one side cannot hear the other
 			perm := r.Perm(g.n)
 			k := 1 + r.Intn(g.n-1)
-			a = Action{Kind: ActLinks, Cuts: between(perm[:k], perm[k:], false)}
+			a = Action{Kind: ActLinks, Cuts: CutsBetween(perm[:k], perm[k:], false)}
 		}
 		a.At = t
 		p = append(p, a, Action{At: t + d, Kind: ActHeal})
@@ -315,7 +315,10 @@ func RingCuts(perm []int) [][2]int {
 	return cuts
 }
 
-func between(a, b []int, both bool) [][2]int {
+// CutsBetween returns the cuts that split sides a and b: every link from a
+// to b, and with both every link from b to a too (else a one-way cut). Plans
+// and the guided search's mutations draw their splits here.
+func CutsBetween(a, b []int, both bool) [][2]int {
 	var cuts [][2]int
 	for _, x := range a {
 		for _, y := range b {
